@@ -1,0 +1,1 @@
+"""Destination-host agent: acts on a guest while its live migration runs."""

@@ -1,0 +1,138 @@
+"""Simulated clusters: the host and VM tables a replay runs on.
+
+Two models:
+
+* :func:`cloudsim_planetlab_cluster` reproduces the CloudSim 3.0.3
+  power-aware PlanetLab experiment (Beloglazov & Buyya, CCPE 2012):
+  800 hosts alternating HP ProLiant ML110 G4 / G5, four VM types assigned
+  in contiguous blocks of the (sorted) trace list.
+* :func:`modern_cluster` is for traces whose VMs do not fit CloudSim's
+  4 GB hosts (Bitbrains, operators' own exports): a two-socket server with
+  a published SPECpower curve, and the host count sized from the load.
+  There is no CloudSim reference for it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Optional
+
+import numpy as np
+
+from watcher_adaptive.replay import api
+from watcher_adaptive.replay import power
+from watcher_adaptive.traces.model import TraceSet
+
+
+@dataclasses.dataclass(frozen=True)
+class HostModel:
+    """One kind of physical server."""
+
+    label: str
+    pes: int
+    mips_per_pe: float
+    ram_mb: float
+    bw_mbps: float
+    power_w: tuple[float, ...]
+
+
+HP_ML110_G4 = HostModel("HP ProLiant ML110 G4", 2, 1860.0, 4096.0, 1000.0,
+                        power.HP_ML110_G4_W)
+HP_ML110_G5 = HostModel("HP ProLiant ML110 G5", 2, 2660.0, 4096.0, 1000.0,
+                        power.HP_ML110_G5_W)
+#: Two-socket server for the modern model.  NOTE(wa): its SPECpower curve
+#: (IBM x3550 M3, 2 x Xeon X5675) is the newest one CloudSim ships; RAM is
+#: raised to 256 GB and cores counted as 24 threads so that the largest
+#: Bitbrains VM (32 cores) can still be placed when sized by MHz.
+TWO_SOCKET_X5675 = HostModel("IBM x3550 M3 class, 2 x Xeon X5675", 24,
+                             3067.0, 262144.0, 10000.0,
+                             power.IBM_X3550_X5675_W)
+
+#: CloudSim's VM types: (MIPS, RAM MB), one PE, 100 Mbit/s each.
+CLOUDSIM_VM_TYPES = ((2500.0, 870.0), (2000.0, 1740.0), (1000.0, 1740.0),
+                     (500.0, 613.0))
+CLOUDSIM_VM_BW_MBPS = 100.0
+CLOUDSIM_HOSTS = 800
+
+
+def _host_table(models: list[HostModel]) -> api.HostTable:
+    return api.HostTable(
+        names=tuple(f"host-{i}" for i in range(len(models))),
+        pes=np.array([m.pes for m in models], dtype=np.int64),
+        mips_per_pe=np.array([m.mips_per_pe for m in models]),
+        ram_mb=np.array([m.ram_mb for m in models]),
+        bw_mbps=np.array([m.bw_mbps for m in models]),
+        power_w=np.array([m.power_w for m in models]),
+        model=tuple(m.label for m in models),
+    )
+
+
+def cloudsim_vm_types(n_vms: int) -> np.ndarray:
+    """CloudSim's type index per VM: ``i // ceil(n / 4)``."""
+    block = math.ceil(n_vms / len(CLOUDSIM_VM_TYPES))
+    return np.arange(n_vms) // block
+
+
+def cloudsim_planetlab_cluster(
+        trace: TraceSet,
+        n_hosts: int = CLOUDSIM_HOSTS) -> tuple[api.HostTable, api.VmTable]:
+    """Hosts and VMs exactly as CloudSim's PlanetLab runner builds them.
+
+    Host ``j`` is a G4 when ``j`` is even, a G5 when odd; VM ``i`` (in the
+    trace's order, sorted file names for PlanetLab) gets type
+    ``i // ceil(N / 4)``.
+    """
+    if n_hosts < 1:
+        raise ValueError("n_hosts must be at least 1")
+    hosts = _host_table([HP_ML110_G4 if j % 2 == 0 else HP_ML110_G5
+                         for j in range(n_hosts)])
+    types = cloudsim_vm_types(trace.n_vms)
+    mips = np.array([CLOUDSIM_VM_TYPES[t][0] for t in types])
+    ram = np.array([CLOUDSIM_VM_TYPES[t][1] for t in types])
+    vms = api.VmTable(
+        names=trace.vm_ids,
+        mips=mips,
+        pes=np.ones(trace.n_vms, dtype=np.int64),
+        ram_mb=ram,
+        bw_mbps=np.full(trace.n_vms, CLOUDSIM_VM_BW_MBPS),
+    )
+    return hosts, vms
+
+
+def modern_cluster(trace: TraceSet, n_hosts: Optional[int] = None,
+                   host: HostModel = TWO_SOCKET_X5675,
+                   target_mean_util: float = 0.5,
+                   ) -> tuple[api.HostTable, api.VmTable]:
+    """A cluster of identical two-socket hosts for large-VM traces.
+
+    VM capacity comes from the trace (provisioned cores, MHz, memory);
+    where the trace has none, the CloudSim VM types are used.  Without
+    ``n_hosts`` the count is sized so that the mean CPU demand fills
+    ``target_mean_util`` of the cluster, and never below what the VMs'
+    provisioned memory needs.
+    """
+    n = trace.n_vms
+    if trace.vm_cpu_mhz is not None and trace.vm_cores is not None:
+        cores = np.nan_to_num(trace.vm_cores, nan=1.0)
+        cores = np.clip(np.round(cores), 1, host.pes).astype(np.int64)
+        mhz = np.nan_to_num(trace.vm_cpu_mhz, nan=2000.0)
+        per_pe = np.minimum(mhz / cores, host.mips_per_pe)
+    else:
+        types = cloudsim_vm_types(n)
+        cores = np.ones(n, dtype=np.int64)
+        per_pe = np.array([CLOUDSIM_VM_TYPES[t][0] for t in types])
+    if trace.vm_memory_mb is not None:
+        ram = np.nan_to_num(trace.vm_memory_mb, nan=1024.0)
+    else:
+        types = cloudsim_vm_types(n)
+        ram = np.array([CLOUDSIM_VM_TYPES[t][1] for t in types])
+    ram = np.minimum(ram, host.ram_mb)
+    vms = api.VmTable(names=trace.vm_ids, mips=per_pe, pes=cores,
+                      ram_mb=ram, bw_mbps=np.full(n, CLOUDSIM_VM_BW_MBPS))
+    if n_hosts is None:
+        host_mips = host.pes * host.mips_per_pe
+        demand = float(np.nanmean(trace.cpu, axis=1) @ vms.total_mips)
+        by_cpu = demand / (host_mips * target_mean_util)
+        by_ram = float(ram.sum()) / host.ram_mb
+        n_hosts = max(2, math.ceil(max(by_cpu, by_ram) * 1.2))
+    return _host_table([host] * n_hosts), vms
