@@ -94,6 +94,9 @@ class ClusterView:
         VMs during the last frame (a VM migrating out counts in full).
     :param vm_list_seq: order in which VMs joined their host's VM list
         (smaller = earlier), for policies whose ties follow that order.
+    :param enforce_memory: whether the engine refuses moves to hosts
+        without free RAM/bandwidth (off in the CloudSim model, where VMs
+        reserve memory only when created).
     """
 
     time_s: float
@@ -108,6 +111,7 @@ class ClusterView:
     host_allocated_mips: np.ndarray
     vm_memory_used_mb: Optional[np.ndarray] = None
     vm_list_seq: Optional[np.ndarray] = None
+    enforce_memory: bool = False
 
     @property
     def vm_in_migration(self) -> np.ndarray:

@@ -248,10 +248,10 @@ class PlanState:
         return sorted(vms, key=lambda v: -self.util[v] * self.vms.mips[v])
 
 
-def plan_migrations(view: api.ClusterView, detector: OverloadDetector,
-                    memory_aware: bool = False) -> list[api.Move]:
+def plan_migrations(view: api.ClusterView,
+                    detector: OverloadDetector) -> list[api.Move]:
     """One CloudSim ``optimizeAllocation`` pass: the migration map."""
-    ps = PlanState(view, memory_aware)
+    ps = PlanState(view, view.enforce_memory)
     nh = view.hosts.n
     all_hosts = np.arange(nh)
     overloaded = detector.hosts(ps, all_hosts)
@@ -404,13 +404,10 @@ class NoMigration(api.ReplayStrategy):
 class _MmtPolicy(api.ReplayStrategy):
     detector: OverloadDetector
     placement_threshold: float
-    #: check RAM/bandwidth of targets (CloudSim 3.0.3 does not, see
-    #: :class:`PlanState`)
-    memory_aware: bool = False
 
     def decide(self, view: api.ClusterView) -> api.Decision:
-        return api.Decision(moves=tuple(plan_migrations(
-            view, self.detector, self.memory_aware)))
+        return api.Decision(moves=tuple(plan_migrations(view,
+                                                        self.detector)))
 
     def initial_placement(self, hosts: api.HostTable, vms: api.VmTable,
                           util0: np.ndarray) -> np.ndarray:

@@ -174,6 +174,7 @@ class _Run:
         self.vm_hist_len = np.zeros(nv, dtype=np.int64)
         self.host_util_mips = np.zeros(nh)
         self.host_requested = np.zeros(nh)
+        self.host_active = np.zeros(nh, dtype=bool)
         self.last_process_s = 0.0
         self.energy_ws = 0.0
         self.n_migrations = 0
@@ -304,16 +305,24 @@ class _Run:
         src = ~is_in
         self._vm_entries(t, vm[src], alloc[src], self.vm_requested[vm[src]],
                          is_out[src])
-        self._host_entries(t, util_mips, requested, util_mips > 0)
+        # A host is on while it does work.  In CloudSim a VM with no demand
+        # has left, so "no work" means "no VM"; where idle VMs stay
+        # (remove_idle_vms off) a host holding any VM stays on.
+        active = util_mips > 0
+        if not e.remove_idle_vms:
+            active |= self._host_sums(host, np.ones(host.size)) > 0
+        self._host_entries(t, util_mips, requested, active)
         if t > self.last_process_s:
             dt = t - self.last_process_s
             prev_u = self._utilization(self.host_util_mips)
             cur_u = self._utilization(util_mips)
             p_prev = power.power_at(e.hosts.power_w, prev_u)
             p_cur = power.power_at(e.hosts.power_w, cur_u)
-            frame_ws = np.where(prev_u > 0, (p_prev + (p_cur - p_prev) / 2)
-                                * dt, 0.0)
+            # energy of a frame: 0 for a host that was off at its start
+            frame_ws = np.where(self.host_active,
+                                (p_prev + (p_cur - p_prev) / 2) * dt, 0.0)
             self.energy_ws += float(frame_ws.sum())
+        self.host_active = active
         self.host_util_mips = util_mips
         self.host_requested = requested
         self.last_process_s = t
@@ -401,12 +410,11 @@ class _Run:
                 # hosts involved when it reserves the destination)
                 self._update(t, scheduled=False, remove_idle=False)
         over = int(((self.host_util_mips < self.host_requested)
-                    & (self.host_util_mips > 0)).sum())
-        active = int((self.host_util_mips > 0).sum())
+                    & self.host_active).sum())
+        active = int(self.host_active.sum())
         watts = float(power.power_at(
             self.e.hosts.power_w,
-            self._utilization(self.host_util_mips))[
-                self.host_util_mips > 0].sum())
+            self._utilization(self.host_util_mips))[self.host_active].sum())
         self._tl.append((t, active, over, self._frame_migrations, watts))
 
     def _view(self, t: float) -> api.ClusterView:
@@ -432,6 +440,7 @@ class _Run:
             host_allocated_mips=self.host_util_mips.copy(),
             vm_memory_used_mb=mem,
             vm_list_seq=self.vm_seq.copy(),
+            enforce_memory=e.enforce_memory,
         )
 
     def _apply(self, t: float, decision: api.Decision) -> None:
