@@ -127,10 +127,18 @@ class ReplayEngine:
 
     # ------------------------------------------------------------------
     def run(self, strategy: api.ReplayStrategy,
-            progress: Optional[ProgressFn] = None) -> results.StrategyRun:
-        """Replay the whole trace under ``strategy``."""
+            progress: Optional[ProgressFn] = None,
+            placements: Optional[list[np.ndarray]] = None,
+            ) -> results.StrategyRun:
+        """Replay the whole trace under ``strategy``.
+
+        :param placements: when given, receives a copy of every VM's host
+            (-1 when gone) after each scheduling frame, e.g. for the
+            predictor's backtest, which needs LR-MMT's host membership.
+        """
         started = time.perf_counter()
         run = _Run(self, strategy)
+        run.placements = placements
         try:
             run.execute(progress)
         except Exception as exc:  # noqa: BLE001 - recorded, run goes on
@@ -202,6 +210,7 @@ class _Run:
         # timeline, one row per scheduling frame
         self._tl: list[tuple[float, int, int, int, float]] = []
         self._frame_migrations = 0
+        self.placements: Optional[list[np.ndarray]] = None
 
     # ------------------------------------------------------------------
     def execute(self, progress: Optional[ProgressFn]) -> None:
@@ -416,6 +425,9 @@ class _Run:
             self.e.hosts.power_w,
             self._utilization(self.host_util_mips))[self.host_active].sum())
         self._tl.append((t, active, over, self._frame_migrations, watts))
+        if self.placements is not None:
+            self.placements.append(
+                np.where(self.vm_alive, self.vm_host, -1).astype(np.int32))
 
     def _view(self, t: float) -> api.ClusterView:
         e = self.e

@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable, Optional, Sequence
 
+import numpy as np
+
 from watcher_adaptive.replay import api
 from watcher_adaptive.replay import cluster
 from watcher_adaptive.replay import engine
@@ -80,3 +82,20 @@ def run_all(trace: TraceSet, strategies: Sequence[api.ReplayStrategy],
         if progress is not None:
             progress(strategy.name, 1.0)
     return runs
+
+
+def record_placements(trace: TraceSet, strategy: api.ReplayStrategy,
+                      n_hosts: Optional[int] = None,
+                      ) -> tuple[np.ndarray, np.ndarray, results.StrategyRun]:
+    """Replay ``trace`` under ``strategy`` and keep where VMs were.
+
+    :returns: ``(frame_times_s, vm_host, run)`` with ``vm_host`` of shape
+        ``(n_frames, n_vms)``: the host of each VM after each scheduling
+        frame, -1 once it has left.
+    """
+    scenario = build_scenario(trace, n_hosts)
+    frames: list[np.ndarray] = []
+    run = scenario.engine.run(strategy, placements=frames)
+    if run.timeline is None:
+        raise RuntimeError(f"{strategy.name} failed: {run.error}")
+    return run.timeline.time_s, np.array(frames), run

@@ -29,21 +29,33 @@ class Reference:
     slav: Optional[float]
 
 
+def _ref(day: str, policy: str, energy: float, migrations: int,
+         slatah: float, slav: float) -> Reference:
+    # CloudSim prints PDM rounded to 0.01 %; SLAV / SLATAH is sharper
+    return Reference(day, policy, energy, migrations, slatah,
+                     slav / slatah, slav)
+
+
 CLOUDSIM_3_0_3 = (
-    Reference("20110303", "lr-mmt", 163.48, 27859, 0.0586, 0.0008,
-              0.0000464),
-    Reference("20110303", "thr-mmt", 192.62, 26711, 0.0491, 0.0006,
-              0.0000318),
+    _ref("20110303", "lr-mmt", 163.48, 27859, 0.0586, 0.0000464),
+    _ref("20110303", "thr-mmt", 192.62, 26711, 0.0491, 0.0000318),
     Reference("20110303", "dvfs", 802.75, 0, None, None, None),
-    Reference("20110306", "lr-mmt", 123.28, 20878, 0.0588, 0.0008,
-              0.0000462),
-    Reference("20110309", "lr-mmt", 142.09, 24959, 0.0655, 0.0009,
-              0.0000602),
-    Reference("20110322", "lr-mmt", 177.48, 32038, 0.0613, 0.0008,
-              0.0000464),
-    Reference("20110325", "lr-mmt", 152.58, 26513, 0.0606, 0.0008,
-              0.0000472),
+    _ref("20110306", "lr-mmt", 123.28, 20878, 0.0588, 0.0000462),
+    _ref("20110309", "lr-mmt", 142.09, 24959, 0.0655, 0.0000602),
+    _ref("20110322", "lr-mmt", 177.48, 32038, 0.0613, 0.0000464),
+    _ref("20110325", "lr-mmt", 152.58, 26513, 0.0606, 0.0000472),
 )
+
+#: LR-MMT 1.2 with CloudSim commit f51d7050 ("Fixed Issue 37") reverted:
+#: the paper-era heuristic; files in directory order, so +-5 %.  For the
+#: predictive strategy's stretch goal, not for validating the replay.
+CLOUDSIM_PAPER_ERA_LR_MMT = {
+    "20110303": (118.95, 14164, 0.0000172),
+    "20110306": (91.19, 11326, 0.0000169),
+    "20110309": (94.16, 13237, 0.0000253),
+    "20110322": (112.89, 17051, 0.0000209),
+    "20110325": (100.96, 13703, 0.0000189),
+}
 
 #: relative tolerance per policy on energy, migrations and SLATAH
 TOLERANCE = {"lr-mmt": 0.10, "thr-mmt": 0.10, "dvfs": 0.02}
@@ -119,6 +131,11 @@ def run_validation(load_day: Callable[[str], TraceSet],
         rows.extend(compare(ref, m.energy_kwh, m.migrations, m.slatah,
                             m.pdm, m.slav))
     return rows
+
+
+def all_within(rows: Sequence[Row]) -> bool:
+    """True when every checked figure is within its tolerance."""
+    return all(r.within for r in rows if r.checked)
 
 
 def format_table(rows: Sequence[Row]) -> str:
