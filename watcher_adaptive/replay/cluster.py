@@ -40,12 +40,11 @@ HP_ML110_G4 = HostModel("HP ProLiant ML110 G4", 2, 1860.0, 4096.0, 1000.0,
                         power.HP_ML110_G4_W)
 HP_ML110_G5 = HostModel("HP ProLiant ML110 G5", 2, 2660.0, 4096.0, 1000.0,
                         power.HP_ML110_G5_W)
-#: Two-socket server for the modern model.  NOTE(wa): its SPECpower curve
-#: (IBM x3550 M3, 2 x Xeon X5675) is the newest one CloudSim ships; RAM is
-#: raised to 256 GB and cores counted as 24 threads so that the largest
-#: Bitbrains VM (32 cores) can still be placed when sized by MHz.
-TWO_SOCKET_X5675 = HostModel("IBM x3550 M3 class, 2 x Xeon X5675", 24,
-                             3067.0, 262144.0, 10000.0,
+#: Two-socket server for the modern model: IBM System x3550 M3 with
+#: 2 x Xeon X5675 (12 cores at 3067 MHz), its published SPECpower_ssj2008
+#: curve (the newest CloudSim ships), 192 GB (the model's maximum), 10 GbE.
+TWO_SOCKET_X5675 = HostModel("IBM x3550 M3, 2 x Xeon X5675", 12,
+                             3067.0, 196608.0, 10000.0,
                              power.IBM_X3550_X5675_W)
 
 #: CloudSim's VM types: (MIPS, RAM MB), one PE, 100 Mbit/s each.
@@ -101,19 +100,24 @@ def cloudsim_planetlab_cluster(
 
 def modern_cluster(trace: TraceSet, n_hosts: Optional[int] = None,
                    host: HostModel = TWO_SOCKET_X5675,
-                   target_mean_util: float = 0.5,
-                   ) -> tuple[api.HostTable, api.VmTable]:
+                   ) -> tuple[api.HostTable, api.VmTable, list[str]]:
     """A cluster of identical two-socket hosts for large-VM traces.
 
     VM capacity comes from the trace (provisioned cores, MHz, memory);
     where the trace has none, the CloudSim VM types are used.  Without
-    ``n_hosts`` the count is sized so that the mean CPU demand fills
-    ``target_mean_util`` of the cluster, and never below what the VMs'
-    provisioned memory needs.
+    ``n_hosts`` there are enough hosts for every VM's provisioned CPU and
+    memory, plus 25 %.  VMs larger than a host are shrunk to one
+    host (their demand then saturates it); the returned notes say which.
     """
     n = trace.n_vms
+    notes: list[str] = []
     if trace.vm_cpu_mhz is not None and trace.vm_cores is not None:
         cores = np.nan_to_num(trace.vm_cores, nan=1.0)
+        too_many = np.flatnonzero(cores > host.pes)
+        if too_many.size:
+            notes.append(f"{too_many.size} VM(s) with more cores than a "
+                         f"host ({host.pes}) shrunk to one host: "
+                         + ", ".join(trace.vm_ids[i] for i in too_many[:8]))
         cores = np.clip(np.round(cores), 1, host.pes).astype(np.int64)
         mhz = np.nan_to_num(trace.vm_cpu_mhz, nan=2000.0)
         per_pe = np.minimum(mhz / cores, host.mips_per_pe)
@@ -126,13 +130,37 @@ def modern_cluster(trace: TraceSet, n_hosts: Optional[int] = None,
     else:
         types = cloudsim_vm_types(n)
         ram = np.array([CLOUDSIM_VM_TYPES[t][1] for t in types])
+    too_big = np.flatnonzero(ram > host.ram_mb)
+    if too_big.size:
+        notes.append(f"{too_big.size} VM(s) with more memory than a host "
+                     f"({host.ram_mb / 1024:.0f} GB) shrunk to it: "
+                     + ", ".join(trace.vm_ids[i] for i in too_big[:8]))
     ram = np.minimum(ram, host.ram_mb)
     vms = api.VmTable(names=trace.vm_ids, mips=per_pe, pes=cores,
                       ram_mb=ram, bw_mbps=np.full(n, CLOUDSIM_VM_BW_MBPS))
     if n_hosts is None:
-        host_mips = host.pes * host.mips_per_pe
-        demand = float(np.nanmean(trace.cpu, axis=1) @ vms.total_mips)
-        by_cpu = demand / (host_mips * target_mean_util)
+        # VMs are placed on their provisioned size (as CloudSim does when
+        # it creates them), so size for that, with 25 % spare for the
+        # fragmentation of first-fit placement
+        by_cpu = float(vms.total_mips.sum()) / (host.pes * host.mips_per_pe)
         by_ram = float(ram.sum()) / host.ram_mb
-        n_hosts = max(2, math.ceil(max(by_cpu, by_ram) * 1.2))
-    return _host_table([host] * n_hosts), vms
+        n_hosts = max(2, math.ceil(max(by_cpu, by_ram) * 1.25))
+        n_hosts = _enough_hosts(host, vms, n_hosts)
+    return _host_table([host] * n_hosts), vms, notes
+
+
+def _enough_hosts(host: HostModel, vms: api.VmTable, n_hosts: int) -> int:
+    """Grow ``n_hosts`` until both start-up placements (first fit and
+    power-aware best fit) find a host for every VM."""
+    from watcher_adaptive.replay import cloudsim_policies
+
+    for _ in range(50):
+        hosts = _host_table([host] * n_hosts)
+        placed = (cloudsim_policies.first_fit_initial_placement(
+            hosts, vms, None) >= 0).all() and \
+            (cloudsim_policies.pabfd_initial_placement(
+                hosts, vms, None) >= 0).all()
+        if placed:
+            return n_hosts
+        n_hosts = math.ceil(n_hosts * 1.1) + 1
+    return n_hosts

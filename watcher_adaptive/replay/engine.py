@@ -221,11 +221,15 @@ class _Run:
             from watcher_adaptive.replay import cloudsim_policies
             place = cloudsim_policies.pabfd_initial_placement
         placement = np.asarray(place(e.hosts, e.vms, util0), dtype=np.int64)
+        unplaced = [e.vms.names[v] for v in np.flatnonzero(placement < 0)]
+        if unplaced:
+            self.notes.append(
+                f"{len(unplaced)} VM(s) found no host at start and were "
+                f"left out: {', '.join(unplaced[:8])}"
+                + (", …" if len(unplaced) > 8 else ""))
         for vm in range(e.vms.n):
             if placement[vm] < 0:
                 self.vm_alive[vm] = False
-                self.notes.append(f"VM {e.vms.names[vm]} could not be "
-                                  "placed at start")
                 continue
             self._place(vm, int(placement[vm]))
         t = e.start_offset_s + e.scheduling_interval_s

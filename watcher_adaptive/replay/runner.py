@@ -51,7 +51,7 @@ def build_scenario(trace: TraceSet,
                  "(HP ML110 G4/G5 alternating), 4 VM types; VMs whose "
                  "demand drops to exactly 0 % leave, as in CloudSim.",)
         return Scenario("cloudsim-planetlab", eng, notes)
-    hosts, vms = cluster.modern_cluster(trace, n_hosts)
+    hosts, vms, sizing = cluster.modern_cluster(trace, n_hosts)
     eng = engine.ReplayEngine(
         hosts, vms, trace.cpu, trace_interval_s=trace.interval_s,
         duration_s=duration, remove_idle_vms=False, enforce_memory=True,
@@ -60,7 +60,8 @@ def build_scenario(trace: TraceSet,
              f"({int(hosts.pes[0])} cores x {hosts.mips_per_pe[0]:.0f} MHz, "
              f"{hosts.ram_mb[0] / 1024:.0f} GB), host count "
              f"{'given' if n_hosts else 'sized from the load'}. "
-             "There is no CloudSim reference for this model.",)
+             "There is no CloudSim reference for this model.",
+             *sizing)
     return Scenario("modern", eng, notes)
 
 
