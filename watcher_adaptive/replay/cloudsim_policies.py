@@ -423,6 +423,8 @@ class ThrMmt(_MmtPolicy):
         if not 0 < threshold <= 1:
             raise ValueError("thr-mmt threshold must be in (0, 1]")
         self.threshold = threshold
+        if threshold != 0.8:
+            self.name = f"thr-mmt:{threshold:g}"
         self.detector = StaticThreshold(threshold)
         self.placement_threshold = threshold
 
@@ -443,6 +445,8 @@ class LrMmt(_MmtPolicy):
         if not 0 < safety <= 10:
             raise ValueError("lr-mmt safety parameter must be in (0, 10]")
         self.safety = safety
+        if safety != 1.2:
+            self.name = f"lr-mmt:{safety:g}"
         self.detector = LocalRegression(safety)
         self.placement_threshold = LR_FALLBACK_THRESHOLD
 

@@ -49,7 +49,11 @@ def build_scenario(trace: TraceSet,
             enforce_memory=False)
         notes = (f"CloudSim 3.0.3 PlanetLab model: {hosts.n} hosts "
                  "(HP ML110 G4/G5 alternating), 4 VM types; VMs whose "
-                 "demand drops to exactly 0 % leave, as in CloudSim.",)
+                 "demand drops to exactly 0 % leave, as in CloudSim.",
+                 "In this model a VM reserves RAM only when it is created "
+                 "(CloudSim 3.0.3), so the CloudSim policies may stack VMs "
+                 "beyond a host's 4 GB; Watcher's strategies see the "
+                 "allocated RAM and respect it.")
         return Scenario("cloudsim-planetlab", eng, notes)
     hosts, vms, sizing = cluster.modern_cluster(trace, n_hosts)
     eng = engine.ReplayEngine(

@@ -1,0 +1,226 @@
+"""``watcher-adaptive``: the replay, its validation and (later) backtests.
+
+``simulate`` replays a trace under several strategies and writes the
+report; ``validate-cloudsim`` prints the replay next to CloudSim 3.0.3's
+own figures.  Errors in what the user gave (a missing trace, an unknown
+strategy) end with one line on stderr and exit status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+from watcher_adaptive.replay import registry
+from watcher_adaptive.traces import errors as trace_errors
+from watcher_adaptive.traces import resolve
+
+#: the baselines and Watcher peers that fit the default run's 3-minute
+#: budget on a 2-core machine (each peer at its own audit interval)
+DEFAULT_STRATEGIES = ("dvfs,thr-mmt,lr-mmt,"
+                      "watcher:vm_workload_consolidation,"
+                      "watcher:workload_stabilization,"
+                      "watcher:workload_balance,watcher:basic")
+
+
+class UsageError(Exception):
+    """Something the user passed is wrong; the message says what."""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}")
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}")
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be positive")
+    return value
+
+
+def _trace_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--trace", default="embedded:planetlab",
+        help="planetlab:<day>, bitbrains:<glob>, embedded:planetlab|"
+             "bitbrains, a PlanetLab day directory or a wide .csv file "
+             "(default: %(default)s)")
+    parser.add_argument(
+        "--traces-root", default=os.environ.get(resolve.ENV_ROOT),
+        help="directory holding planetlab/ and bitbrains-rnd/ "
+             f"(default: ${resolve.ENV_ROOT})")
+    parser.add_argument("--interval", type=_positive_float,
+                        help="sample interval in seconds of a .csv trace "
+                             "(inferred from timestamps when omitted)")
+    parser.add_argument("--memory", metavar="CSV",
+                        help="per-VM memory (MB) of a .csv trace, same "
+                             "layout")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="watcher-adaptive",
+        description="Predictive live migration for OpenStack Watcher: "
+                    "trace replay and validation.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sim = sub.add_parser("simulate", help="replay a trace under several "
+                         "strategies and write a report")
+    _trace_options(sim)
+    sim.add_argument(
+        "--strategies", default=DEFAULT_STRATEGIES,
+        help="comma-separated name[:param][@audit_interval_s]; names: "
+             "dvfs, thr-mmt (param: threshold, 0.8), lr-mmt (param: "
+             "safety, 1.2), watcher:<Watcher strategy> "
+             "(default: %(default)s)")
+    sim.add_argument("--hosts", type=_positive_int,
+                     help="number of hosts (default: 800 for PlanetLab, "
+                          "else sized from the VMs)")
+    sim.add_argument("--output", default="report", type=Path,
+                     help="directory for results.json, report.html and "
+                          "plots (default: %(default)s)")
+    sim.add_argument("--no-progress", action="store_true",
+                     help="no progress bar")
+    sim.add_argument("-v", "--verbose", action="store_true",
+                     help="show the Watcher strategies' own log messages")
+
+    val = sub.add_parser("validate-cloudsim",
+                         help="print the replay next to CloudSim 3.0.3's "
+                              "figures for the PlanetLab development days")
+    val.add_argument(
+        "--traces-root", default=os.environ.get(resolve.ENV_ROOT),
+        help="directory holding planetlab/ (without it only the embedded "
+             "day is checked)")
+    val.add_argument("--output", type=Path,
+                     help="also write the table to this file")
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    verbose = getattr(args, "verbose", False)
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if not verbose:
+        # Watcher's strategies warn per VM they cannot place and its
+        # dependencies warn about their own deprecations: noise here
+        logging.getLogger("watcher").setLevel(logging.ERROR)
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", category=FutureWarning)
+    try:
+        if args.command == "simulate":
+            return _simulate(args)
+        return _validate(args)
+    except (UsageError, trace_errors.TraceError,
+            registry.UnknownStrategy, ValueError) as exc:
+        print(f"watcher-adaptive {args.command}: error: {exc}",
+              file=sys.stderr)
+        return 2
+
+
+def _progress(enabled: bool, n_strategies: int
+              ) -> tuple[Callable[[str, float], None], Callable[[], None]]:
+    """A progress callback for the runner, and a function to close it."""
+    if enabled and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(total=n_strategies * 100, unit="%", file=sys.stderr,
+                   bar_format="{desc:<38} {percentage:3.0f}%|{bar}| "
+                              "{elapsed}<{remaining}")
+        done: dict[str, int] = {}
+
+        def update(name: str, fraction: float) -> None:
+            step = int(fraction * 100)
+            bar.set_description_str(name[:38])
+            bar.update(max(0, step - done.get(name, 0)))
+            done[name] = max(step, done.get(name, 0))
+
+        return update, bar.close
+    started = time.perf_counter()
+    reported: set[str] = set()
+
+    def line(name: str, fraction: float) -> None:
+        if fraction >= 1.0 and name not in reported:
+            reported.add(name)
+            print(f"  {name}: done ({time.perf_counter() - started:.0f} s "
+                  "elapsed)", file=sys.stderr)
+
+    return line, lambda: None
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from watcher_adaptive.replay import report
+    from watcher_adaptive.replay import runner
+
+    strategies = registry.build_strategies(args.strategies)
+    trace = resolve.resolve_trace(args.trace, args.traces_root,
+                                  args.interval, args.memory)
+    print(f"trace {trace.name}: {trace.n_vms} VMs, {trace.n_samples} "
+          f"samples of {trace.interval_s:g} s; strategies: "
+          f"{', '.join(s.name for s in strategies)}", file=sys.stderr)
+    update, close = _progress(not args.no_progress, len(strategies))
+    try:
+        runs = runner.run_all(trace, strategies, args.hosts, update)
+    finally:
+        close()
+    page = report.write_report(args.output, trace, runs)
+    for run in runs:
+        m = run.metrics
+        if m is None:
+            print(f"{run.name:40s} FAILED: {run.error}")
+        else:
+            print(f"{run.name:40s} {m.energy_kwh:9.2f} kWh "
+                  f"{m.migrations:7d} migrations  SLAV "
+                  f"{m.slav * 100:.5f} %  ({run.wall_s:.1f} s)")
+    print(f"report: {page}")
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from watcher_adaptive.replay import validation
+
+    root = args.traces_root
+    refs = list(validation.CLOUDSIM_3_0_3)
+    if root is None or not (Path(root) / "planetlab").is_dir():
+        day = "20110303"
+        skipped = sorted({r.day for r in refs if r.day != day})
+        refs = [r for r in refs if r.day == day]
+        print(f"note: no --traces-root with planetlab/; checking only the "
+              f"embedded day {day} (not {', '.join(skipped)})",
+              file=sys.stderr)
+
+    def load(day: str):
+        return resolve.resolve_trace(f"planetlab:{day}",
+                                     root if root and Path(
+                                         root, "planetlab").is_dir()
+                                     else None)
+
+    rows = validation.run_validation(
+        load, refs, progress=lambda s: print(f"  replaying {s}",
+                                             file=sys.stderr))
+    table = validation.format_table(rows)
+    print(table)
+    if args.output:
+        args.output.write_text(table + "\n")
+    ok = validation.all_within(rows)
+    print("all checked figures within tolerance" if ok else
+          "SOME FIGURES ARE OUTSIDE THE TOLERANCE", file=sys.stderr)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
