@@ -14,7 +14,9 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Callable
+from typing import Optional
+from typing import Sequence
 
 from watcher_adaptive.replay import registry
 from watcher_adaptive.traces import errors as trace_errors
@@ -36,7 +38,8 @@ def _positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"not a whole number: {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
     return value
@@ -46,7 +49,7 @@ def _positive_float(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}")
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
     if value <= 0:
         raise argparse.ArgumentTypeError("must be positive")
     return value
@@ -119,8 +122,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         # Watcher's strategies warn per VM they cannot place and its
         # dependencies warn about their own deprecations: noise here
         logging.getLogger("watcher").setLevel(logging.ERROR)
-        warnings.filterwarnings("ignore", category=DeprecationWarning)
-        warnings.filterwarnings("ignore", category=FutureWarning)
+        logging.getLogger("py.warnings").setLevel(logging.ERROR)
+        warnings.simplefilter("ignore")
+        # NOTE(wa): OpenStack libraries reset the warning filters when they
+        # are imported; silence the display itself instead
+        warnings.showwarning = _no_warning
     try:
         if args.command == "simulate":
             return _simulate(args)
@@ -130,6 +136,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"watcher-adaptive {args.command}: error: {exc}",
               file=sys.stderr)
         return 2
+
+
+def _no_warning(*args: object, **kwargs: object) -> None:
+    return None
 
 
 def _progress(enabled: bool, n_strategies: int

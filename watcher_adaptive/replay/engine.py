@@ -28,7 +28,9 @@ from __future__ import annotations
 import dataclasses
 import heapq
 import time
-from typing import Callable, Optional, Protocol
+from typing import Callable
+from typing import Optional
+from typing import Protocol
 
 import numpy as np
 
@@ -288,7 +290,6 @@ class _Run:
     def _update(self, t: float, scheduled: bool, remove_idle: bool) -> None:
         """Process the data centre at ``t`` (CloudSim's host update)."""
         e = self.e
-        nh = e.hosts.n
         util = e.utilization_at(t)
         self.vm_util = util
         requested_pe = util * e._vm_mips

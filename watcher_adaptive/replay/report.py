@@ -5,7 +5,9 @@ import html
 import json
 import math
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any
+from typing import Optional
+from typing import Sequence
 
 import matplotlib
 
@@ -74,7 +76,7 @@ def _plot_bars(out: Path, runs) -> Optional[str]:
               ("slav", "SLAV (%)", 100.0),
               ("migrations", "Migrations", 1.0))
     fig, axes = plt.subplots(1, 3, figsize=(11, 3.6))
-    for ax, (key, label, scale) in zip(axes, panels):
+    for ax, (key, label, scale) in zip(axes, panels, strict=True):
         values = [getattr(r.metrics, key) * scale for r in ok]
         ax.bar(range(len(ok)), values, color="#4a78b5")
         ax.set_xticks(range(len(ok)))

@@ -7,7 +7,8 @@ strategy name to its metrics (fractions, not percent).
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Optional
+from typing import Any
+from typing import Optional
 
 import numpy as np
 

@@ -7,7 +7,9 @@ model of :mod:`~watcher_adaptive.replay.cluster`, sized from the load.
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Optional, Sequence
+from typing import Callable
+from typing import Optional
+from typing import Sequence
 
 import numpy as np
 

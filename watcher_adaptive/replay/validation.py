@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Callable, Optional, Sequence
+from typing import Callable
+from typing import Optional
+from typing import Sequence
 
 from watcher_adaptive.replay import cloudsim_policies
 from watcher_adaptive.replay import runner
@@ -153,9 +155,11 @@ def format_table(rows: Sequence[Row]) -> str:
     widths = [max(len(h), *(len(b[i]) for b in body))
               for i, h in enumerate(header)]
     rule = "  ".join("=" * w for w in widths)
-    lines = [rule, "  ".join(h.ljust(w) for h, w in zip(header, widths)),
-             rule]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(b, widths)) for b in body]
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(c.ljust(w)
+                         for c, w in zip(cells, widths, strict=True))
+
+    lines = [rule, line(header), rule, *(line(b) for b in body)]
     lines.append(rule)
     return "\n".join(lines)
 

@@ -22,7 +22,8 @@ from __future__ import annotations
 import copy
 import random
 import uuid
-from typing import Any, Optional
+from typing import Any
+from typing import Optional
 
 import numpy as np
 
@@ -37,6 +38,7 @@ DEFAULT_AUDIT_INTERVAL_S = {
 }
 _NAMESPACE = uuid.UUID("6f1d8c53-51f5-4b0e-9a57-7b44ad5a7d11")
 _CONF_READY = False
+_PROJECT = str(uuid.uuid5(_NAMESPACE, "project/replay"))
 
 
 class PeerError(RuntimeError):
@@ -49,13 +51,11 @@ def _ensure_watcher_conf() -> None:
     global _CONF_READY
     if _CONF_READY:
         return
+    import watcher.conf  # noqa: F401 - registers Watcher's option groups
     from oslo_config import cfg
 
-    import watcher.conf  # noqa: F401 - registers Watcher's option groups
-
     try:
-        cfg.CONF.project  # raises before the first parse
-        parsed = cfg.CONF.project is not None
+        parsed = cfg.CONF.project is not None  # raises before any parse
     except cfg.Error:
         parsed = False
     if not parsed:
@@ -184,7 +184,8 @@ def _build_model(view: api.ClusterView):
         # built even when debug is off (about 2.5 s at 1,000 hosts); the
         # replay has no use for it.
         def to_string(self) -> str:
-            return f"<replay model: {len(self.get_all_compute_nodes())} nodes>"
+            nodes = len(self.get_all_compute_nodes())
+            return f"<replay model: {nodes} nodes>"
 
     model = ReplayModel()
     hosts, vms = view.hosts, view.vms
@@ -218,7 +219,7 @@ def _build_model(view: api.ClusterView):
             uuid=vm_uuid, name=str(vms.names[v]),
             state="migrating" if target[v] >= 0 else "active",
             vcpus=int(vms.pes[v]), memory=int(vms.ram_mb[v]), disk=1,
-            metadata={}, project_id="replay",
+            metadata={}, project_id=_PROJECT,
             host=hosts.names[host], hypervisor_hostname=hosts.names[host])
         model.add_instance(inst)
         model.map_instance(inst, nodes[host])
@@ -257,7 +258,8 @@ def _make_datasource(view: api.ClusterView, model):
         def __init__(self) -> None:
             super().__init__()
             self._means: dict[float, np.ndarray] = {}
-            self._vm_of = {_vm_uuid(n): i for i, n in enumerate(view.vms.names)}
+            self._vm_of = {_vm_uuid(n): i
+                           for i, n in enumerate(view.vms.names)}
             self._ram = (view.vm_memory_used_mb
                          if view.vm_memory_used_mb is not None
                          else view.vms.ram_mb)

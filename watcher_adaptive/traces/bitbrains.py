@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Sequence, Union
+from typing import Sequence
+from typing import Union
 
 import numpy as np
 import pandas as pd

@@ -46,8 +46,9 @@ def load_embedded(kind: str = "planetlab") -> TraceSet:
             name=f"planetlab:{day}", interval_s=300.0,
             vm_ids=tuple(str(x) for x in a["planetlab_ids"]),
             cpu=percent.astype(np.float32) / np.float32(100.0),
-            report=LoadReport(source="planetlab", files_read=1,
-                              notes=(f"embedded copy of PlanetLab day {day}",)))
+            report=LoadReport(
+                source="planetlab", files_read=1,
+                notes=(f"embedded copy of PlanetLab day {day}",)))
     report_lines = str(a["bitbrains_report"]).splitlines()
     return TraceSet(
         name="bitbrains:embedded", interval_s=300.0,

@@ -10,7 +10,8 @@ ones take the VM's previous value (0 before its first); both are counted.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional, Union
+from typing import Optional
+from typing import Union
 
 import numpy as np
 import pandas as pd
@@ -57,14 +58,14 @@ def load_wide_csv(path: Union[str, Path],
         memory, _, mem_filled = _values(Path(memory_path),
                                         mem_frame[vm_cols], clip=None)
         filled += mem_filled
+    how = "given" if step is None or interval_s != step else "inferred"
     report = LoadReport(
         source="csv", files_read=1 + (memory_path is not None),
         samples_clipped_above_100=clipped,
         max_cpu_percent_seen=float(np.nanmax(
             frame[vm_cols].apply(pd.to_numeric, errors="coerce").to_numpy())),
         gaps_filled=filled,
-        notes=(f"interval {interval_s:g} s"
-               f" ({'given' if step is None or interval_s != step else 'inferred'})",
+        notes=(f"interval {interval_s:g} s ({how})",
                "VM sizes assigned as for PlanetLab (CloudSim VM types)"))
     return TraceSet(name=f"csv:{path.name}", interval_s=float(interval_s),
                     vm_ids=tuple(str(c) for c in vm_cols),

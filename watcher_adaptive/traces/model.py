@@ -9,7 +9,8 @@ never care where a trace came from.
 from __future__ import annotations
 
 import dataclasses
-from typing import Mapping, Optional
+from typing import Mapping
+from typing import Optional
 
 import numpy as np
 

@@ -37,7 +37,7 @@ def load_planetlab_day(path: Union[str, Path]) -> TraceSet:
     rows = [_read_vm(folder / name) for name in names]
     lengths = {len(r) for r in rows}
     if len(lengths) != 1:
-        counts = {n: len(r) for n, r in zip(names, rows)}
+        counts = {n: len(r) for n, r in zip(names, rows, strict=True)}
         common = max(lengths, key=lambda k: list(counts.values()).count(k))
         odd = [n for n, c in counts.items() if c != common][:3]
         raise TraceError(

@@ -1,0 +1,75 @@
+"""``watcher-adaptive`` command line: the runs and the error paths."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from watcher_adaptive.cmd import main as cli
+
+
+def _run(capsys, *argv):
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["simulate", "--trace", "/no/such/dir"], "neither a trace name"),
+    (["simulate", "--strategies", "lr-mmt,nope"], "unknown strategy 'nope'"),
+    (["simulate", "--strategies", "lr-mmt:abc"], "must be a number"),
+    (["simulate", "--strategies", "lr-mmt@-5"], "bad strategy entry"),
+    (["simulate", "--strategies", "watcher:nosuch"],
+     "unknown Watcher strategy"),
+    (["simulate", "--trace", "planetlab:20990101"], "--traces-root"),
+])
+def test_user_errors_are_one_line_and_exit_2(capsys, argv, message):
+    code, out, err = _run(capsys, *argv)
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_empty_and_garbled_trace_directories(capsys, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, _, err = _run(capsys, "simulate", "--trace", str(empty))
+    assert code == 2 and "empty" in err
+    garbled = tmp_path / "garbled"
+    garbled.mkdir()
+    (garbled / "vm").write_text("12\nnot-a-number\n")
+    code, _, err = _run(capsys, "simulate", "--trace", str(garbled))
+    assert code == 2 and "line 2" in err
+
+
+def test_bad_hosts_value_is_rejected_by_argparse(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["simulate", "--hosts", "0"])
+    assert exc.value.code == 2
+    assert "at least 1" in capsys.readouterr().err
+
+
+def test_simulate_writes_results_with_the_stable_shape(capsys, tmp_path):
+    trace = tmp_path / "day"
+    trace.mkdir()
+    for i in range(12):
+        (trace / f"vm{i:02d}").write_text(
+            "".join(f"{(7 * i + 13 * k) % 90 + 5}\n" for k in range(24)))
+    out = tmp_path / "out"
+    code, stdout, _ = _run(capsys, "simulate", "--trace", str(trace),
+                           "--strategies", "dvfs,lr-mmt,thr-mmt:0.7",
+                           "--hosts", "10", "--output", str(out),
+                           "--no-progress")
+    assert code == 0, stdout
+    doc = json.loads((out / "results.json").read_text())
+    assert set(doc["strategies"]) == {"dvfs", "lr-mmt", "thr-mmt:0.7"}
+    for name, entry in doc["strategies"].items():
+        for key in ("energy_kwh", "migrations", "slatah", "pdm", "slav",
+                    "esv", "host_shutdowns", "wall_s"):
+            assert key in entry, (name, key)
+        assert entry["error"] is None
+    assert doc["strategies"]["dvfs"]["migrations"] == 0
+    assert doc["strategies"]["dvfs"]["energy_kwh"] > 0
+    assert (out / "report.html").exists()
+    assert (out / "active_hosts.png").stat().st_size > 1000
