@@ -160,6 +160,7 @@ def format_table(rows: Sequence[Row]) -> str:
                          for c, w in zip(cells, widths, strict=True))
 
     lines = [rule, line(header), rule, *(line(b) for b in body)]
+    lines = [ln.rstrip() for ln in lines]
     lines.append(rule)
     return "\n".join(lines)
 

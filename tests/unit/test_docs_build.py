@@ -1,0 +1,27 @@
+"""The documentation builds with warnings as errors."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_sphinx_build_without_warnings(tmp_path):
+    pytest.importorskip("sphinx")
+    proc = subprocess.run(
+        [sys.executable, "-m", "sphinx", "-W", "-q", "-b", "html",
+         str(ROOT / "doc" / "source"), str(tmp_path / "html")],
+        capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (tmp_path / "html" / "user" / "validation.html").exists()
+
+
+def test_readme_is_valid_restructuredtext():
+    docutils_core = pytest.importorskip("docutils.core")
+    text = (ROOT / "README.rst").read_text()
+    docutils_core.publish_doctree(
+        text, settings_overrides={"halt_level": 2, "report_level": 2})
+    assert "bash tools/run-main.sh" in text
+    assert "bash tools/run-tests.sh" in text
