@@ -100,6 +100,31 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("-v", "--verbose", action="store_true",
                      help="show the Watcher strategies' own log messages")
 
+    bt = sub.add_parser("backtest", help="rolling-origin backtest of the "
+                        "resource predictor against the classic baselines")
+    bt.add_argument(
+        "--trace", action="append", dest="traces",
+        help="a trace (same forms as simulate); repeat it or give a comma "
+             "list for a rolling origin over several (default: "
+             "embedded:planetlab, split in half)")
+    bt.add_argument("--traces-root", default=os.environ.get(resolve.ENV_ROOT),
+                    help=f"directory holding planetlab/ and bitbrains-rnd/ "
+                         f"(default: ${resolve.ENV_ROOT})")
+    bt.add_argument("--horizon", type=_positive_float, default=1800.0,
+                    help="forecast horizon in seconds, 300-7200 "
+                         "(default: %(default)s); 900 and 1800 are always "
+                         "scored too")
+    bt.add_argument("--quantiles", default="0.5,0.9",
+                    help="comma-separated quantile levels, must include "
+                         "one near 0.5 and one near 0.9 "
+                         "(default: %(default)s)")
+    bt.add_argument("--output", default="backtest", type=Path,
+                    help="directory for results.json, report.html and "
+                         "plots (default: %(default)s)")
+    bt.add_argument("--save-model", type=Path, metavar="PATH",
+                    help="also train on every trace given and save the "
+                         "predictor to PATH.joblib + PATH.json")
+
     val = sub.add_parser("validate-cloudsim",
                          help="print the replay next to CloudSim 3.0.3's "
                               "figures for the PlanetLab development days")
@@ -130,6 +155,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         if args.command == "simulate":
             return _simulate(args)
+        if args.command == "backtest":
+            return _backtest(args)
         return _validate(args)
     except (UsageError, trace_errors.TraceError,
             registry.UnknownStrategy, ValueError) as exc:
@@ -196,6 +223,71 @@ def _simulate(args: argparse.Namespace) -> int:
             print(f"{run.name:40s} {m.energy_kwh:9.2f} kWh "
                   f"{m.migrations:7d} migrations  SLAV "
                   f"{m.slav * 100:.5f} %  ({run.wall_s:.1f} s)")
+    print(f"report: {page}")
+    return 0
+
+
+def _backtest(args: argparse.Namespace) -> int:
+    from watcher_adaptive.predict import backtest
+    from watcher_adaptive.predict import dataset
+    from watcher_adaptive.predict import predictor
+    from watcher_adaptive.predict import report
+
+    if not 300 <= args.horizon <= 7200:
+        raise UsageError("--horizon must be between 300 and 7200 seconds")
+    try:
+        quantiles = [float(q) for q in args.quantiles.split(",")]
+    except ValueError:
+        raise UsageError(f"--quantiles: not numbers: {args.quantiles!r}") \
+            from None
+    if not (any(abs(q - 0.5) < 0.11 for q in quantiles)
+            and any(abs(q - 0.9) < 0.06 for q in quantiles)):
+        raise UsageError("--quantiles must include one near 0.5 and one "
+                         "near 0.9")
+    specs = [s for arg in (args.traces or ["embedded:planetlab"])
+             for s in arg.split(",") if s]
+    traces = [resolve.resolve_trace(s, args.traces_root) for s in specs]
+    if len({t.interval_s for t in traces}) != 1:
+        raise UsageError("all traces of a backtest need the same interval")
+
+    def say(msg: str) -> None:
+        print(f"  {msg}", file=sys.stderr, flush=True)
+
+    horizons = sorted({args.horizon, 900.0, 1800.0})
+    placements: dict = {}
+    results = {h: backtest.backtest_horizon(traces, h, quantiles,
+                                            progress=say,
+                                            placements=placements)
+               for h in horizons}
+    main = results[args.horizon]
+    others = [r for h, r in results.items() if h != args.horizon]
+    doc = report.results_document([t.name for t in traces], main, others,
+                                  quantiles)
+    page = report.write_report(args.output, doc, main, quantiles)
+    for name, entry in main.scores.items():
+        if entry["mae"] is None:
+            print(f"{name:9s} (not applicable to this trace)")
+            continue
+        f1 = entry["overload_f1"]
+        print(f"{name:9s} MAE {entry['mae']:.4f}  P90 coverage "
+              f"{entry['coverage_p90']:.3f}  overload F1 "
+              + ("–" if f1 is None else f"{f1:.3f}"))
+    if args.save_model:
+        h = max(1, int(round(args.horizon / traces[0].interval_s)))
+        vm_rows, host_rows = [], []
+        for t in traces:
+            from watcher_adaptive.replay import runner
+            mips = runner.build_scenario(t).engine.vms.total_mips
+            vm_rows.append(dataset.vm_rows(
+                t, h, mips.astype(float),
+                max_rows=backtest.MAX_VM_ROWS_PER_TRACE))
+            host_rows.append(dataset.host_rows(t, h, placements[t.name]))
+        model = predictor.Predictor(args.horizon, traces[0].interval_s,
+                                    quantiles).fit(
+            dataset.Rows.concat(vm_rows), dataset.Rows.concat(host_rows),
+            [t.name for t in traces])
+        files = predictor.save(model, args.save_model)
+        print(f"model: {files[0]} ({files[1].name})")
     print(f"report: {page}")
     return 0
 

@@ -1,0 +1,182 @@
+"""Rolling-origin backtest of the predictor against the classic baselines.
+
+With several traces (in the order given) each one is forecast by a model
+trained on the traces before it; with one trace, the model trains on its
+first half and is judged on the second.  Features only ever use the past.
+
+VM level: the peak CPU of each VM over the horizon; P50 and P90 of our
+model, and of each baseline (its point forecast plus the residual
+quantiles it showed on the training rows).  Host level: will the host's
+demand exceed its capacity at any sample within the horizon, for the
+hosts and VMs of an LR-MMT replay of the same trace at each frame (the
+question LR-MMT's own detector answers).  Baselines: ``last`` value,
+``seasonal`` naive (same time the day before, where the trace is longer
+than a day), ``ewma``, and ``lr`` (LR-MMT's local regression; at host
+level its exact rule, 1.2 x prediction >= 1).
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Callable
+from typing import Optional
+from typing import Sequence
+
+import numpy as np
+
+from watcher_adaptive.core import forecast
+from watcher_adaptive.core import metrics
+from watcher_adaptive.predict import dataset
+from watcher_adaptive.predict import predictor as P
+from watcher_adaptive.replay import cloudsim_policies
+from watcher_adaptive.replay import runner
+from watcher_adaptive.traces.model import TraceSet
+
+BASELINES = ("last", "seasonal", "ewma", "lr")
+MODELS = ("adaptive", *BASELINES)
+#: VM rows kept per trace (uniformly sampled) for training and scoring
+MAX_VM_ROWS_PER_TRACE = 120_000
+
+
+@dataclasses.dataclass
+class Fold:
+    """One test block: what was forecast and how each model did."""
+
+    test_trace: str
+    train_traces: tuple[str, ...]
+    vm: dataset.Rows
+    host: dataset.Rows
+    vm_quantiles: dict[str, np.ndarray]
+    host_events: dict[str, np.ndarray]
+
+
+@dataclasses.dataclass
+class HorizonResult:
+    horizon_s: float
+    folds: list[Fold]
+    scores: dict[str, dict[str, Optional[float]]]
+    train_s: float
+    predict_s: float
+
+
+def _split_single(vm: dataset.Rows, host: dataset.Rows
+                  ) -> tuple[tuple[dataset.Rows, dataset.Rows],
+                             tuple[dataset.Rows, dataset.Rows]]:
+    cut_vm = np.median(vm.origins)
+    cut_host = np.median(host.origins)
+    return ((vm.take(vm.origins < cut_vm), host.take(host.origins < cut_host)),
+            (vm.take(vm.origins >= cut_vm),
+             host.take(host.origins >= cut_host)))
+
+
+def _baseline_quantiles(train: dataset.Rows, test: dataset.Rows,
+                        quantiles: Sequence[float]) -> dict[str, np.ndarray]:
+    out = {}
+    for name in BASELINES:
+        point_train = train.baselines[name][:, None]
+        if not np.isfinite(point_train).any() or \
+                not np.isfinite(test.baselines[name]).any():
+            continue  # e.g. seasonal on a one-day trace
+        model = forecast.ResidualQuantileForecaster(0, quantiles).fit(
+            point_train, train.y)
+        out[name] = model.predict_quantiles(test.baselines[name][:, None])
+    return out
+
+
+def _host_baseline_events(test: dataset.Rows) -> dict[str, np.ndarray]:
+    out = {"lr": test.lr_mmt_event}
+    for name in ("last", "seasonal", "ewma"):
+        point = test.baselines[name]
+        if np.isfinite(point).any():
+            out[name] = np.nan_to_num(point, nan=0.0) >= 1.0
+    return out
+
+
+def backtest_horizon(traces: Sequence[TraceSet], horizon_s: float,
+                     quantiles: Sequence[float] = forecast.DEFAULT_QUANTILES,
+                     random_state: int = 0,
+                     progress: Callable[[str], None] = lambda s: None,
+                     placements: Optional[dict] = None,
+                     ) -> HorizonResult:
+    """Train and score every fold at one horizon.
+
+    :param placements: a dict shared between calls for several horizons,
+        so that each trace's LR-MMT replay runs once.
+    """
+    placements = {} if placements is None else placements
+    rng = np.random.default_rng(random_state)
+    interval = traces[0].interval_s
+    h = max(1, int(round(horizon_s / interval)))
+    vm_blocks, host_blocks = [], []
+    for trace in traces:
+        progress(f"rows of {trace.name} (H = {horizon_s:g} s)")
+        mips = runner.build_scenario(trace).engine.vms.total_mips
+        vm_blocks.append(dataset.vm_rows(trace, h, mips.astype(float),
+                                         max_rows=MAX_VM_ROWS_PER_TRACE,
+                                         rng=rng))
+        if trace.name not in placements:
+            times, vm_host, _ = runner.record_placements(
+                trace, cloudsim_policies.LrMmt())
+            placements[trace.name] = (times, vm_host)
+        host_blocks.append(dataset.host_rows(trace, h,
+                                             placements[trace.name]))
+    if len(traces) == 1:
+        (vm_tr, host_tr), (vm_te, host_te) = _split_single(vm_blocks[0],
+                                                          host_blocks[0])
+        plan = [((traces[0].name,), traces[0].name, vm_tr, host_tr, vm_te,
+                 host_te)]
+    else:
+        plan = []
+        for i in range(1, len(traces)):
+            plan.append((tuple(t.name for t in traces[:i]), traces[i].name,
+                         dataset.Rows.concat(vm_blocks[:i]),
+                         dataset.Rows.concat(host_blocks[:i]),
+                         vm_blocks[i], host_blocks[i]))
+    folds, train_s, predict_s = [], 0.0, 0.0
+    for train_names, test_name, vm_tr, host_tr, vm_te, host_te in plan:
+        progress(f"train on {', '.join(train_names)}; test {test_name}")
+        started = time.perf_counter()
+        model = P.Predictor(horizon_s, interval, quantiles,
+                            random_state=random_state).fit(
+                                vm_tr, host_tr, train_names)
+        train_s += time.perf_counter() - started
+        started = time.perf_counter()
+        vm_q = {"adaptive": model.vm_quantiles(vm_te.X).values}
+        events = {"adaptive": model.host_overloaded(host_te.X)}
+        predict_s += time.perf_counter() - started
+        vm_q.update(_baseline_quantiles(vm_tr, vm_te, quantiles))
+        events.update(_host_baseline_events(host_te))
+        folds.append(Fold(test_name, train_names, vm_te, host_te, vm_q,
+                          events))
+    return HorizonResult(horizon_s, folds,
+                         score(folds, quantiles), train_s, predict_s)
+
+
+def score(folds: Sequence[Fold], quantiles: Sequence[float]
+          ) -> dict[str, dict[str, Optional[float]]]:
+    """Pooled scores of every model over all folds."""
+    q = list(quantiles)
+    i50 = int(np.argmin(np.abs(np.asarray(q) - 0.5)))
+    i90 = int(np.argmin(np.abs(np.asarray(q) - 0.9)))
+    out: dict[str, dict[str, Optional[float]]] = {}
+    for name in MODELS:
+        have = [f for f in folds if name in f.vm_quantiles]
+        entry: dict[str, Optional[float]] = dict.fromkeys(
+            ("mae", "pinball_p50", "pinball_p90", "coverage_p90",
+             "overload_precision", "overload_recall", "overload_f1"))
+        if have:
+            y = np.concatenate([f.vm.y for f in have])
+            vq = np.concatenate([f.vm_quantiles[name] for f in have])
+            entry.update(mae=metrics.mae(y, vq[:, i50]),
+                         pinball_p50=metrics.pinball(y, vq[:, i50], q[i50]),
+                         pinball_p90=metrics.pinball(y, vq[:, i90], q[i90]),
+                         coverage_p90=metrics.coverage(y, vq[:, i90]))
+        ev = [f for f in folds if name in f.host_events]
+        if ev:
+            s = metrics.event_scores(
+                np.concatenate([f.host.event for f in ev]),
+                np.concatenate([f.host_events[name] for f in ev]))
+            entry.update(overload_precision=s.precision,
+                         overload_recall=s.recall, overload_f1=s.f1)
+        out[name] = entry
+    return out

@@ -1,0 +1,251 @@
+"""Rows for training and backtesting, built from a trace and a replay.
+
+VM rows: one per (VM, origin sample) with the VM's own features, the
+fleet's and the time of day; target: the VM's peak CPU over the horizon.
+
+Host rows: one per (host, scheduling frame) of an LR-MMT replay of the
+same trace (the membership LR-MMT's detector sees at that frame); the
+host's demand series is the sum of its VMs' demand in MIPS over its
+capacity; target: its peak over the horizon; event: that peak exceeds
+100 % of capacity.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional
+
+import numpy as np
+
+from watcher_adaptive.core import features as F
+from watcher_adaptive.replay import cloudsim_policies
+from watcher_adaptive.replay import runner
+from watcher_adaptive.traces.model import TraceSet
+
+MIN_HISTORY = 12
+#: samples of host history the host features look at
+HOST_WINDOW = 48
+
+
+@dataclasses.dataclass
+class Rows:
+    """A block of rows: features, target, and the baselines' forecasts."""
+
+    X: np.ndarray
+    y: np.ndarray
+    baselines: dict[str, np.ndarray]
+    series: np.ndarray
+    origins: np.ndarray
+    event: Optional[np.ndarray] = None
+    lr_mmt_event: Optional[np.ndarray] = None
+
+    def take(self, mask: np.ndarray) -> "Rows":
+        return Rows(self.X[mask], self.y[mask],
+                    {k: v[mask] for k, v in self.baselines.items()},
+                    self.series[mask], self.origins[mask],
+                    None if self.event is None else self.event[mask],
+                    None if self.lr_mmt_event is None
+                    else self.lr_mmt_event[mask])
+
+    @staticmethod
+    def concat(parts: list["Rows"]) -> "Rows":
+        def cat(get):
+            vals = [get(p) for p in parts]
+            return None if any(v is None for v in vals) else \
+                np.concatenate(vals)
+
+        return Rows(
+            cat(lambda p: p.X), cat(lambda p: p.y),
+            {k: np.concatenate([p.baselines[k] for p in parts])
+             for k in parts[0].baselines},
+            cat(lambda p: p.series), cat(lambda p: p.origins),
+            cat(lambda p: p.event), cat(lambda p: p.lr_mmt_event))
+
+
+def _samples_per_day(trace: TraceSet) -> int:
+    return max(1, int(round(86400.0 / trace.interval_s)))
+
+
+def _fleet(cpu: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The fleet's demand-weighted mean utilisation per sample."""
+    ok = np.isfinite(cpu)
+    w = np.where(ok, weights[:, None], 0.0)
+    return (np.where(ok, cpu, 0.0) * w).sum(axis=0) / np.maximum(
+        w.sum(axis=0), 1e-12)
+
+
+def _profile_columns(trace: TraceSet, rows: np.ndarray,
+                     origins: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Behaviour-profile stand-ins from the Bitbrains columns (trailing
+    hour): memory in use / provisioned, disk write share, network receive
+    share.  NaN where the trace has no such column."""
+    names = ["mem_ratio", "disk_write_share", "net_rx_share"]
+    cols = []
+    mem = trace.memory_mb
+    if mem is not None and trace.vm_memory_mb is not None:
+        stats = F.series_stats(mem / np.maximum(
+            np.nan_to_num(trace.vm_memory_mb, nan=1.0), 1.0)[:, None])
+        cols.append(stats.means[12][rows, origins])
+    else:
+        cols.append(np.full(rows.size, np.nan))
+    for a, b in (("disk_write_kbs", "disk_read_kbs"),
+                 ("net_rx_kbs", "net_tx_kbs")):
+        if a in trace.extra and b in trace.extra:
+            sa = F.series_stats(trace.extra[a]).means[12][rows, origins]
+            sb = F.series_stats(trace.extra[b]).means[12][rows, origins]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                cols.append(sa / (sa + sb))
+        else:
+            cols.append(np.full(rows.size, np.nan))
+    return np.column_stack(cols), names
+
+
+def vm_feature_names() -> list[str]:
+    return (F.feature_names("") + F.feature_names("fleet_") + F.TIME_NAMES
+            + ["mem_ratio", "disk_write_share", "net_rx_share"])
+
+
+def vm_rows(trace: TraceSet, horizon: int, vm_mips: np.ndarray,
+            origins: Optional[np.ndarray] = None,
+            max_rows: Optional[int] = None,
+            rng: Optional[np.random.Generator] = None) -> Rows:
+    """Rows for every VM at every origin with enough history."""
+    cpu = trace.cpu.astype(np.float64)
+    n, t = cpu.shape
+    if origins is None:
+        origins = np.arange(MIN_HISTORY, t - horizon)
+    rows = np.repeat(np.arange(n), origins.size)
+    orig = np.tile(origins, n)
+    if max_rows is not None and rows.size > max_rows:
+        rng = rng or np.random.default_rng(0)
+        keep = np.sort(rng.choice(rows.size, max_rows, replace=False))
+        rows, orig = rows[keep], orig[keep]
+    stats = F.series_stats(cpu)
+    fleet = F.series_stats(_fleet(cpu, vm_mips)[None, :])
+    own = F.features_at(stats, rows, orig)
+    fleet_x = F.features_at(fleet, np.zeros_like(rows), orig)
+    tod = F.time_features(orig, _samples_per_day(trace),
+                          trace.start_epoch_s, trace.interval_s)
+    prof, _ = _profile_columns(trace, rows, orig)
+    X = np.column_stack([own, fleet_x, tod, prof])
+    y = F.future_peak(cpu, rows, orig, horizon)
+    baselines = _baselines(stats, cpu, rows, orig, horizon,
+                           _samples_per_day(trace))
+    ok = np.isfinite(y)
+    return Rows(X, y, baselines, rows, orig).take(ok)
+
+
+def _baselines(stats: F.SeriesStats, values: np.ndarray, rows, orig,
+               horizon: int, per_day: int) -> dict[str, np.ndarray]:
+    """Point forecasts of the peak by the classic baselines."""
+    last = stats.values[rows, orig]
+    ewma = stats.ewma[rows, orig]
+    hist = np.stack([values[rows, np.maximum(orig - k, 0)]
+                     for k in range(cloudsim_policies.LR_WINDOW)], axis=1)
+    lr = cloudsim_policies.lr_predict(np.nan_to_num(hist), horizon)
+    day_ago = orig + horizon - per_day
+    seasonal = np.where(day_ago >= 0,
+                        values[rows, np.maximum(day_ago, 0)], np.nan)
+    return {"last": last, "seasonal": seasonal, "ewma": ewma, "lr": lr}
+
+
+def host_feature_names() -> list[str]:
+    return (F.feature_names("host_") + F.feature_names("fleet_")
+            + F.TIME_NAMES + ["n_vms", "biggest_vm_share"])
+
+
+def host_rows(trace: TraceSet, horizon: int,
+              placements: Optional[tuple[np.ndarray, np.ndarray]] = None,
+              ) -> Rows:
+    """Rows for every (host, frame) of the LR-MMT replay of ``trace``."""
+    scenario = runner.build_scenario(trace)
+    eng = scenario.engine
+    vm_mips = eng.vms.total_mips.astype(np.float64)
+    host_mips = eng.hosts.total_mips.astype(np.float64)
+    if placements is None:
+        times, vm_host, _ = runner.record_placements(
+            trace, cloudsim_policies.LrMmt())
+    else:
+        times, vm_host = placements
+    cpu = trace.cpu.astype(np.float64)
+    n_vms, t = cpu.shape
+    demand = cpu * vm_mips[:, None]
+    fleet = F.series_stats(_fleet(cpu, vm_mips)[None, :])
+    per_day = _samples_per_day(trace)
+    blocks = []
+    for j, when in enumerate(times):
+        s = int(round((when - eng.start_offset_s) / trace.interval_s))
+        if s < 1 or s + horizon > t - 1:
+            continue
+        members = vm_host[j]
+        placed = members >= 0
+        hosts = np.unique(members[placed])
+        if hosts.size == 0:
+            continue
+        lo = max(0, s - HOST_WINDOW + 1)
+        win = np.zeros((hosts.size, s + horizon + 1 - lo))
+        where = np.searchsorted(hosts, members[placed])
+        np.add.at(win, where, demand[placed, lo:s + horizon + 1])
+        win /= host_mips[hosts][:, None]
+        local = s - lo
+        st = F.series_stats(win[:, :local + 1])
+        idx = np.arange(hosts.size)
+        at = np.full(hosts.size, local)
+        own = F.features_at(st, idx, at)
+        fleet_x = F.features_at(fleet, np.zeros(hosts.size, dtype=int),
+                                np.full(hosts.size, s))
+        tod = F.time_features(np.full(hosts.size, s), per_day,
+                              trace.start_epoch_s, trace.interval_s)
+        count = np.bincount(where, minlength=hosts.size)
+        biggest = np.zeros(hosts.size)
+        np.maximum.at(biggest, where, vm_mips[placed])
+        X = np.column_stack([own, fleet_x, tod, count,
+                             biggest / host_mips[hosts]])
+        y = win[:, local + 1:local + 1 + horizon].max(axis=1)
+        last10 = win[:, max(0, local - 9):local + 1][:, ::-1]
+        base = _host_baselines(win, local, horizon, last10, st, per_day,
+                               s, cpu, members, hosts, vm_mips, host_mips)
+        lr_event = _lr_mmt_rule(last10, cpu[:, :s + 1], members, hosts,
+                                vm_mips, host_mips, s)
+        blocks.append(Rows(X, y, base, hosts, np.full(hosts.size, s),
+                           y > 1.0, lr_event))
+    if not blocks:
+        raise ValueError(f"{trace.name}: no host rows (trace too short "
+                         f"for a {horizon}-sample horizon?)")
+    return Rows.concat(blocks)
+
+
+def _host_baselines(win, local, horizon, last10, st, per_day, s, cpu,
+                    members, hosts, vm_mips, host_mips
+                    ) -> dict[str, np.ndarray]:
+    n = win.shape[0]
+    full = last10.shape[1] == cloudsim_policies.LR_WINDOW
+    lr = (cloudsim_policies.lr_predict(last10, horizon) if full
+          else np.full(n, np.nan))
+    day_ago = s + horizon - per_day
+    if day_ago >= 0:
+        placed = members >= 0
+        where = np.searchsorted(hosts, members[placed])
+        seasonal = np.zeros(n)
+        np.add.at(seasonal, where, cpu[placed, day_ago] * vm_mips[placed])
+        seasonal /= host_mips[hosts]
+    else:
+        seasonal = np.full(n, np.nan)
+    idx = np.arange(n)
+    return {"last": win[:, local], "seasonal": seasonal,
+            "ewma": st.ewma[idx, local], "lr": lr}
+
+
+def _lr_mmt_rule(last10, cpu_past, members, hosts, vm_mips, host_mips,
+                 s) -> np.ndarray:
+    """LR-MMT's own overload decision for these hosts at this frame."""
+    if last10.shape[1] == cloudsim_policies.LR_WINDOW and \
+            np.all(last10 > 0):
+        return 1.2 * cloudsim_policies.lr_predict(last10) >= 1.0
+    out = np.zeros(hosts.size, dtype=bool)
+    full = (last10.shape[1] == cloudsim_policies.LR_WINDOW) & \
+        np.all(last10 > 0, axis=1)
+    if full.any():
+        out[full] = 1.2 * cloudsim_policies.lr_predict(last10[full]) >= 1.0
+    current = last10[:, 0]
+    out[~full] = current[~full] > cloudsim_policies.LR_FALLBACK_THRESHOLD
+    return out

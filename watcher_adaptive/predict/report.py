@@ -1,0 +1,150 @@
+"""The backtest report: ``results.json``, plots and ``report.html``."""
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+from typing import Any
+from typing import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from watcher_adaptive.predict import backtest  # noqa: E402
+
+_COLUMNS = ("mae", "pinball_p50", "pinball_p90", "coverage_p90",
+            "overload_precision", "overload_recall", "overload_f1")
+
+
+def results_document(traces: Sequence[str], main: backtest.HorizonResult,
+                     others: Sequence[backtest.HorizonResult],
+                     quantiles: Sequence[float]) -> dict[str, Any]:
+    """The ``results.json`` content; ``models`` holds the main horizon."""
+    by_h = {f"{r.horizon_s:g}": r.scores for r in (main, *others)}
+    return {
+        "traces": list(traces),
+        "horizon_s": main.horizon_s,
+        "quantiles": list(quantiles),
+        "models": main.scores,
+        "by_horizon": by_h,
+        "train_s": round(main.train_s, 2),
+        "predict_s": round(main.predict_s, 3),
+        "folds": [{"test": f.test_trace, "train": list(f.train_traces),
+                   "vm_rows": int(f.vm.y.size),
+                   "host_rows": int(f.host.y.size),
+                   "host_events": int(np.sum(f.host.event))}
+                  for f in main.folds],
+    }
+
+
+def write_report(out: Path, doc: dict[str, Any],
+                 main: backtest.HorizonResult,
+                 quantiles: Sequence[float]) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(doc, indent=2) + "\n")
+    images = [_calibration(out, main, quantiles),
+              _forecast_vs_actual(out, main, quantiles)]
+    page = out / "report.html"
+    page.write_text(_html(doc, [i for i in images if i]))
+    return page
+
+
+def _calibration(out: Path, main: backtest.HorizonResult,
+                 quantiles: Sequence[float]) -> str:
+    fig, ax = plt.subplots(figsize=(5, 4.5))
+    q = np.asarray(quantiles)
+    for name in backtest.MODELS:
+        folds = [f for f in main.folds if name in f.vm_quantiles]
+        if not folds:
+            continue
+        y = np.concatenate([f.vm.y for f in folds])
+        vq = np.concatenate([f.vm_quantiles[name] for f in folds])
+        observed = [(y <= vq[:, i]).mean() for i in range(q.size)]
+        ax.plot(q, observed, marker="o", label=name)
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=0.8)
+    ax.set_xlabel("nominal quantile")
+    ax.set_ylabel("observed share below it")
+    ax.set_title(f"Calibration, H = {main.horizon_s:g} s")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out / "calibration.png", dpi=110)
+    plt.close(fig)
+    return "calibration.png"
+
+
+def _forecast_vs_actual(out: Path, main: backtest.HorizonResult,
+                        quantiles: Sequence[float]) -> str:
+    fold = main.folds[-1]
+    series = fold.vm.series
+    # three VMs with the most variable actual peaks
+    ids = np.unique(series)
+    spread = np.array([np.std(fold.vm.y[series == v]) for v in ids])
+    picks = ids[np.argsort(-spread)[:3]]
+    q = np.asarray(quantiles)
+    i50 = int(np.argmin(np.abs(q - 0.5)))
+    i90 = int(np.argmin(np.abs(q - 0.9)))
+    fig, axes = plt.subplots(len(picks), 1, figsize=(9, 2.4 * len(picks)),
+                             squeeze=False)
+    for ax, vm in zip(axes[:, 0], picks, strict=True):
+        m = series == vm
+        order = np.argsort(fold.vm.origins[m])
+        t = fold.vm.origins[m][order]
+        ours = fold.vm_quantiles["adaptive"][m][order]
+        ax.fill_between(t, ours[:, i50], ours[:, i90], alpha=0.3,
+                        label="adaptive P50-P90")
+        ax.plot(t, fold.vm.y[m][order], color="black", linewidth=0.9,
+                label="actual peak")
+        if "lr" in fold.vm_quantiles:
+            ax.plot(t, fold.vm_quantiles["lr"][m][order][:, i50],
+                    linewidth=0.8, label="lr P50")
+        ax.set_ylabel(f"VM {vm}")
+        ax.grid(alpha=0.3)
+    axes[0, 0].legend(fontsize=7, ncol=3)
+    axes[-1, 0].set_xlabel("origin (sample)")
+    fig.suptitle(f"Forecast vs actual peak CPU over {main.horizon_s:g} s, "
+                 f"{fold.test_trace}")
+    fig.tight_layout()
+    fig.savefig(out / "forecast_vs_actual.png", dpi=110)
+    plt.close(fig)
+    return "forecast_vs_actual.png"
+
+
+def _html(doc: dict[str, Any], images: list[str]) -> str:
+    esc = html.escape
+    parts = ["<!DOCTYPE html><html><head><meta charset='utf-8'>",
+             "<title>watcher-adaptive backtest</title><style>"
+             "body{font-family:sans-serif;margin:2em;max-width:1100px}"
+             "table{border-collapse:collapse}td,th{border:1px solid #bbb;"
+             "padding:3px 8px;text-align:right}td:first-child{text-align:"
+             "left}img{max-width:100%}</style></head><body>",
+             "<h1>Predictor backtest</h1>",
+             f"<p>Traces: {esc(', '.join(doc['traces']))}; quantiles "
+             f"{esc(str(doc['quantiles']))}; training took "
+             f"{doc['train_s']} s, predicting {doc['predict_s']} s.</p>"]
+    for horizon, scores in doc["by_horizon"].items():
+        parts.append(f"<h2>Horizon {esc(horizon)} s</h2><table><tr><th>"
+                     "model</th>" + "".join(f"<th>{c}</th>"
+                                            for c in _COLUMNS) + "</tr>")
+        for name, entry in scores.items():
+            cells = "".join(
+                "<td>–</td>" if entry[c] is None
+                else f"<td>{entry[c]:.4f}</td>" for c in _COLUMNS)
+            parts.append(f"<tr><td>{esc(name)}</td>{cells}</tr>")
+        parts.append("</table>")
+    parts.append("<p>VM level: the peak CPU (fraction of the VM) over the "
+                 "horizon. Host level: overload = the host's demand exceeds "
+                 "its capacity within the horizon, for LR-MMT's placement; "
+                 "lr is LR-MMT's own rule.</p>")
+    parts += [f"<p><img src='{esc(i)}' alt='{esc(i)}'></p>" for i in images]
+    parts.append("<h2>Folds</h2><ul>")
+    for f in doc["folds"]:
+        parts.append(f"<li>test {esc(f['test'])} (trained on "
+                     f"{esc(', '.join(f['train']))}): {f['vm_rows']} VM "
+                     f"rows, {f['host_rows']} host rows, "
+                     f"{f['host_events']} overload events</li>")
+    parts.append("</ul></body></html>")
+    return "\n".join(parts) + "\n"
