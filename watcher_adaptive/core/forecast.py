@@ -65,6 +65,11 @@ class QuantileForecaster(RegressorMixin, BaseEstimator):
         self.max_train_rows = max_train_rows
         self.random_state = random_state
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True  # missing samples are normal
+        return tags
+
     def fit(self, X, y) -> "QuantileForecaster":
         X, y = validate_data(self, X, y, ensure_all_finite="allow-nan",
                              y_numeric=True)
@@ -96,6 +101,7 @@ class QuantileForecaster(RegressorMixin, BaseEstimator):
                 max_iter=self.max_iter, learning_rate=self.learning_rate,
                 max_leaf_nodes=self.max_leaf_nodes, random_state=seed)
             self.models_.append(model.fit(X[train], y[train]))
+        self.n_iter_ = max(m.n_iter_ for m in self.models_)
         self.offsets_ = np.zeros(q.size)
         if cal.size:
             raw = self._raw(X[cal])
@@ -133,6 +139,11 @@ class ResidualQuantileForecaster(RegressorMixin, BaseEstimator):
         self.column = column
         self.quantiles = quantiles
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True  # missing samples are normal
+        return tags
+
     def fit(self, X, y) -> "ResidualQuantileForecaster":
         X, y = validate_data(self, X, y, ensure_all_finite="allow-nan",
                              y_numeric=True)
@@ -157,6 +168,7 @@ class ResidualQuantileForecaster(RegressorMixin, BaseEstimator):
         return np.sort(point[:, None] + self.offsets_[None, :], axis=1)
 
     def predict(self, X) -> np.ndarray:
+        check_is_fitted(self, "offsets_")
         mid = int(np.argmin(np.abs(self.quantiles_ - 0.5)))
         return self.predict_quantiles(X)[:, mid]
 
