@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""Predictor speed and memory.
+
+Prints: training time on one PlanetLab day (about 1,000 VMs; goal < 60 s),
+time to forecast every VM at one origin (goal < 1 s), training time and
+peak RSS on Bitbrains (500 VMs x 30 days, about 4 M samples; goal < 2 GB),
+and how training time grows with fleet size toward 10,000 VMs.  Training
+subsamples rows uniformly above ``max_train_rows`` (300,000 by default),
+so its cost flattens once a fleet yields more rows than that.
+
+Usage: python benchmarks/bench_predictor.py [--traces-root DIR]
+       [--skip-bitbrains]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from watcher_adaptive.predict import dataset
+from watcher_adaptive.predict import predictor as P
+from watcher_adaptive.traces import errors
+from watcher_adaptive.traces import resolve
+from watcher_adaptive.traces.model import TraceSet
+
+HORIZON = 6  # samples: 30 min at 300 s
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _train(trace: TraceSet) -> tuple[P.Predictor, dataset.Rows, float]:
+    started = time.perf_counter()
+    mips = np.full(trace.n_vms, 1000.0)
+    vm = dataset.vm_rows(trace, HORIZON, mips)
+    host = dataset.host_rows(trace, HORIZON)
+    model = P.Predictor(HORIZON * trace.interval_s,
+                        trace.interval_s).fit(vm, host, [trace.name])
+    return model, vm, time.perf_counter() - started
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--traces-root", default=os.environ.get(
+        "WATCHER_ADAPTIVE_TRACES") or str(
+            Path(__file__).resolve().parents[2] / "shared" / "traces"))
+    parser.add_argument("--skip-bitbrains", action="store_true")
+    args = parser.parse_args(argv)
+    warnings.simplefilter("ignore")
+
+    day = resolve.resolve_trace("embedded:planetlab")
+    model, vm, seconds = _train(day)
+    print(f"train, one PlanetLab day ({day.n_vms} VMs, {vm.y.size:,} VM "
+          f"rows incl. its LR-MMT replay): {seconds:.1f} s")
+    one = dataset.vm_rows(day, HORIZON, np.full(day.n_vms, 1000.0),
+                          origins=np.array([200]))
+    X = one.X
+    started = time.perf_counter()
+    model.vm_quantiles(X)
+    print(f"forecast all {X.shape[0]} VMs at one origin: "
+          f"{(time.perf_counter() - started) * 1000:.0f} ms")
+
+    for factor in (1, 2, 4, 10):
+        big = TraceSet(name=f"x{factor}", interval_s=day.interval_s,
+                       vm_ids=tuple(f"v{i}" for i in
+                                    range(day.n_vms * factor)),
+                       cpu=np.tile(day.cpu, (factor, 1)),
+                       report=day.report)
+        started = time.perf_counter()
+        mips = np.full(big.n_vms, 1000.0)
+        rows = dataset.vm_rows(big, HORIZON, mips)
+        P.Predictor(1800.0).fit(rows, dataset.host_rows(day, HORIZON))
+        print(f"scaling: {big.n_vms:6,} VMs ({rows.y.size:,} rows, "
+              f"{min(rows.y.size, 300_000):,} used): "
+              f"{time.perf_counter() - started:.1f} s")
+
+    if not args.skip_bitbrains:
+        try:
+            bb = resolve.resolve_trace("bitbrains:*.csv.gz", args.traces_root)
+        except errors.TraceError as exc:
+            print(f"bitbrains: skipped ({exc})")
+        else:
+            _, rows, seconds = _train(bb)
+            print(f"train, Bitbrains {bb.n_vms} VMs x {bb.n_samples} "
+                  f"samples ({bb.n_vms * bb.n_samples:,}): {seconds:.1f} s")
+    print(f"peak RSS: {_rss_mb():.0f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
