@@ -63,6 +63,22 @@ def _rolling(values: np.ndarray, window: int
     return mean, std, mx
 
 
+def rolling_mean(values: np.ndarray, window: int) -> np.ndarray:
+    """Only the trailing NaN-aware mean over ``window`` samples (cheaper
+    than :func:`series_stats` when that is all that is needed)."""
+    values = np.asarray(values, dtype=np.float64)
+    n, t = values.shape
+    finite = np.isfinite(values)
+    zeros = np.zeros((n, 1))
+    cs = np.concatenate([zeros, np.cumsum(np.where(finite, values, 0.0),
+                                          axis=1)], axis=1)
+    cn = np.concatenate([zeros, np.cumsum(finite, axis=1)], axis=1)
+    hi = np.arange(1, t + 1)
+    lo = np.maximum(0, hi - window)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (cs[:, hi] - cs[:, lo]) / (cn[:, hi] - cn[:, lo])
+
+
 def _ewma(values: np.ndarray, alpha: float) -> np.ndarray:
     out = np.empty_like(values, dtype=np.float64)
     state = np.full(values.shape[0], np.nan)

@@ -82,16 +82,16 @@ def _profile_columns(trace: TraceSet, rows: np.ndarray,
     cols = []
     mem = trace.memory_mb
     if mem is not None and trace.vm_memory_mb is not None:
-        stats = F.series_stats(mem / np.maximum(
-            np.nan_to_num(trace.vm_memory_mb, nan=1.0), 1.0)[:, None])
-        cols.append(stats.means[12][rows, origins])
+        ratio = mem / np.maximum(
+            np.nan_to_num(trace.vm_memory_mb, nan=1.0), 1.0)[:, None]
+        cols.append(F.rolling_mean(ratio, 12)[rows, origins])
     else:
         cols.append(np.full(rows.size, np.nan))
     for a, b in (("disk_write_kbs", "disk_read_kbs"),
                  ("net_rx_kbs", "net_tx_kbs")):
         if a in trace.extra and b in trace.extra:
-            sa = F.series_stats(trace.extra[a]).means[12][rows, origins]
-            sb = F.series_stats(trace.extra[b]).means[12][rows, origins]
+            sa = F.rolling_mean(trace.extra[a], 12)[rows, origins]
+            sb = F.rolling_mean(trace.extra[b], 12)[rows, origins]
             with np.errstate(invalid="ignore", divide="ignore"):
                 cols.append(sa / (sa + sb))
         else:

@@ -66,3 +66,11 @@ def test_time_features():
     assert np.isnan(tod[0, 2])
     dated = F.time_features(np.array([0]), 288, 0.0, 300.0)
     assert np.isfinite(dated[0, 2])
+
+
+def test_rolling_mean_matches_series_stats():
+    rng = np.random.default_rng(2)
+    s = rng.random((3, 50))
+    s[1, 10:14] = np.nan
+    np.testing.assert_allclose(F.rolling_mean(s, 12),
+                               F.series_stats(s).means[12])
