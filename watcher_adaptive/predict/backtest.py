@@ -57,6 +57,9 @@ class HorizonResult:
     scores: dict[str, dict[str, Optional[float]]]
     train_s: float
     predict_s: float
+    #: per resource other than CPU: model -> VM-level scores
+    resources: dict[str, dict[str, dict[str, Optional[float]]]] = \
+        dataclasses.field(default_factory=dict)
 
 
 def _split_single(vm: dataset.Rows, host: dataset.Rows
@@ -148,8 +151,52 @@ def backtest_horizon(traces: Sequence[TraceSet], horizon_s: float,
         events.update(_host_baseline_events(host_te))
         folds.append(Fold(test_name, train_names, vm_te, host_te, vm_q,
                           events))
-    return HorizonResult(horizon_s, folds,
-                         score(folds, quantiles), train_s, predict_s)
+    resources = _score_resources(traces, h, quantiles, random_state, rng,
+                                 progress)
+    return HorizonResult(horizon_s, folds, score(folds, quantiles), train_s,
+                         predict_s, resources)
+
+
+def _score_resources(traces, h, quantiles, random_state, rng, progress
+                     ) -> dict[str, dict[str, dict[str, Optional[float]]]]:
+    """VM-level scores for memory, disk and network, where every trace
+    has them (same folds as for CPU)."""
+    per_trace = [dataset.resource_series(t) for t in traces]
+    names = sorted(set.intersection(*(set(r) for r in per_trace))
+                   - {"cpu"})
+    out = {}
+    for name in names:
+        progress(f"resource {name}")
+        # NOTE(wa): disk and network rates are heavy-tailed: model them on
+        # a log scale; quantiles carry over through the monotone inverse
+        log_scale = name.endswith("_kbs")
+        blocks = [dataset.vm_rows(
+            t, h, np.ones(t.n_vms), max_rows=MAX_VM_ROWS_PER_TRACE // 2,
+            rng=rng, values=(np.log1p(np.maximum(r[name], 0.0))
+                             if log_scale else r[name]))
+                  for t, r in zip(traces, per_trace, strict=True)]
+        if len(traces) == 1:
+            cut = np.median(blocks[0].origins)
+            plan = [(blocks[0].take(blocks[0].origins < cut),
+                     blocks[0].take(blocks[0].origins >= cut))]
+        else:
+            plan = [(dataset.Rows.concat(blocks[:i]), blocks[i])
+                    for i in range(1, len(blocks))]
+        folds = []
+        for train, test in plan:
+            model = forecast.QuantileForecaster(
+                quantiles, random_state=random_state).fit(train.X, train.y)
+            vq = {"adaptive": model.predict_quantiles(test.X)}
+            vq.update(_baseline_quantiles(train, test, quantiles))
+            if log_scale:  # score in KB/s
+                vq = {k: np.expm1(v) for k, v in vq.items()}
+                test = dataclasses.replace(test, y=np.expm1(test.y))
+            folds.append(Fold(name, (), test, test, vq, {}))
+        scores = score(folds, quantiles)
+        out[name] = {m: {k: v for k, v in e.items()
+                         if not k.startswith("overload")}
+                     for m, e in scores.items()}
+    return out
 
 
 def score(folds: Sequence[Fold], quantiles: Sequence[float]

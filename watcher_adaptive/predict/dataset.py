@@ -104,12 +104,32 @@ def vm_feature_names() -> list[str]:
             + ["mem_ratio", "disk_write_share", "net_rx_share"])
 
 
+def resource_series(trace: TraceSet) -> dict[str, np.ndarray]:
+    """Every resource the trace has, one ``(n_vms, n_samples)`` array
+    each: CPU and memory as fractions of the VM's capacity, disk and
+    network in KB/s."""
+    out = {"cpu": trace.cpu.astype(np.float64)}
+    if trace.memory_mb is not None and trace.vm_memory_mb is not None:
+        out["memory"] = trace.memory_mb.astype(np.float64) / np.maximum(
+            np.nan_to_num(trace.vm_memory_mb, nan=1.0), 1.0)[:, None]
+    for key in ("disk_read_kbs", "disk_write_kbs", "net_rx_kbs",
+                "net_tx_kbs"):
+        if key in trace.extra:
+            out[key] = trace.extra[key].astype(np.float64)
+    return out
+
+
 def vm_rows(trace: TraceSet, horizon: int, vm_mips: np.ndarray,
             origins: Optional[np.ndarray] = None,
             max_rows: Optional[int] = None,
-            rng: Optional[np.random.Generator] = None) -> Rows:
-    """Rows for every VM at every origin with enough history."""
-    cpu = trace.cpu.astype(np.float64)
+            rng: Optional[np.random.Generator] = None,
+            values: Optional[np.ndarray] = None) -> Rows:
+    """Rows for every VM at every origin with enough history.
+
+    :param values: the resource to forecast (default: CPU); see
+        :func:`resource_series`.
+    """
+    cpu = trace.cpu.astype(np.float64) if values is None else values
     n, t = cpu.shape
     if origins is None:
         origins = np.arange(MIN_HISTORY, t - horizon)

@@ -111,6 +111,23 @@ class Predictor:
             values[cold] = self.priors_[labels[cold]]
         return VmForecast(self.quantiles, values, cold, labels)
 
+    def vm_exceedance(self, X: np.ndarray, level: float) -> np.ndarray:
+        """P(a VM's peak over the horizon exceeds ``level``)."""
+        return forecast.exceedance_probability(
+            self.vm_quantiles(X).values, self.quantiles, level)
+
+    def fit_resource(self, name: str, rows: dataset.Rows
+                     ) -> forecast.QuantileForecaster:
+        """Train the forecaster of another resource (memory, disk,
+        network) on rows built with :func:`dataset.vm_rows`."""
+        model = forecast.QuantileForecaster(
+            self.quantiles, max_train_rows=self.max_train_rows,
+            random_state=self.random_state).fit(rows.X, rows.y)
+        if not hasattr(self, "resources_"):
+            self.resources_: dict[str, forecast.QuantileForecaster] = {}
+        self.resources_[name] = model
+        return model
+
     def host_quantiles(self, X: np.ndarray) -> np.ndarray:
         return self.host_model_.predict_quantiles(X)
 

@@ -30,6 +30,7 @@ def results_document(traces: Sequence[str], main: backtest.HorizonResult,
         "quantiles": list(quantiles),
         "models": main.scores,
         "by_horizon": by_h,
+        "resources": main.resources,
         "train_s": round(main.train_s, 2),
         "predict_s": round(main.predict_s, 3),
         "folds": [{"test": f.test_trace, "train": list(f.train_traces),
@@ -133,6 +134,17 @@ def _html(doc: dict[str, Any], images: list[str]) -> str:
             cells = "".join(
                 "<td>–</td>" if entry[c] is None
                 else f"<td>{entry[c]:.4f}</td>" for c in _COLUMNS)
+            parts.append(f"<tr><td>{esc(name)}</td>{cells}</tr>")
+        parts.append("</table>")
+    for res, scores in doc.get("resources", {}).items():
+        cols = ("mae", "pinball_p50", "pinball_p90", "coverage_p90")
+        parts.append(f"<h2>{esc(res)} (VM level, horizon "
+                     f"{doc['horizon_s']:g} s)</h2><table><tr><th>model"
+                     "</th>" + "".join(f"<th>{c}</th>" for c in cols)
+                     + "</tr>")
+        for name, entry in scores.items():
+            cells = "".join("<td>–</td>" if entry.get(c) is None
+                            else f"<td>{entry[c]:.4f}</td>" for c in cols)
             parts.append(f"<tr><td>{esc(name)}</td>{cells}</tr>")
         parts.append("</table>")
     parts.append("<p>VM level: the peak CPU (fraction of the VM) over the "

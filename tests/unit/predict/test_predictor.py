@@ -1,4 +1,5 @@
 """Predictor: persistence with a metadata check, cold start, backtest."""
+import dataclasses
 import json
 
 import numpy as np
@@ -92,3 +93,32 @@ def test_backtest_on_a_small_trace_scores_every_model(small_trace):
     # a one-day trace has no "same time yesterday"
     assert result.scores["seasonal"]["mae"] is None
     assert result.scores["lr"]["overload_f1"] is not None
+
+
+def test_vm_exceedance_probability_is_monotone_in_the_level(fitted):
+    model, vm, _ = fitted
+    low = model.vm_exceedance(vm.X[:100], 0.05)
+    high = model.vm_exceedance(vm.X[:100], 0.95)
+    assert np.all(low >= high)
+    assert np.all((low >= 0) & (low <= 1))
+
+
+def test_other_resources_are_forecast_where_the_trace_has_them():
+    bb = load_embedded("bitbrains").subset(np.arange(12))
+    bb = dataclasses.replace(bb, cpu=bb.cpu[:, :1500],
+                             memory_mb=bb.memory_mb[:, :1500],
+                             extra={k: v[:, :1500]
+                                    for k, v in bb.extra.items()})
+    assert set(dataset.resource_series(bb)) == {
+        "cpu", "memory", "disk_read_kbs", "disk_write_kbs", "net_rx_kbs",
+        "net_tx_kbs"}
+    result = backtest.backtest_horizon([bb], 1800.0)
+    assert set(result.resources) == {"memory", "disk_read_kbs",
+                                     "disk_write_kbs", "net_rx_kbs",
+                                     "net_tx_kbs"}
+    mem = result.resources["memory"]["adaptive"]
+    assert 0.5 < mem["coverage_p90"] <= 1.0
+    assert "overload_f1" not in mem
+    # PlanetLab has CPU only
+    assert dataset.resource_series(load_embedded("planetlab")).keys() == \
+        {"cpu"}
