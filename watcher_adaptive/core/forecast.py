@@ -36,7 +36,22 @@ def _check_quantiles(quantiles: Sequence[float]) -> np.ndarray:
     return q
 
 
-class QuantileForecaster(RegressorMixin, BaseEstimator):
+class _NanTolerant:
+    """Estimators that take NaN features (missing samples are normal)."""
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
+
+    def _validate_fit(self, X, y) -> tuple[np.ndarray, np.ndarray,
+                                           np.ndarray]:
+        X, y = validate_data(self, X, y, ensure_all_finite="allow-nan",
+                             y_numeric=True)
+        return X, y, _check_quantiles(self.quantiles)
+
+
+class QuantileForecaster(_NanTolerant, RegressorMixin, BaseEstimator):
     """Calibrated quantiles from gradient-boosted trees.
 
     :param quantiles: increasing levels in (0, 1); ``predict`` returns the
@@ -65,15 +80,8 @@ class QuantileForecaster(RegressorMixin, BaseEstimator):
         self.max_train_rows = max_train_rows
         self.random_state = random_state
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True  # missing samples are normal
-        return tags
-
     def fit(self, X, y) -> "QuantileForecaster":
-        X, y = validate_data(self, X, y, ensure_all_finite="allow-nan",
-                             y_numeric=True)
-        q = _check_quantiles(self.quantiles)
+        X, y, q = self._validate_fit(X, y)
         if not 0 <= self.calibration_fraction < 1:
             raise ValueError("calibration_fraction must be in [0, 1)")
         rng = np.random.default_rng(self.random_state)
@@ -127,7 +135,8 @@ class QuantileForecaster(RegressorMixin, BaseEstimator):
         return self.predict_quantiles(X)[:, mid]
 
 
-class ResidualQuantileForecaster(RegressorMixin, BaseEstimator):
+class ResidualQuantileForecaster(_NanTolerant, RegressorMixin,
+                                 BaseEstimator):
     """A point forecast read from one column plus residual quantiles.
 
     :param column: index of the feature column holding the point forecast.
@@ -139,15 +148,8 @@ class ResidualQuantileForecaster(RegressorMixin, BaseEstimator):
         self.column = column
         self.quantiles = quantiles
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True  # missing samples are normal
-        return tags
-
     def fit(self, X, y) -> "ResidualQuantileForecaster":
-        X, y = validate_data(self, X, y, ensure_all_finite="allow-nan",
-                             y_numeric=True)
-        q = _check_quantiles(self.quantiles)
+        X, y, q = self._validate_fit(X, y)
         if not 0 <= self.column < X.shape[1]:
             raise ValueError(f"column {self.column} out of range")
         point = X[:, self.column]
