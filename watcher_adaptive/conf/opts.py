@@ -1,13 +1,15 @@
 """Option listing for ``oslo-config-generator`` and the docs.
 
-The foundation registers no service options yet; the strategy, collector
-and agent groups are added here as those components land.
+Each group's module declares its options once; this module only
+collects them.
 """
 from __future__ import annotations
 
 from oslo_config import cfg
 
+from watcher_adaptive.conf import strategy
+
 
 def list_opts() -> list[tuple[str, list[cfg.Opt]]]:
     """``[(group name, [options])]`` for the sample-config generator."""
-    return []
+    return [*strategy.list_opts()]

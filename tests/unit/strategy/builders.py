@@ -1,0 +1,75 @@
+"""Watcher compute models and recorded usage for the strategy tests."""
+from __future__ import annotations
+
+import dataclasses
+import uuid
+
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordedUsage:
+    """A usage window as the Gnocchi adapter returns it."""
+
+    resource_ids: tuple
+    values: dict
+    requests: int = 1
+
+
+class RecordingSource:
+    """Serves one recorded window and remembers what was asked."""
+
+    def __init__(self, cpu_by_vm: dict[str, list[float]]) -> None:
+        self.cpu_by_vm = cpu_by_vm
+        self.calls: list[tuple] = []
+
+    def read_usage(self, resource_ids, start, stop, granularity=300):
+        self.calls.append((tuple(resource_ids), start, stop, granularity))
+        ids = tuple(r for r in resource_ids if r in self.cpu_by_vm)
+        width = max((len(v) for v in self.cpu_by_vm.values()), default=0)
+        cpu = np.full((len(ids), width), np.nan)
+        for i, rid in enumerate(ids):
+            series = self.cpu_by_vm[rid]
+            cpu[i, width - len(series):] = series
+        return RecordedUsage(ids, {"cpu_util": cpu})
+
+
+class BrokenSource:
+    def read_usage(self, resource_ids, start, stop, granularity=300):
+        raise ConnectionError("gnocchi at http://127.0.0.1:1 unreachable")
+
+
+def vm_uuid(name: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_DNS, name))
+
+
+def make_model(hosts: dict[str, dict], vms: dict[str, dict]):
+    """``hosts``: name -> ComputeNode overrides; ``vms``: name -> dict
+    with ``host`` and Instance overrides."""
+    from watcher.decision_engine.model import element
+    from watcher.decision_engine.model import model_root
+
+    model = model_root.ModelRoot()
+    nodes = {}
+    for name, over in hosts.items():
+        fields = dict(uuid=vm_uuid("node-" + name), hostname=name, vcpus=8,
+                      vcpu_reserved=0, vcpu_ratio=4.0, memory=32768,
+                      memory_mb_reserved=0, memory_ratio=1.0, disk=500,
+                      disk_gb_reserved=0, disk_ratio=1.0, state="up",
+                      status="enabled", disabled_reason=None)
+        fields.update(over)
+        node = element.ComputeNode(**fields)
+        model.add_node(node)
+        nodes[name] = node
+    for name, over in vms.items():
+        over = dict(over)
+        host = over.pop("host")
+        fields = dict(uuid=vm_uuid(name), name=name, state="active",
+                      vcpus=2, memory=2048, disk=20, metadata={},
+                      project_id=vm_uuid("project"), host=host,
+                      hypervisor_hostname=host)
+        fields.update(over)
+        inst = element.Instance(**fields)
+        model.add_instance(inst)
+        model.map_instance(inst, nodes[host])
+    return model

@@ -1,0 +1,208 @@
+"""The Watcher plugin through Watcher's own loader, schema validation
+and action schema, on hand-built compute models."""
+from __future__ import annotations
+
+import json
+import logging
+
+import jsonschema
+import pytest
+
+from tests.unit.strategy import builders
+
+pytest.importorskip("watcher")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def watcher_conf():
+    from oslo_config import cfg
+    cfg.CONF([], project="watcher", default_config_files=[])
+
+
+def load_strategy(tmp_path, source, **params):
+    from watcher.common import utils
+    from watcher.decision_engine.loading import default
+
+    strategy = default.DefaultStrategyLoader().load("adaptive_migration",
+                                                    osc=None)
+    # how Watcher fills defaults before an audit runs
+    utils.StrictDefaultValidatingDraft4Validator(
+        strategy.get_schema()).validate(params)
+    strategy.input_parameters = utils.Struct(params)
+    strategy.config.journal_path = str(tmp_path / "moves.json")
+    strategy._usage_source = source
+    return strategy
+
+
+def hot_cluster():
+    hosts = {"cmp-1": {}, "cmp-2": {}, "cmp-3": {}}
+    # cmp-1: 8 cores, five 2-vCPU VMs climbing to 90 % -> 9 cores
+    vms = {f"busy-{i}": {"host": "cmp-1"} for i in range(5)}
+    vms.update({"calm-a": {"host": "cmp-2"}, "calm-b": {"host": "cmp-3"}})
+    rising = [0.5 + 0.04 * k for k in range(11)] + [0.9]
+    cpu = {builders.vm_uuid(f"busy-{i}"): rising for i in range(5)}
+    cpu.update({builders.vm_uuid("calm-a"): [0.1] * 12,
+                builders.vm_uuid("calm-b"): [0.1] * 12})
+    return builders.make_model(hosts, vms), cpu
+
+
+def test_loads_through_watcher_loader_with_valid_defaults(tmp_path):
+    strategy = load_strategy(tmp_path, builders.RecordingSource({}))
+    assert strategy.get_name() == "adaptive_migration"
+    assert strategy.get_goal_name() == "workload_balancing"
+    assert strategy.input_parameters.horizon == 1800
+    assert strategy.input_parameters.quantile == 0.9
+    for prop in strategy.get_schema()["properties"].values():
+        assert prop["description"] and "default" in prop
+
+
+def test_about_to_overload_gives_valid_live_migrations(tmp_path):
+    from watcher.applier.actions import migration
+
+    model, cpu = hot_cluster()
+    strategy = load_strategy(tmp_path, builders.RecordingSource(cpu),
+                             horizon=1800)
+    strategy._compute_model = model
+    solution = strategy.execute()
+    actions = solution.actions
+    assert actions, "an overloading host must get a plan"
+    schema = migration.Migrate(config={}).schema
+    for action in actions:
+        assert action["action_type"] == "migrate"
+        jsonschema.validate(action["input_parameters"], schema)
+        params = action["input_parameters"]
+        assert params["migration_type"] == "live"
+        assert params["source_node"] == "cmp-1"
+        assert params["destination_node"] in ("cmp-2", "cmp-3")
+    why = strategy.explanations[0]
+    assert why["reason"] == "overload"
+    assert why["source_load_before"] > 0.9
+    # moves continue until the source is back under the target
+    assert strategy.explanations[-1]["source_load_after"] <= 0.8 + 1e-9
+    assert why["horizon_s"] == 1800
+    indicators = {i.name: i.value for i in
+                  solution.efficacy.indicators}
+    assert indicators["instance_migrations_count"] == len(actions)
+    # the journal remembers the moves for the next audit's cooldown
+    moved = json.loads((tmp_path / "moves.json").read_text())
+    assert set(moved) == {a["input_parameters"]["resource_id"]
+                          for a in actions}
+
+
+def test_cooldown_blocks_a_second_audit(tmp_path):
+    model, cpu = hot_cluster()
+    first = load_strategy(tmp_path, builders.RecordingSource(cpu))
+    first._compute_model = model
+    n_first = len(first.execute().actions)
+    # same (unchanged) model again: the moved VMs are cooling down, and
+    # the hourly budget counts the first audit's moves
+    second = load_strategy(tmp_path, builders.RecordingSource(cpu),
+                           max_migrations_per_hour=n_first)
+    second._compute_model = model
+    assert second.execute().actions == []
+    assert dict(second.plan.skipped).get("budget", 0) >= 1
+
+
+def test_calm_cluster_gives_an_empty_plan(tmp_path):
+    hosts = {"cmp-1": {}, "cmp-2": {}}
+    vms = {f"vm-{i}": {"host": f"cmp-{1 + i % 2}"} for i in range(6)}
+    cpu = {builders.vm_uuid(f"vm-{i}"): [0.2, 0.25, 0.2] * 4
+           for i in range(6)}
+    strategy = load_strategy(tmp_path, builders.RecordingSource(cpu))
+    strategy._compute_model = builders.make_model(hosts, vms)
+    assert strategy.execute().actions == []
+    assert strategy.plan.hosts_at_risk_before == 0
+
+
+def test_locked_excluded_and_pinned_instances_stay(tmp_path):
+    model, cpu = hot_cluster()
+    for inst in model.get_all_instances().values():
+        if inst.name == "busy-0":
+            inst.locked = True
+        elif inst.name == "busy-1":
+            inst.watcher_exclude = True
+        elif inst.name == "busy-2":
+            inst.flavor_extra_specs = {"hw:cpu_policy": "dedicated"}
+        elif inst.name == "busy-3":
+            inst.metadata = {"optimize": "false"}
+    strategy = load_strategy(tmp_path, builders.RecordingSource(cpu))
+    strategy._compute_model = model
+    moved = {a["input_parameters"]["resource_name"]
+             for a in strategy.execute().actions}
+    assert moved <= {"busy-4"}
+    assert moved, "the one free VM still relieves the host"
+
+
+def test_disabled_host_receives_nothing(tmp_path):
+    model, cpu = hot_cluster()
+    for node in model.get_all_compute_nodes().values():
+        if node.hostname == "cmp-2":
+            node.status = "disabled"
+    strategy = load_strategy(tmp_path, builders.RecordingSource(cpu))
+    strategy._compute_model = model
+    targets = {a["input_parameters"]["destination_node"]
+               for a in strategy.execute().actions}
+    assert targets == {"cmp-3"}
+
+
+def test_unusable_model_falls_back_to_reactive_rule_and_logs(tmp_path,
+                                                             caplog):
+    model, cpu = hot_cluster()
+    strategy = load_strategy(tmp_path, builders.RecordingSource(cpu))
+    strategy.config.model_path = str(tmp_path / "missing-model")
+    strategy._compute_model = model
+    with caplog.at_level(logging.WARNING):
+        actions = strategy.execute().actions
+    assert actions
+    assert strategy.forecast.source == "reactive"
+    assert "missing-model" in strategy.fallback_reason
+    assert "reactive rule" in caplog.text
+
+
+def test_unreachable_usage_fails_the_audit_with_the_reason(tmp_path):
+    model, _ = hot_cluster()
+    strategy = load_strategy(tmp_path, builders.BrokenSource())
+    strategy._compute_model = model
+    with pytest.raises(ConnectionError, match="unreachable"):
+        strategy.execute()
+
+
+def test_instance_without_usage_is_counted_full_and_not_moved(tmp_path):
+    model, cpu = hot_cluster()
+    del cpu[builders.vm_uuid("busy-4")]
+    strategy = load_strategy(tmp_path, builders.RecordingSource(cpu))
+    strategy._compute_model = model
+    moved = {a["input_parameters"]["resource_name"]
+             for a in strategy.execute().actions}
+    assert "busy-4" not in moved and moved
+
+
+@pytest.mark.parametrize("params", [
+    {"horizon": 60},
+    {"quantile": 1.5},
+    {"explain": "everything"},
+    {"no_such_parameter": 1},
+])
+def test_wrong_audit_parameters_are_rejected_by_the_schema(params):
+    from watcher.common import exception
+    from watcher.common import utils
+
+    from watcher_adaptive.strategy import adaptive_migration
+
+    with pytest.raises((jsonschema.ValidationError,
+                        exception.AuditParameterNotAllowed)):
+        utils.StrictDefaultValidatingDraft4Validator(
+            adaptive_migration.AdaptiveMigration.get_schema()).validate(
+                dict(params))
+
+
+def test_contradictory_parameters_are_rejected_with_their_names(tmp_path):
+    from watcher_adaptive.core.policy import PolicyError
+
+    model, cpu = hot_cluster()
+    strategy = load_strategy(tmp_path, builders.RecordingSource(cpu),
+                             target_utilization=0.95,
+                             overload_threshold=0.9)
+    strategy._compute_model = model
+    with pytest.raises(PolicyError, match="target_utilization"):
+        strategy.execute()

@@ -1,0 +1,46 @@
+"""Options of the ``adaptive_migration`` Watcher strategy.
+
+Watcher registers a strategy's options under
+``[watcher_strategies.adaptive_migration]`` from its
+``get_config_opts()``; the strategy returns :data:`OPTS` from here, so
+each option is declared once, and :mod:`.opts` lists the same objects
+for ``oslo-config-generator``.
+"""
+from __future__ import annotations
+
+from oslo_config import cfg
+
+GROUP = "watcher_strategies.adaptive_migration"
+
+OPTS = [
+    cfg.StrOpt("model_path",
+               default="",
+               help="Saved predictor (the path given to `watcher-adaptive "
+                    "backtest --save-model`, without suffix). Empty, "
+                    "missing or not matching the audit's horizon: the "
+                    "strategy falls back to its reactive rule on recent "
+                    "history and logs why."),
+    cfg.IntOpt("gnocchi_chunk_size",
+               default=500, min=1, max=5000,
+               help="Instances per aggregates request to Gnocchi; one "
+                    "audit makes about (instances / chunk) requests per "
+                    "metric."),
+    cfg.StrOpt("resource_type",
+               default="instance",
+               help="Gnocchi resource type of Nova instances (Ceilometer's "
+                    "default)."),
+    cfg.StrOpt("journal_path",
+               default="$state_path/adaptive_migration_moves.json",
+               help="Where the strategy remembers when it last moved each "
+                    "instance, for the cooldown and the hourly budget "
+                    "across audits."),
+    cfg.BoolOpt("allow_pinned_moves",
+                default=False,
+                help="Let the strategy move instances of CPU-pinned flavors "
+                     "(hw:cpu_policy=dedicated) when the target has that "
+                     "many free physical cores; otherwise they never move."),
+]
+
+
+def list_opts() -> list[tuple[str, list[cfg.Opt]]]:
+    return [(GROUP, OPTS)]

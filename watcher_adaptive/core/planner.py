@@ -1,0 +1,310 @@
+"""Choose live migrations from a snapshot and a demand forecast.
+
+Pure: numpy only, no I/O, deterministic for given inputs (every order is
+a stable sort with the host or VM number as the last key).
+
+A host's predicted load at the audit's quantile is the sum of its VMs'
+expected demand plus the root of the sum of their squared spreads
+(``upper - expected``): the spreads are combined as independent, which
+is what lets many small uncertain VMs share a host without reserving
+each one's own peak.  The planner then
+
+1. relieves every host whose predicted load crosses
+   ``overload_threshold``: it moves the VMs with the most relief per
+   unit of migration cost until the host is back under
+   ``target_utilization``, each to the fullest host that stays under
+   ``target_utilization`` at the same quantile;
+2. if ``consolidate`` is on, empties hosts whose predicted load is below
+   ``underload_threshold`` when *all* their VMs fit on other busy hosts
+   under ``target_utilization`` (so that the host can be powered down),
+   least loaded first.
+
+Budgets (per audit, per hour, and per host: migrations one audit adds
+into any host or out of an overloaded one, on top of those already in
+flight; an emptied host sends all of its VMs) and the per-VM
+cooldown bound what one audit may do; the gap between
+``overload_threshold`` and ``target_utilization`` is the hysteresis that
+keeps a relieved host, or a target, from crossing back at once.
+"""
+from __future__ import annotations
+
+import collections
+from typing import Optional
+
+import numpy as np
+
+from watcher_adaptive.core.types import ClusterSnapshot
+from watcher_adaptive.core.types import DemandForecast
+from watcher_adaptive.core.types import Plan
+from watcher_adaptive.core.types import PlannedMove
+from watcher_adaptive.core.types import Policy
+
+OVERLOAD = "overload"
+CONSOLIDATION = "consolidation"
+
+
+class PlanningError(ValueError):
+    """The snapshot and forecast do not describe the same cluster."""
+
+
+def host_loads(snapshot: ClusterSnapshot,
+               forecast: DemandForecast) -> np.ndarray:
+    """Predicted load at the forecast's quantile per host, as a fraction
+    of its CPU capacity."""
+    return _State(snapshot, forecast).load()
+
+
+def plan(snapshot: ClusterSnapshot, forecast: DemandForecast,
+         policy: Policy) -> Plan:
+    """The migrations for one audit; see the module docstring."""
+    _check(snapshot, forecast)
+    state = _State(snapshot, forecast)
+    before = state.load()
+    budget = max(0, min(policy.max_migrations_per_audit,
+                        policy.max_migrations_per_hour
+                        - snapshot.moves_last_hour))
+    planner = _Planner(snapshot, forecast, policy, state, budget)
+    planner.relieve_overloads()
+    if policy.consolidate:
+        planner.consolidate()
+    after = state.load()
+    unresolved = tuple(int(h) for h in np.flatnonzero(
+        (after > policy.overload_threshold) & (state.n_vms > 0)))
+    return Plan(moves=tuple(planner.moves), host_load_before=before,
+                host_load_after=after,
+                overload_threshold=policy.overload_threshold,
+                unresolved=unresolved, released=tuple(planner.released),
+                skipped=tuple(sorted(planner.skipped.items())))
+
+
+def _check(snapshot: ClusterSnapshot, forecast: DemandForecast) -> None:
+    n_v, n_h = snapshot.n_vms, snapshot.n_hosts
+    for name in ("vm_host", "vm_vcpus", "vm_ram_mb", "vm_disk_gb",
+                 "vm_movable", "vm_seconds_since_move"):
+        if len(getattr(snapshot, name)) != n_v:
+            raise PlanningError(f"snapshot.{name} has "
+                                f"{len(getattr(snapshot, name))} entries "
+                                f"for {n_v} VMs")
+    for name in ("host_cpu_capacity", "host_ram_mb", "host_disk_gb",
+                 "host_vcpus", "host_accepts"):
+        if len(getattr(snapshot, name)) != n_h:
+            raise PlanningError(f"snapshot.{name} has "
+                                f"{len(getattr(snapshot, name))} entries "
+                                f"for {n_h} hosts")
+    if len(forecast.expected) != n_v or len(forecast.upper) != n_v:
+        raise PlanningError("the forecast does not cover the snapshot's "
+                            f"{n_v} VMs")
+    if np.any(snapshot.vm_host >= n_h):
+        raise PlanningError("a VM runs on a host the snapshot lacks")
+    if not (np.all(np.isfinite(forecast.expected))
+            and np.all(np.isfinite(forecast.upper))):
+        raise PlanningError("the forecast has NaN or infinite demand; "
+                            "fill or fall back before planning")
+
+
+class _State:
+    """Per-host sums that the planner updates move by move."""
+
+    def __init__(self, snapshot: ClusterSnapshot,
+                 forecast: DemandForecast) -> None:
+        n_h = snapshot.n_hosts
+        self.vm_host = snapshot.vm_host.astype(np.int64).copy()
+        placed = self.vm_host >= 0
+        self.expected = np.maximum(forecast.expected.astype(float), 0.0)
+        self.spread2 = np.maximum(
+            forecast.upper.astype(float) - self.expected, 0.0) ** 2
+        where = self.vm_host[placed]
+
+        def per_host(values: np.ndarray) -> np.ndarray:
+            return np.bincount(where, weights=values[placed],
+                               minlength=n_h).astype(float)
+
+        self.sum_expected = per_host(self.expected)
+        self.sum_spread2 = per_host(self.spread2)
+        self.ram = per_host(snapshot.vm_ram_mb.astype(float))
+        self.disk = per_host(snapshot.vm_disk_gb.astype(float))
+        self.vcpus = per_host(snapshot.vm_vcpus.astype(float))
+        self.n_vms = np.bincount(where, minlength=n_h)
+        self.capacity = np.maximum(
+            snapshot.host_cpu_capacity.astype(float), 1e-9)
+
+    def load(self, host: Optional[int] = None) -> np.ndarray:
+        sel = slice(None) if host is None else host
+        return (self.sum_expected[sel] + np.sqrt(self.sum_spread2[sel])) \
+            / self.capacity[sel]
+
+    def move(self, vm: int, src: int, dst: int,
+             snapshot: ClusterSnapshot) -> None:
+        for h, sign in ((src, -1.0), (dst, 1.0)):
+            self.sum_expected[h] += sign * self.expected[vm]
+            self.sum_spread2[h] = max(
+                0.0, self.sum_spread2[h] + sign * self.spread2[vm])
+            self.ram[h] += sign * snapshot.vm_ram_mb[vm]
+            self.disk[h] += sign * snapshot.vm_disk_gb[vm]
+            self.vcpus[h] += sign * snapshot.vm_vcpus[vm]
+            self.n_vms[h] += int(sign)
+        self.vm_host[vm] = dst
+
+
+class _Planner:
+    def __init__(self, snapshot: ClusterSnapshot, forecast: DemandForecast,
+                 policy: Policy, state: _State, budget: int) -> None:
+        self.s = snapshot
+        self.p = policy
+        self.st = state
+        self.budget = budget
+        self.moves: list[PlannedMove] = []
+        self.released: list[int] = []
+        self.skipped: collections.Counter[str] = collections.Counter()
+        n_h = snapshot.n_hosts
+        running = snapshot.host_migrations_running
+        self.in_flight = (np.zeros(n_h, dtype=np.int64) if running is None
+                          else np.asarray(running, dtype=np.int64).copy())
+        self.received = np.zeros(n_h, dtype=bool)
+        self.emptied = np.zeros(n_h, dtype=bool)
+        cost = snapshot.vm_migration_cost
+        self.cost = np.maximum(
+            snapshot.vm_ram_mb.astype(float) if cost is None
+            else np.asarray(cost, dtype=float), 1.0)
+        zones = sorted(set(snapshot.host_zone) | set(snapshot.vm_zone))
+        code = {z: i for i, z in enumerate(zones)}
+        self.host_zone = np.array([code[z] for z in snapshot.host_zone])
+        self.vm_zone = np.array([code[z] if z else -1
+                                 for z in snapshot.vm_zone])
+
+    # ------------------------------------------------------------------
+    def eligible(self, vm: int, cooldown_s: float) -> Optional[str]:
+        """Why ``vm`` may not move now, or None."""
+        if not self.s.vm_movable[vm]:
+            return "not_movable"
+        if self.s.vm_seconds_since_move[vm] < cooldown_s:
+            return "cooldown"
+        return None
+
+    def find_target(self, vm: int, src: int,
+                    allow_empty: bool) -> Optional[int]:
+        st, s = self.st, self.s
+        new_load = (st.sum_expected + st.expected[vm]
+                    + np.sqrt(st.sum_spread2 + st.spread2[vm])) \
+            / st.capacity
+        ok = (s.host_accepts & ~self.emptied
+              & (new_load <= self.p.target_utilization)
+              & (st.ram + s.vm_ram_mb[vm] <= s.host_ram_mb)
+              & (st.disk + s.vm_disk_gb[vm] <= s.host_disk_gb)
+              & (st.vcpus + s.vm_vcpus[vm] <= s.host_vcpus)
+              & (self.in_flight < self.p.max_concurrent_per_host))
+        if self.vm_zone[vm] >= 0:
+            ok &= self.host_zone == self.vm_zone[vm]
+        ok[src] = False
+        busy = ok & (st.n_vms > 0)
+        if busy.any():
+            # the fullest host that stays safe: keeps the others free
+            # to be powered down
+            cand = np.flatnonzero(busy)
+            return int(cand[np.argmax(new_load[cand])])
+        if allow_empty and ok.any():
+            cand = np.flatnonzero(ok)
+            # wake the biggest idle host, the one that absorbs most
+            return int(cand[np.argmax(st.capacity[cand])])
+        return None
+
+    def commit(self, vm: int, src: int, dst: int, reason: str,
+               src_before: float) -> None:
+        self.st.move(vm, src, dst, self.s)
+        self.in_flight[src] += 1
+        self.in_flight[dst] += 1
+        self.received[dst] = True
+        self.budget -= 1
+        self.moves.append(PlannedMove(
+            vm=vm, source=src, target=dst, reason=reason,
+            source_load_before=src_before,
+            source_load_after=float(self.st.load(src)),
+            target_load_after=float(self.st.load(dst))))
+
+    # ------------------------------------------------------------------
+    def relieve_overloads(self) -> None:
+        st, p = self.st, self.p
+        load = st.load()
+        at_risk = np.flatnonzero((load > p.overload_threshold)
+                                 & (st.n_vms > 0))
+        for h in at_risk[np.lexsort((at_risk, -load[at_risk]))]:
+            h = int(h)
+            before = float(st.load(h))
+            for vm in self.relief_order(h):
+                if st.load(h) <= p.target_utilization:
+                    break
+                if self.budget <= 0:
+                    self.skipped["budget"] += 1
+                    break
+                if self.in_flight[h] >= p.max_concurrent_per_host:
+                    self.skipped["host_concurrency"] += 1
+                    break
+                why = self.eligible(vm, p.vm_cooldown_s)
+                if why:
+                    self.skipped[why] += 1
+                    continue
+                dst = self.find_target(vm, h, allow_empty=True)
+                if dst is None:
+                    self.skipped["no_target"] += 1
+                    continue
+                self.commit(vm, h, dst, OVERLOAD, before)
+
+    def relief_order(self, h: int) -> list[int]:
+        """VMs of ``h`` by predicted relief per unit of migration cost."""
+        st = self.st
+        vms = np.flatnonzero(st.vm_host == h)
+        total = np.sqrt(st.sum_spread2[h])
+        relief = st.expected[vms] + total - np.sqrt(
+            np.maximum(st.sum_spread2[h] - st.spread2[vms], 0.0))
+        score = relief / self.cost[vms]
+        return [int(v) for v in vms[np.lexsort((vms, -score))]]
+
+    def consolidate(self) -> None:
+        st, p = self.st, self.p
+        load = st.load()
+        cand = np.flatnonzero((st.n_vms > 0)
+                              & (load < p.underload_threshold))
+        for h in cand[np.lexsort((cand, load[cand]))]:
+            h = int(h)
+            if self.received[h] or self.emptied[h]:
+                continue
+            vms = [int(v) for v in np.flatnonzero(st.vm_host == h)]
+            if len(vms) > self.budget:
+                self.skipped["budget"] += 1
+                break
+            if any(self.eligible(v, p.consolidation_cooldown_s)
+                   for v in vms):
+                self.skipped["consolidation_blocked"] += 1
+                continue
+            self.try_empty(h, vms)
+
+    def try_empty(self, h: int, vms: list[int]) -> None:
+        """Move every VM of ``h`` away, or none of them."""
+        st = self.st
+        before = float(st.load(h))
+        self.emptied[h] = True  # not a target for its own VMs
+        done: list[tuple[int, int]] = []
+        # biggest first: the hardest to fit decides early
+        for vm in sorted(vms, key=lambda v: (-st.expected[v], v)):
+            dst = self.find_target(vm, h, allow_empty=False)
+            if dst is None:
+                break
+            st.move(vm, h, dst, self.s)
+            self.in_flight[dst] += 1
+            done.append((vm, dst))
+        if len(done) < len(vms):
+            for vm, dst in reversed(done):
+                st.move(vm, dst, h, self.s)
+                self.in_flight[dst] -= 1
+            self.emptied[h] = False
+            self.skipped["consolidation_no_room"] += 1
+            return
+        for vm, dst in done:
+            self.received[dst] = True
+            self.in_flight[h] += 1
+            self.budget -= 1
+            self.moves.append(PlannedMove(
+                vm=vm, source=h, target=dst, reason=CONSOLIDATION,
+                source_load_before=before, source_load_after=0.0,
+                target_load_after=float(st.load(dst))))
+        self.released.append(h)

@@ -1,0 +1,167 @@
+"""Value objects the planner reads and returns.
+
+A :class:`ClusterSnapshot` is everything one audit knows about the
+cluster, already fetched (hosts, VMs, where each VM runs, capacities and
+constraints); a :class:`DemandForecast` is what the predictor (or the
+reactive fallback) expects each VM to need over the horizon; a
+:class:`Policy` holds the audit parameters; the planner answers with a
+:class:`Plan`.  Arrays are indexed by host or VM number and must not be
+mutated.  Units of CPU are the caller's (MIPS in the replay, physical
+cores in Watcher) as long as capacities and demands agree.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional
+
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class ClusterSnapshot:
+    """One audit's view of the cluster.
+
+    :param host_names: host names (Watcher node uuids or hostnames).
+    :param host_cpu_capacity: usable CPU per host (after the allocation
+        ratio and the reserve).
+    :param host_ram_mb: RAM a host may allocate to VMs (after ratio and
+        reserve); ``inf`` where memory does not constrain placement.
+    :param host_disk_gb: disk a host may allocate; ``inf`` likewise.
+    :param host_vcpus: vCPUs a host may allocate; ``inf`` likewise.
+    :param host_accepts: may receive VMs (enabled, up, not excluded).
+    :param host_zone: availability zone of each host.
+    :param vm_names: VM names (instance uuids).
+    :param vm_host: host number of each VM, -1 for a VM not placed.
+    :param vm_vcpus: vCPUs of each VM.
+    :param vm_ram_mb: RAM of each VM (what a live migration copies).
+    :param vm_disk_gb: disk of each VM counted against the target.
+    :param vm_movable: may be migrated (not locked, not excluded, not
+        already migrating, not a pinned flavor without a fitting target).
+    :param vm_zone: the availability zone a VM is pinned to, "" if none.
+    :param vm_seconds_since_move: time since the VM last moved (``inf``
+        if never), for the cooldown.
+    :param vm_migration_cost: relative cost of moving each VM (RAM to copy
+        inflated by its dirty-page rate); ``None``: the RAM alone.
+    :param moves_last_hour: migrations already started in the last hour.
+    :param host_migrations_running: migrations in flight per host (in or
+        out), for the per-host concurrency cap.
+    """
+
+    host_names: tuple[str, ...]
+    host_cpu_capacity: np.ndarray
+    host_ram_mb: np.ndarray
+    host_disk_gb: np.ndarray
+    host_vcpus: np.ndarray
+    host_accepts: np.ndarray
+    host_zone: tuple[str, ...]
+    vm_names: tuple[str, ...]
+    vm_host: np.ndarray
+    vm_vcpus: np.ndarray
+    vm_ram_mb: np.ndarray
+    vm_disk_gb: np.ndarray
+    vm_movable: np.ndarray
+    vm_zone: tuple[str, ...]
+    vm_seconds_since_move: np.ndarray
+    vm_migration_cost: Optional[np.ndarray] = None
+    moves_last_hour: int = 0
+    host_migrations_running: Optional[np.ndarray] = None
+
+    @property
+    def n_hosts(self) -> int:
+        return len(self.host_names)
+
+    @property
+    def n_vms(self) -> int:
+        return len(self.vm_names)
+
+
+@dataclasses.dataclass(frozen=True)
+class DemandForecast:
+    """Each VM's CPU demand over the horizon, in capacity units.
+
+    :param expected: the central forecast (median of the peak).
+    :param upper: the forecast at the audit's quantile; ``upper -
+        expected`` is the VM's own uncertainty, combined across a host's
+        VMs as independent spreads (root of the summed squares).
+    :param quantile: the quantile ``upper`` stands for.
+    :param horizon_s: the horizon the forecast covers.
+    :param source: ``model`` (the trained predictor) or ``reactive`` (the
+        fallback on recent history when the model or its inputs are
+        missing).
+    :param cold_start: VMs whose forecast is a prior, not their history.
+    """
+
+    expected: np.ndarray
+    upper: np.ndarray
+    quantile: float
+    horizon_s: float
+    source: str = "model"
+    cold_start: Optional[np.ndarray] = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Policy:
+    """Audit parameters, already validated (see :mod:`.policy`)."""
+
+    overload_threshold: float = 0.9
+    target_utilization: float = 0.8
+    underload_threshold: float = 0.4
+    consolidate: bool = True
+    max_migrations_per_audit: int = 50
+    max_migrations_per_hour: int = 200
+    max_concurrent_per_host: int = 2
+    vm_cooldown_s: float = 3600.0
+    consolidation_cooldown_s: float = 3600.0
+
+
+@dataclasses.dataclass(frozen=True)
+class PlannedMove:
+    """One live migration and why.
+
+    :param reason: ``overload`` (the source is predicted to cross the
+        threshold within the horizon) or ``consolidation`` (the source can
+        be emptied and powered down).
+    :param source_load_before: the source's predicted load at the
+        quantile, as a fraction of its capacity, before the plan.
+    :param source_load_after: the same after this move.
+    :param target_load_after: the target's predicted load after it.
+    """
+
+    vm: int
+    source: int
+    target: int
+    reason: str
+    source_load_before: float
+    source_load_after: float
+    target_load_after: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """The planner's answer.
+
+    :param host_load_before: predicted load at the quantile per host
+        (fraction of capacity) before the plan.
+    :param host_load_after: the same after every planned move.
+    :param unresolved: hosts still over the threshold after the plan
+        (no safe target, budget exhausted …).
+    :param released: hosts the plan empties.
+    :param skipped: why some wanted moves were not planned, counted by
+        reason (``budget``, ``cooldown``, ``no_target`` …).
+    """
+
+    moves: tuple[PlannedMove, ...]
+    host_load_before: np.ndarray
+    host_load_after: np.ndarray
+    overload_threshold: float
+    unresolved: tuple[int, ...] = ()
+    released: tuple[int, ...] = ()
+    skipped: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def hosts_at_risk_before(self) -> int:
+        return int(np.sum(self.host_load_before > self.overload_threshold))
+
+    @property
+    def hosts_at_risk_after(self) -> int:
+        return int(np.sum(self.host_load_after > self.overload_threshold))

@@ -1,0 +1,70 @@
+"""Forecasts for one audit from a trained :class:`~watcher_adaptive.
+predict.predictor.Predictor` and the recent usage an audit reads.
+
+The features are the training features computed on the audit's window
+(its last sample is the origin); the long-run mean is the window's, and
+the behaviour-profile columns are NaN until the profiler's metrics are
+read with the usage (the model handles NaN natively).
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from watcher_adaptive.core import demand
+from watcher_adaptive.core import features as F
+from watcher_adaptive.core.types import DemandForecast
+from watcher_adaptive.predict import dataset
+from watcher_adaptive.predict.predictor import ModelMismatch
+from watcher_adaptive.predict.predictor import Predictor
+
+
+def features_now(history: np.ndarray, vm_size: np.ndarray,
+                 interval_s: float,
+                 last_sample_epoch_s: Optional[float]) -> np.ndarray:
+    """VM feature rows (``dataset.vm_feature_names()``) at the window's
+    last sample.
+
+    :param history: ``(n_vms, k)`` CPU utilisation, oldest first.
+    """
+    cpu = np.asarray(history, dtype=float)
+    n, k = cpu.shape
+    rows = np.arange(n)
+    origins = np.full(n, k - 1)
+    own = F.features_at(F.series_stats(cpu), rows, origins)
+    fleet_series = dataset._fleet(cpu, np.asarray(vm_size, dtype=float))
+    fleet = F.features_at(F.series_stats(fleet_series[None, :]),
+                          np.zeros(n, dtype=np.int64), origins)
+    start = None if last_sample_epoch_s is None else \
+        last_sample_epoch_s - (k - 1) * interval_s
+    per_day = max(1, int(round(86400.0 / interval_s)))
+    tod = F.time_features(origins, per_day, start, interval_s)
+    profile = np.full((n, 3), np.nan)
+    return np.column_stack([own, fleet, tod, profile])
+
+
+def model_forecast(predictor: Predictor, history: np.ndarray,
+                   vm_size: np.ndarray, quantile: float, horizon_s: float,
+                   interval_s: float,
+                   last_sample_epoch_s: Optional[float]) -> DemandForecast:
+    """Demand in capacity units from the predictor's peak quantiles.
+
+    :raises ModelMismatch: the model was trained for another horizon or
+        sample interval, or does not cover ``quantile``.
+    """
+    if abs(predictor.horizon_s - horizon_s) > 1e-6:
+        raise ModelMismatch(f"model horizon {predictor.horizon_s:g} s, "
+                            f"audit horizon {horizon_s:g} s")
+    if abs(predictor.interval_s - interval_s) > 1e-6:
+        raise ModelMismatch(f"model interval {predictor.interval_s:g} s, "
+                            f"audit granularity {interval_s:g} s")
+    X = features_now(history, vm_size, interval_s, last_sample_epoch_s)
+    samples = np.isfinite(np.asarray(history, dtype=float)).sum(axis=1)
+    vm = predictor.vm_quantiles(X, history_samples=samples)
+    try:
+        return demand.from_quantiles(vm.quantiles, vm.values, vm_size,
+                                     quantile, horizon_s,
+                                     cold_start=vm.cold_start)
+    except ValueError as exc:
+        raise ModelMismatch(str(exc)) from None
