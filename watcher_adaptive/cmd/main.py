@@ -24,7 +24,7 @@ from watcher_adaptive.traces import resolve
 
 #: the baselines and Watcher peers that fit the default run's 3-minute
 #: budget on a 2-core machine (each peer at its own audit interval)
-DEFAULT_STRATEGIES = ("dvfs,thr-mmt,lr-mmt,"
+DEFAULT_STRATEGIES = ("adaptive,dvfs,thr-mmt,lr-mmt,"
                       "watcher:vm_workload_consolidation,"
                       "watcher:workload_stabilization,"
                       "watcher:workload_balance,watcher:basic")
@@ -86,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument(
         "--strategies", default=DEFAULT_STRATEGIES,
         help="comma-separated name[:param][@audit_interval_s]; names: "
+             "adaptive (params: key=value+..., see the docs), "
              "dvfs, thr-mmt (param: threshold, 0.8), lr-mmt (param: "
              "safety, 1.2), watcher:<Watcher strategy> "
              "(default: %(default)s)")

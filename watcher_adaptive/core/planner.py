@@ -16,7 +16,8 @@ each one's own peak.  The planner then
    ``target_utilization`` at the same quantile;
 2. if ``consolidate`` is on, empties hosts whose predicted load is below
    ``underload_threshold`` when *all* their VMs fit on other busy hosts
-   under ``target_utilization`` (so that the host can be powered down),
+   under ``target_utilization - consolidation_headroom`` (so that the
+   host can be powered down without filling the others to the brim),
    least loaded first.
 
 Budgets (per audit, per hour, and per host: migrations one audit adds
@@ -181,14 +182,15 @@ class _Planner:
             return "cooldown"
         return None
 
-    def find_target(self, vm: int, src: int,
-                    allow_empty: bool) -> Optional[int]:
+    def find_target(self, vm: int, src: int, allow_empty: bool,
+                    limit: Optional[float] = None) -> Optional[int]:
         st, s = self.st, self.s
+        limit = self.p.target_utilization if limit is None else limit
         new_load = (st.sum_expected + st.expected[vm]
                     + np.sqrt(st.sum_spread2 + st.spread2[vm])) \
             / st.capacity
         ok = (s.host_accepts & ~self.emptied
-              & (new_load <= self.p.target_utilization)
+              & (new_load <= limit)
               & (st.ram + s.vm_ram_mb[vm] <= s.host_ram_mb)
               & (st.disk + s.vm_disk_gb[vm] <= s.host_disk_gb)
               & (st.vcpus + s.vm_vcpus[vm] <= s.host_vcpus)
@@ -286,7 +288,10 @@ class _Planner:
         done: list[tuple[int, int]] = []
         # biggest first: the hardest to fit decides early
         for vm in sorted(vms, key=lambda v: (-st.expected[v], v)):
-            dst = self.find_target(vm, h, allow_empty=False)
+            dst = self.find_target(
+                vm, h, allow_empty=False,
+                limit=self.p.target_utilization
+                - self.p.consolidation_headroom)
             if dst is None:
                 break
             st.move(vm, h, dst, self.s)

@@ -26,6 +26,10 @@ def validate(policy: Policy) -> Policy:
     need(0.0 <= policy.underload_threshold < policy.target_utilization,
          "underload_threshold must be in [0, target_utilization), got "
          f"{policy.underload_threshold}")
+    need(0.0 <= policy.consolidation_headroom
+         < policy.target_utilization,
+         "consolidation_headroom must be in [0, target_utilization), got "
+         f"{policy.consolidation_headroom}")
     for name in ("max_migrations_per_audit", "max_migrations_per_hour",
                  "max_concurrent_per_host"):
         value = getattr(policy, name)

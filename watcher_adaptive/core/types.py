@@ -112,6 +112,7 @@ class Policy:
     max_concurrent_per_host: int = 2
     vm_cooldown_s: float = 3600.0
     consolidation_cooldown_s: float = 3600.0
+    consolidation_headroom: float = 0.1
 
 
 @dataclasses.dataclass(frozen=True)

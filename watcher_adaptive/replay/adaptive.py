@@ -27,11 +27,11 @@ from watcher_adaptive.replay import cloudsim_policies
 #: tuned on the development PlanetLab days only (doc/source/user/
 #: strategy.rst shows the sweep)
 REPLAY_POLICY = Policy(
-    overload_threshold=0.95, target_utilization=0.85,
-    underload_threshold=0.5, consolidate=True,
+    overload_threshold=1.0, target_utilization=0.9,
+    underload_threshold=0.6, consolidate=True,
     max_migrations_per_audit=200, max_migrations_per_hour=1000,
     max_concurrent_per_host=4, vm_cooldown_s=3600.0,
-    consolidation_cooldown_s=3 * 3600.0)
+    consolidation_cooldown_s=3 * 3600.0, consolidation_headroom=0.0)
 DEFAULT_QUANTILE = 0.9
 DEFAULT_HORIZON_S = 1800.0
 
@@ -65,6 +65,8 @@ class AdaptiveReplay(api.ReplayStrategy):
                   "target": "target_utilization",
                   "underload": "underload_threshold",
                   "cooldown": "vm_cooldown_s",
+                  "consolidation_cooldown": "consolidation_cooldown_s",
+                  "headroom": "consolidation_headroom",
                   "per_audit": "max_migrations_per_audit",
                   "per_hour": "max_migrations_per_hour"}
         changes: dict = {}
@@ -135,6 +137,14 @@ class AdaptiveReplay(api.ReplayStrategy):
 
     def forecast(self, view: api.ClusterView) -> DemandForecast:
         size = view.vms.total_mips.astype(float)
+        if self.model_path:
+            if self._model is None:
+                from watcher_adaptive.predict import predictor
+                self._model = predictor.load(self.model_path)
+            from watcher_adaptive.predict import online
+            return online.model_forecast(
+                self._model, view.vm_cpu_history, size, self.quantile,
+                self.horizon_s, view.interval_s, None)
         return demand.reactive_forecast(view.vm_cpu_history, size,
                                         self.quantile, self.horizon_s,
                                         window=self.window)

@@ -45,8 +45,9 @@ class UsageSource(Protocol):
 
     def read_usage(self, resource_ids: Sequence[str],
                    start: datetime.datetime, stop: datetime.datetime,
-                   granularity: int = 300):  # -> UsageWindow
-        ...
+                   granularity: int = 300):
+        """A :class:`~watcher_adaptive.adapters.gnocchi.UsageWindow`
+        whose ``values["cpu_cores"]`` holds cores in use."""
 
 
 class AdaptiveMigration(base.WorkloadStabilizationBaseStrategy):
@@ -175,7 +176,8 @@ class AdaptiveMigration(base.WorkloadStabilizationBaseStrategy):
                 resource_type=self._config_value("resource_type",
                                                  "instance"),
                 chunk_size=int(self._config_value("gnocchi_chunk_size",
-                                                  500)))
+                                                  500)),
+                metrics=gnocchi.AUDIT_METRICS)
         return self._usage_source
 
     def _forecast(self, snapshot, params: schema.AuditParameters,
@@ -193,7 +195,8 @@ class AdaptiveMigration(base.WorkloadStabilizationBaseStrategy):
         if n:
             window = self.usage_source().read_usage(
                 snapshot.vm_names, start, stop, params.granularity_s)
-            history = _aligned(window, snapshot.vm_names)
+            history = _aligned(window, snapshot.vm_names) / np.maximum(
+                snapshot.vm_vcpus, 1.0)[:, None]
         no_usage = int(np.sum(~np.isfinite(history).any(axis=1)))
         if no_usage:
             LOG.warning("%s: %d of %d instance(s) have no usage in the "
@@ -221,9 +224,9 @@ class AdaptiveMigration(base.WorkloadStabilizationBaseStrategy):
 
 
 def _aligned(window, names: Sequence[str]) -> np.ndarray:
-    """The window's CPU utilisation rows in ``names`` order (NaN rows
+    """The window's CPU rows (cores in use) in ``names`` order (NaN rows
     for instances the source does not know)."""
-    cpu = np.asarray(window.values["cpu_util"], dtype=float)
+    cpu = np.asarray(window.values["cpu_cores"], dtype=float)
     row = {rid: i for i, rid in enumerate(window.resource_ids)}
     out = np.full((len(names), max(cpu.shape[1], 1)), np.nan)
     for j, name in enumerate(names):

@@ -75,7 +75,7 @@ SCHEMA: dict[str, Any] = {
         "period": {
             "description": "Seconds of recent usage an audit reads.",
             "type": "integer", "minimum": 1800, "maximum": 604800,
-            "default": 21600},
+            "default": 10800},
         "explain": {
             "description": "How much of the why the audit logs: none, "
                            "summary (one line per audit) or full (one "

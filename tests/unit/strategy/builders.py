@@ -17,10 +17,16 @@ class RecordedUsage:
 
 
 class RecordingSource:
-    """Serves one recorded window and remembers what was asked."""
+    """Serves one recorded window and remembers what was asked.
 
-    def __init__(self, cpu_by_vm: dict[str, list[float]]) -> None:
+    :param cpu_by_vm: utilisation series of 2-vCPU instances (the
+        builders' default flavor), served as cores in use.
+    """
+
+    def __init__(self, cpu_by_vm: dict[str, list[float]],
+                 vcpus: float = 2.0) -> None:
         self.cpu_by_vm = cpu_by_vm
+        self.vcpus = vcpus
         self.calls: list[tuple] = []
 
     def read_usage(self, resource_ids, start, stop, granularity=300):
@@ -31,7 +37,7 @@ class RecordingSource:
         for i, rid in enumerate(ids):
             series = self.cpu_by_vm[rid]
             cpu[i, width - len(series):] = series
-        return RecordedUsage(ids, {"cpu_util": cpu})
+        return RecordedUsage(ids, {"cpu_cores": cpu * self.vcpus})
 
 
 class BrokenSource:
@@ -64,7 +70,8 @@ def make_model(hosts: dict[str, dict], vms: dict[str, dict]):
     for name, over in vms.items():
         over = dict(over)
         host = over.pop("host")
-        fields = dict(uuid=vm_uuid(name), name=name, state="active",
+        fields = dict(uuid=over.pop("uuid", vm_uuid(name)), name=name,
+                      state="active",
                       vcpus=2, memory=2048, disk=20, metadata={},
                       project_id=vm_uuid("project"), host=host,
                       hypervisor_hostname=host)

@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""Seconds per audit: adaptive_migration vs Watcher's built-ins.
+
+Builds one synthetic cluster (default 1,000 hosts / 10,000 VMs, 10 % of
+the hosts running hot, 30 samples of history per VM), turns it into a
+Watcher ``ModelRoot`` once per strategy, and times ``execute()`` with the
+data already in memory (no Gnocchi): ``adaptive_migration`` reads a
+recorded usage window, the built-ins read the same numbers through an
+in-memory Watcher datasource (the replay's).  Also times the pure core
+alone (forecast + plan).  Prints seconds and the ratio per built-in.
+
+Usage: python benchmarks/bench_audit.py [--hosts 1000] [--vms 10000]
+       [--builtins workload_stabilization,vm_workload_consolidation]
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import tempfile
+import time
+import warnings
+
+import numpy as np
+
+from watcher_adaptive.core import demand
+from watcher_adaptive.core import planner
+from watcher_adaptive.replay import api
+from watcher_adaptive.replay import watcher_bridge
+from watcher_adaptive.strategy import schema
+
+HOST_CORES, CORE_MIPS, HOST_RAM_MB = 32, 2500.0, 256 * 1024
+FLAVORS = np.array([(1, 2048), (2, 4096), (2, 8192), (4, 8192),
+                    (4, 16384), (8, 16384)])
+HISTORY = 30
+
+
+def synthetic_view(n_hosts: int, n_vms: int,
+                   seed: int = 42) -> api.ClusterView:
+    rng = np.random.default_rng(seed)
+    hosts = api.HostTable(
+        names=tuple(f"compute-{i:05d}" for i in range(n_hosts)),
+        pes=np.full(n_hosts, HOST_CORES),
+        mips_per_pe=np.full(n_hosts, CORE_MIPS),
+        ram_mb=np.full(n_hosts, HOST_RAM_MB, dtype=float),
+        bw_mbps=np.full(n_hosts, 10_000.0),
+        power_w=np.tile(np.linspace(100, 300, 11), (n_hosts, 1)),
+        model=("synthetic",) * n_hosts)
+    flavor = FLAVORS[rng.integers(0, len(FLAVORS), n_vms)]
+    vms = api.VmTable(
+        names=tuple(f"vm-{j:06d}" for j in range(n_vms)),
+        mips=np.full(n_vms, CORE_MIPS), pes=flavor[:, 0].astype(float),
+        ram_mb=flavor[:, 1].astype(float), bw_mbps=np.full(n_vms, 100.0))
+    hot = rng.random(n_hosts) < 0.10
+    weights = np.where(hot, 1.5, 1.0)
+    vm_host = rng.choice(n_hosts, n_vms, p=weights / weights.sum())
+    level = np.where(hot[vm_host], rng.uniform(0.6, 0.9, n_vms),
+                     rng.uniform(0.05, 0.4, n_vms))
+    history = np.clip(level[:, None] + rng.normal(0, 0.08,
+                                                  (n_vms, HISTORY)), 0, 1)
+    return api.ClusterView(
+        time_s=HISTORY * 300.0, interval_s=300.0, hosts=hosts, vms=vms,
+        vm_host=vm_host, vm_migration_target=np.full(n_vms, -1),
+        vm_cpu_util=history[:, -1], vm_cpu_history=history,
+        host_enabled=np.ones(n_hosts, dtype=bool),
+        host_allocated_mips=np.zeros(n_hosts), enforce_memory=True)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Window:
+    resource_ids: tuple
+    values: dict
+    requests: int = 0
+
+
+class _InMemory:
+    def __init__(self, ids, cores) -> None:
+        self.window = _Window(tuple(ids), {"cpu_cores": cores})
+
+    def read_usage(self, resource_ids, start, stop, granularity=300):
+        return self.window
+
+
+def time_adaptive(view: api.ClusterView) -> tuple[float, int]:
+    from watcher.common import utils
+    from watcher.decision_engine.loading import default as loading
+
+    model, _, _ = watcher_bridge._build_model(view)
+    uuids = [watcher_bridge._vm_uuid(n) for n in view.vms.names]
+    strategy = loading.DefaultStrategyLoader().load("adaptive_migration")
+    strategy._compute_model = model
+    strategy._usage_source = _InMemory(
+        uuids, view.vm_cpu_history * view.vms.pes[:, None])
+    params: dict = {"max_migrations_per_audit": 1000,
+                    "max_migrations_per_hour": 1000}
+    utils.StrictDefaultValidatingDraft4Validator(
+        strategy.get_schema()).validate(params)
+    strategy.input_parameters.update(params)
+    with tempfile.TemporaryDirectory() as tmp:
+        strategy.config.journal_path = f"{tmp}/moves.json"
+        started = time.perf_counter()
+        solution = strategy.execute()
+        return time.perf_counter() - started, len(solution.actions)
+
+
+def time_core(view: api.ClusterView) -> float:
+    from watcher_adaptive.replay import adaptive
+
+    params = schema.to_parameters({"max_migrations_per_audit": 1000,
+                                   "max_migrations_per_hour": 1000})
+    strategy = adaptive.AdaptiveReplay()
+    started = time.perf_counter()
+    snap = strategy.snapshot(view)
+    fc = demand.reactive_forecast(view.vm_cpu_history,
+                                  view.vms.total_mips, params.quantile,
+                                  params.horizon_s)
+    planner.plan(snap, fc, params.policy)
+    return time.perf_counter() - started
+
+
+def time_builtin(view: api.ClusterView, name: str) -> tuple[float, float]:
+    peer = watcher_bridge.WatcherPeer(name)
+    started = time.perf_counter()
+    model, _, _ = watcher_bridge._build_model(view)
+    build = time.perf_counter() - started
+    del model
+    started = time.perf_counter()
+    decision = peer.decide(view)
+    total = time.perf_counter() - started
+    return total - build, len(decision.moves)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hosts", type=int, default=1000)
+    parser.add_argument("--vms", type=int, default=10000)
+    parser.add_argument("--builtins", default="workload_stabilization,"
+                        "vm_workload_consolidation",
+                        help="comma-separated; empty to skip")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.ERROR)
+    warnings.simplefilter("ignore")
+    watcher_bridge._ensure_watcher_conf()
+    view = synthetic_view(args.hosts, args.vms)
+    print(f"synthetic cluster: {args.hosts:,} hosts, {args.vms:,} VMs, "
+          f"{HISTORY} samples of history each")
+    core_s = time_core(view)
+    print(f"core forecast + plan              {core_s:8.2f} s")
+    ours, n_ours = time_adaptive(view)
+    print(f"adaptive_migration execute()      {ours:8.2f} s  "
+          f"({n_ours} migrations)")
+    for name in filter(None, args.builtins.split(",")):
+        theirs, n = time_builtin(view, name)
+        print(f"{name:33s} {theirs:8.2f} s  ({n} migrations)  "
+              f"ratio {theirs / ours:6.1f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""Seconds and requests for one audit's Gnocchi reads, and the training
+job's, at 10,000 instances.
+
+Loads ``--vms`` synthetic instances (seeded) into a running Gnocchi at
+300 s granularity for ``--hours`` of history, waits for gnocchi-metricd,
+then times (a) one audit's read: the last 3 hours of CPU and memory of
+every instance through :class:`GnocchiMetricSource`, and (b) the
+training job's read of the last 24 hours.  Prints wall seconds and
+HTTP request counts.  Start Gnocchi with ``tools/services/20-gnocchi.sh
+up`` first.
+
+Usage: python benchmarks/bench_gnocchi_reads.py [--vms 10000]
+       [--hours 24] [--endpoint http://127.0.0.1:8041]
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import tqdm
+
+from watcher_adaptive.adapters import gnocchi
+
+STEP = 300
+
+
+def _default_endpoint() -> str:
+    default = Path(tempfile.gettempdir()) / "watcher-adaptive-state"
+    state = Path(os.environ.get("WA_STATE_DIR", default))
+    f = state / "gnocchi" / "endpoint"
+    return f.read_text().strip() if f.exists() else \
+        "http://127.0.0.1:8041"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--vms", type=int, default=10000)
+    parser.add_argument("--hours", type=float, default=24.0)
+    parser.add_argument("--endpoint", default=_default_endpoint())
+    parser.add_argument("--chunk", type=int, default=500)
+    args = parser.parse_args(argv)
+    client = gnocchi.make_client(args.endpoint)
+    rng = np.random.default_rng(7)
+    n_t = int(args.hours * 3600 // STEP)
+    now = int(time.time()) // STEP * STEP
+    times = np.arange(now - n_t * STEP, now, STEP).astype("datetime64[s]")
+    ids = [str(uuid.UUID(int=int(rng.integers(0, 2**63)) << 64 | k))
+           for k in range(args.vms)]
+    writer = gnocchi.GnocchiWriter(client)
+    started = time.perf_counter()
+    block = 200
+    for lo in tqdm.tqdm(range(0, args.vms, block), desc="load",
+                        unit_scale=block):
+        chunk = ids[lo:lo + block]
+        writer.ensure_instances([{"id": i, "vcpus": 2} for i in chunk])
+        level = rng.uniform(0.05, 1.5, (len(chunk), 1))
+        cores = np.clip(level + rng.normal(0, 0.1, (len(chunk), n_t)), 0, 2)
+        mem = np.full((len(chunk), n_t), 2048.0)
+        writer.push_usage(chunk, times, cores, mem)
+    print(f"loaded {args.vms:,} instances x {n_t} samples in "
+          f"{time.perf_counter() - started:.0f} s")
+    # metricd: wait until the last instance is aggregated
+    deadline = time.monotonic() + 3600
+    with tqdm.tqdm(desc="metricd", total=args.vms) as bar:
+        done = 0
+        while time.monotonic() < deadline and done < args.vms:
+            status = client.status.get()
+            backlog = status["storage"]["summary"]["metrics"]
+            bar.n = max(0, args.vms * 2 - backlog) // 2
+            bar.refresh()
+            if backlog == 0:
+                break
+            time.sleep(2)
+    source = gnocchi.GnocchiMetricSource(client, chunk_size=args.chunk,
+                                         metrics=gnocchi.AUDIT_METRICS)
+    stop = datetime.datetime.fromtimestamp(now, datetime.timezone.utc)
+    for label, hours, metrics in (
+            ("audit read (CPU), last 3 h", 3.0, gnocchi.AUDIT_METRICS),
+            (f"training read (CPU+RAM), last {args.hours:g} h",
+             args.hours, gnocchi.DEFAULT_METRICS)):
+        start = stop - datetime.timedelta(hours=hours)
+        t0 = time.perf_counter()
+        window = source.read_usage(ids, start, stop, STEP, metrics)
+        wall = time.perf_counter() - t0
+        have = np.isfinite(window.values["cpu_cores"]).any(axis=1).mean()
+        print(f"{label:36s} {wall:7.2f} s  {window.requests} requests  "
+              f"({have:.1%} of instances with CPU points)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,48 @@
+"""Fixtures for tests against the real local services that
+``tools/run-tests.sh`` starts (``tools/services/``)."""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+
+def state_dir() -> Path:
+    default = Path(os.environ.get("TMPDIR", "/tmp")) / \
+        "watcher-adaptive-state"
+    return Path(os.environ.get("WA_STATE_DIR", default))
+
+
+@pytest.fixture(scope="session")
+def gnocchi_endpoint() -> str:
+    base = state_dir() / "gnocchi"
+    if (base / "unavailable").exists():
+        pytest.skip("Gnocchi unavailable: "
+                    + (base / "unavailable").read_text().strip())
+    if not (base / "endpoint").exists():
+        pytest.skip(f"Gnocchi not started ({base}/endpoint missing; run "
+                    "the tests through tools/run-tests.sh)")
+    return (base / "endpoint").read_text().strip()
+
+
+@pytest.fixture(scope="session")
+def gnocchi_client(gnocchi_endpoint):
+    from watcher_adaptive.adapters import gnocchi
+    return gnocchi.make_client(gnocchi_endpoint)
+
+
+def wait_for_points(client, resource_id: str, metric: str, n: int,
+                    timeout_s: float = 90.0) -> None:
+    """Block until metricd has aggregated ``n`` points of ``metric``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        points = client.metric.get_measures(
+            metric, resource_id=resource_id, granularity=300,
+            aggregation="mean")
+        if len(points) >= n:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"gnocchi-metricd did not process {metric} of "
+                         f"{resource_id} within {timeout_s} s")

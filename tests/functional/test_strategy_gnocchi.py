@@ -1,0 +1,89 @@
+"""End to end: the Watcher plugin reads a real Gnocchi and plans."""
+from __future__ import annotations
+
+import time
+import uuid
+
+import jsonschema
+import numpy as np
+import pytest
+
+from tests.functional.conftest import wait_for_points
+from tests.unit.strategy import builders
+from watcher_adaptive.adapters import gnocchi
+
+pytestmark = pytest.mark.functional
+SAMPLES = 12
+
+
+def _cluster(client, cores_by_host: dict[str, list[np.ndarray]]):
+    """Write each VM's usage (cores in use of a 2-vCPU VM) to Gnocchi and
+    return the matching Watcher model."""
+    hosts = {name: {} for name in cores_by_host}
+    vms: dict[str, dict] = {}
+    ids, series = [], []
+    for host, per_vm in cores_by_host.items():
+        for cores in per_vm:
+            rid = str(uuid.uuid4())
+            vms[rid] = {"host": host, "uuid": rid}
+            ids.append(rid)
+            series.append(cores)
+    writer = gnocchi.GnocchiWriter(client)
+    writer.ensure_instances([{"id": r, "vcpus": 2} for r in ids])
+    now = int(time.time()) // 300 * 300
+    times = np.arange(now - SAMPLES * 300, now, 300).astype(
+        "datetime64[s]")
+    writer.push_usage(ids, times, np.array(series))
+    for rid in ids:
+        wait_for_points(client, rid, "cpu", SAMPLES)
+    return builders.make_model(hosts, vms)
+
+
+def _execute(tmp_path, client, model, **params):
+    from watcher.common import utils
+    from watcher.decision_engine.loading import default
+
+    from watcher_adaptive.replay import watcher_bridge
+
+    watcher_bridge._ensure_watcher_conf()
+    strategy = default.DefaultStrategyLoader().load("adaptive_migration")
+    utils.StrictDefaultValidatingDraft4Validator(
+        strategy.get_schema()).validate(params)
+    strategy.input_parameters.update(params)
+    strategy.config.journal_path = str(tmp_path / "moves.json")
+    strategy._usage_source = gnocchi.GnocchiMetricSource(client)
+    strategy._compute_model = model
+    return strategy, strategy.execute()
+
+
+def test_cluster_about_to_overload_gets_a_valid_plan(tmp_path,
+                                                     gnocchi_client):
+    from watcher.applier.actions import migration
+
+    rising = np.linspace(1.0, 1.8, SAMPLES)  # of 2 vCPUs
+    model = _cluster(gnocchi_client, {
+        "cmp-1": [rising] * 5,                   # 9 of 8 cores at the end
+        "cmp-2": [np.full(SAMPLES, 0.2)],
+        "cmp-3": [np.full(SAMPLES, 0.2)]})
+    strategy, solution = _execute(tmp_path, gnocchi_client, model,
+                                  horizon=1800)
+    assert solution.actions
+    schema = migration.Migrate(config={}).schema
+    for action in solution.actions:
+        jsonschema.validate(action["input_parameters"], schema)
+        assert action["input_parameters"]["source_node"] == "cmp-1"
+        assert action["input_parameters"]["migration_type"] == "live"
+    assert strategy.plan.hosts_at_risk_before == 1
+    assert strategy.plan.hosts_at_risk_after == 0
+    assert strategy.forecast.source == "reactive"
+
+
+def test_calm_cluster_gets_an_empty_plan(tmp_path, gnocchi_client):
+    model = _cluster(gnocchi_client, {
+        "cmp-1": [np.full(SAMPLES, 0.4)] * 3,
+        "cmp-2": [np.full(SAMPLES, 0.5)] * 3})
+    strategy, solution = _execute(tmp_path, gnocchi_client, model)
+    assert solution.actions == []
+    assert strategy.plan.hosts_at_risk_before == 0
+    # the usage was really read: every instance has a finite forecast
+    assert not strategy.forecast.cold_start.any()

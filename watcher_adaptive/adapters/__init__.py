@@ -1,0 +1,1 @@
+"""Thin I/O adapters around the pure core (Gnocchi, …)."""
