@@ -29,9 +29,14 @@ from watcher_adaptive.replay import api
 from watcher_adaptive.replay import watcher_bridge
 from watcher_adaptive.strategy import schema
 
-HOST_CORES, CORE_MIPS, HOST_RAM_MB = 32, 2500.0, 256 * 1024
-FLAVORS = np.array([(1, 2048), (2, 4096), (2, 8192), (4, 8192),
-                    (4, 16384), (8, 16384)])
+# The shape of the reference benchmark of Watcher's built-ins: hosts of
+# 32 cores / 128 GiB admitting 64 vCPUs, flavors of 1-8 vCPUs and
+# 2-32 GiB, 10 % of the hosts run hot (82-95 % CPU) and receive 1.5 x
+# the VMs, the others 10-60 %.
+HOST_CORES, CORE_MIPS, HOST_RAM_MB, VCPU_RATIO = 32, 2500.0, 131072, 2.0
+FLAVORS = np.array([(1, 2), (1, 4), (2, 4), (2, 8), (4, 8), (4, 16),
+                    (8, 16), (8, 32)])
+FLAVOR_WEIGHTS = np.array([4, 2, 4, 2, 3, 1, 1, 0.5])
 HISTORY = 30
 
 
@@ -46,17 +51,34 @@ def synthetic_view(n_hosts: int, n_vms: int,
         bw_mbps=np.full(n_hosts, 10_000.0),
         power_w=np.tile(np.linspace(100, 300, 11), (n_hosts, 1)),
         model=("synthetic",) * n_hosts)
-    flavor = FLAVORS[rng.integers(0, len(FLAVORS), n_vms)]
+    flavor = FLAVORS[rng.choice(len(FLAVORS), n_vms,
+                                p=FLAVOR_WEIGHTS / FLAVOR_WEIGHTS.sum())]
     vms = api.VmTable(
         names=tuple(f"vm-{j:06d}" for j in range(n_vms)),
         mips=np.full(n_vms, CORE_MIPS), pes=flavor[:, 0].astype(float),
-        ram_mb=flavor[:, 1].astype(float), bw_mbps=np.full(n_vms, 100.0))
-    hot = rng.random(n_hosts) < 0.10
+        ram_mb=flavor[:, 1] * 1024.0, bw_mbps=np.full(n_vms, 100.0))
+    hot = np.zeros(n_hosts, dtype=bool)
+    hot[rng.choice(n_hosts, max(1, n_hosts // 10), replace=False)] = True
     weights = np.where(hot, 1.5, 1.0)
-    vm_host = rng.choice(n_hosts, n_vms, p=weights / weights.sum())
-    level = np.where(hot[vm_host], rng.uniform(0.6, 0.9, n_vms),
-                     rng.uniform(0.05, 0.4, n_vms))
-    history = np.clip(level[:, None] + rng.normal(0, 0.08,
+    vcpus_used = np.zeros(n_hosts)
+    ram_used = np.zeros(n_hosts)
+    vm_host = np.empty(n_vms, dtype=np.int64)
+    for j in range(n_vms):
+        fits = ((vcpus_used + vms.pes[j] <= HOST_CORES * VCPU_RATIO)
+                & (ram_used + vms.ram_mb[j] <= HOST_RAM_MB))
+        p = np.where(fits, weights, 0.0)
+        h = int(rng.choice(n_hosts, p=p / p.sum()))
+        vm_host[j] = h
+        vcpus_used[h] += vms.pes[j]
+        ram_used[h] += vms.ram_mb[j]
+    # each host's load split over its VMs with noise, as utilisation of
+    # each VM's own vCPUs
+    target = np.where(hot, rng.uniform(0.82, 0.95, n_hosts),
+                      rng.uniform(0.10, 0.60, n_hosts))
+    per_vcpu = target * HOST_CORES / np.maximum(vcpus_used, 1)
+    level = np.clip(per_vcpu[vm_host] * rng.uniform(0.6, 1.4, n_vms),
+                    0.005, 1.0)
+    history = np.clip(level[:, None] + rng.normal(0, 0.05,
                                                   (n_vms, HISTORY)), 0, 1)
     return api.ClusterView(
         time_s=HISTORY * 300.0, interval_s=300.0, hosts=hosts, vms=vms,
@@ -85,7 +107,7 @@ def time_adaptive(view: api.ClusterView) -> tuple[float, int]:
     from watcher.common import utils
     from watcher.decision_engine.loading import default as loading
 
-    model, _, _ = watcher_bridge._build_model(view)
+    model, _, _ = watcher_bridge._build_model(view, VCPU_RATIO)
     uuids = [watcher_bridge._vm_uuid(n) for n in view.vms.names]
     strategy = loading.DefaultStrategyLoader().load("adaptive_migration")
     strategy._compute_model = model
@@ -120,8 +142,9 @@ def time_core(view: api.ClusterView) -> float:
 
 def time_builtin(view: api.ClusterView, name: str) -> tuple[float, float]:
     peer = watcher_bridge.WatcherPeer(name)
+    peer.vcpu_ratio = VCPU_RATIO
     started = time.perf_counter()
-    model, _, _ = watcher_bridge._build_model(view)
+    model, _, _ = watcher_bridge._build_model(view, VCPU_RATIO)
     build = time.perf_counter() - started
     del model
     started = time.perf_counter()

@@ -87,6 +87,10 @@ class WatcherPeer(api.ReplayStrategy):
     :param audit_parameters: overrides of the strategy's schema defaults.
     """
 
+    #: Nova's cpu_allocation_ratio on the model's nodes (1.0: the
+    #: replay's clusters never over-commit cores)
+    vcpu_ratio: float = 1.0
+
     def __init__(self, strategy_name: str,
                  audit_parameters: Optional[dict[str, Any]] = None) -> None:
         names = watcher_strategy_names()
@@ -120,7 +124,7 @@ class WatcherPeer(api.ReplayStrategy):
         from watcher.common import utils
         from watcher.decision_engine.loading import default as loading
 
-        model, node_index, vm_index = _build_model(view)
+        model, node_index, vm_index = _build_model(view, self.vcpu_ratio)
         source = _make_datasource(view, model)
         strategy = loading.DefaultStrategyLoader().load(self.strategy_name)
         strategy._compute_model = model
@@ -174,7 +178,7 @@ class WatcherPeer(api.ReplayStrategy):
 
 
 # ----------------------------------------------------------------------
-def _build_model(view: api.ClusterView):
+def _build_model(view: api.ClusterView, vcpu_ratio: float = 1.0):
     from watcher.decision_engine.model import element
     from watcher.decision_engine.model import model_root
 
@@ -195,7 +199,8 @@ def _build_model(view: api.ClusterView):
         name = hosts.names[h]
         node = element.ComputeNode(
             uuid=_host_uuid(name), hostname=name,
-            vcpus=int(hosts.pes[h]), vcpu_reserved=0, vcpu_ratio=1.0,
+            vcpus=int(hosts.pes[h]), vcpu_reserved=0,
+            vcpu_ratio=vcpu_ratio,
             memory=int(hosts.ram_mb[h]), memory_mb_reserved=0,
             memory_ratio=1.0, disk=10_000, disk_gb_reserved=0,
             disk_ratio=1.0, state=element.ServiceState.ONLINE.value,

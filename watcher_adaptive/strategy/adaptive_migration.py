@@ -37,6 +37,10 @@ from watcher_adaptive.strategy import schema
 
 LOG = logging.getLogger(__name__)
 NAME = "adaptive_migration"
+#: stevedore namespace of callables that receive each audit's planned
+#: migrations with their forecasts (the destination-host agent's
+#: pre-configuration hook; a listener that raises is logged and skipped)
+PLAN_LISTENERS = "watcher_adaptive.plan_listeners"
 
 
 class UsageSource(Protocol):
@@ -55,8 +59,10 @@ class AdaptiveMigration(base.WorkloadStabilizationBaseStrategy):
 
     def __init__(self, config, osc=None,
                  usage_source: Optional[UsageSource] = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 listeners=None) -> None:
         super().__init__(config, osc)
+        self._listeners = listeners
         self._usage_source = usage_source
         self._clock = clock
         self.plan: Optional[Plan] = None
@@ -128,6 +134,9 @@ class AdaptiveMigration(base.WorkloadStabilizationBaseStrategy):
                 "source_load_before": round(move.source_load_before, 3),
                 "source_load_after": round(move.source_load_after, 3),
                 "target_load_after": round(move.target_load_after, 3),
+                # the behaviour profile arrives with the profiler's
+                # metrics; None until then
+                "profile": None,
             }
             self.explanations.append(why)
             if params.explain == "full":
@@ -138,6 +147,22 @@ class AdaptiveMigration(base.WorkloadStabilizationBaseStrategy):
                          int(params.horizon_s), move.source_load_before,
                          move.source_load_after, move.target_load_after)
         moves.record((e["instance"] for e in self.explanations), now, last)
+        if self.explanations:
+            self._notify_listeners()
+
+    def _notify_listeners(self) -> None:
+        from stevedore import extension
+
+        listeners = self._listeners
+        if listeners is None:
+            listeners = extension.ExtensionManager(
+                PLAN_LISTENERS, invoke_on_load=False)
+        for ext in listeners:
+            try:
+                ext.plugin(list(self.explanations))
+            except Exception:  # noqa: BLE001 - a listener never fails us
+                LOG.exception("%s: plan listener %s failed", NAME,
+                              ext.name)
 
     def post_execute(self) -> None:
         plan = self.plan

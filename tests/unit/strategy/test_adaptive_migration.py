@@ -206,3 +206,27 @@ def test_contradictory_parameters_are_rejected_with_their_names(tmp_path):
     strategy._compute_model = model
     with pytest.raises(PolicyError, match="target_utilization"):
         strategy.execute()
+
+
+def test_plan_listeners_receive_the_forecasts_and_a_failing_one_is_skipped(
+        tmp_path, caplog):
+    from stevedore import extension
+
+    received = []
+
+    def broken(_plan):
+        raise RuntimeError("listener down")
+
+    manager = extension.ExtensionManager.make_test_instance([
+        extension.Extension("broken", None, broken, None),
+        extension.Extension("agent", None, received.append, None)])
+    model, cpu = hot_cluster()
+    strategy = load_strategy(tmp_path, builders.RecordingSource(cpu))
+    strategy._listeners = manager
+    strategy._compute_model = model
+    with caplog.at_level(logging.ERROR):
+        actions = strategy.execute().actions
+    assert len(received) == 1 and len(received[0]) == len(actions)
+    assert {"instance", "upper_cpu_cores", "horizon_s",
+            "profile"} <= set(received[0][0])
+    assert "listener down" in caplog.text
