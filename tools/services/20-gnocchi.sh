@@ -45,7 +45,7 @@ apt_install() {
     apt-get -o DPkg::Lock::Timeout=600 install -y -q "$@" >/dev/null
 }
 
-pg_answers() {  # pg_answers port
+port_busy() {  # port_busy port: something listens on 127.0.0.1:port
     "$PYTHON" - "$1" <<'PY'
 import socket, sys
 s = socket.socket()
@@ -60,10 +60,17 @@ PY
 up() {
     rm -f "$STATE/unavailable"
     if [ -f "$STATE/api.pid" ] && kill -0 "$(cat "$STATE/api.pid")" 2>/dev/null \
-        && curl -sf -u admin: "http://127.0.0.1:$PORT/v1/status" >/dev/null; then
-        say "already running on $PORT"
+        && [ -s "$STATE/endpoint" ] \
+        && curl -sf -u admin: "$(cat "$STATE/endpoint")/v1/status" >/dev/null; then
+        say "already running at $(cat "$STATE/endpoint")"
         return 0
     fi
+    # another Gnocchi (or anything) on the port is not ours: take the
+    # next free one, so that tests never talk to a stranger
+    for _ in $(seq 1 20); do
+        port_busy "$PORT" || break
+        PORT=$((PORT + 1))
+    done
     # build tools for uwsgi, curl and psql
     if ! command -v gcc >/dev/null || ! command -v curl >/dev/null \
         || ! command -v psql >/dev/null \
@@ -84,7 +91,7 @@ up() {
     fi
     # PostgreSQL
     local pg_port=5432
-    if ! pg_answers 5432; then
+    if ! port_busy 5432; then
         pg_port=$PG_PRIVATE_PORT
         local pgbin
         pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
@@ -98,7 +105,7 @@ up() {
             runuser -u postgres -- "$pgbin/initdb" -D "$STATE/pg/data" -A trust \
                 -U postgres -E UTF8 >"$STATE/pg/initdb.log"
         fi
-        if ! pg_answers "$pg_port"; then
+        if ! port_busy "$pg_port"; then
             runuser -u postgres -- "$pgbin/pg_ctl" -D "$STATE/pg/data" \
                 -l "$STATE/pg/pg.log" -w -o "-p $pg_port -k $STATE/pg \
                 -c listen_addresses=127.0.0.1" start >/dev/null
@@ -106,11 +113,14 @@ up() {
         fi
         say "private PostgreSQL on $pg_port"
     fi
+    # one database per state directory: its file storage belongs to it
+    local db
+    db="gnocchi_wa_$(echo "$STATE" | md5sum | cut -c1-8)"
     psql -h 127.0.0.1 -p "$pg_port" -U postgres -tAc \
-        "SELECT 1 FROM pg_database WHERE datname='gnocchi_wa'" | grep -q 1 \
+        "SELECT 1 FROM pg_database WHERE datname='$db'" | grep -q 1 \
         || psql -h 127.0.0.1 -p "$pg_port" -U postgres -qc \
-            "CREATE DATABASE gnocchi_wa" \
-        || unavailable "cannot create the gnocchi_wa database"
+            "CREATE DATABASE $db" \
+        || unavailable "cannot create the $db database"
     mkdir -p "$STATE/storage"
     cat > "$STATE/gnocchi.conf" <<CONF
 [DEFAULT]
@@ -122,7 +132,7 @@ port = $PORT
 uwsgi_mode = http
 workers = 2
 [indexer]
-url = postgresql://postgres@127.0.0.1:$pg_port/gnocchi_wa
+url = postgresql://postgres@127.0.0.1:$pg_port/$db
 [storage]
 driver = file
 file_basepath = $STATE/storage
@@ -146,6 +156,8 @@ CONF
     done
     curl -sf -u admin: "http://127.0.0.1:$PORT/v1/status" >/dev/null \
         || unavailable "gnocchi-api did not answer, see $STATE/api.log"
+    kill -0 "$(cat "$STATE/api.pid")" 2>/dev/null \
+        || unavailable "gnocchi-api exited, see $STATE/api.log"
     seed
     echo "http://127.0.0.1:$PORT" > "$STATE/endpoint"
     say "up: http://127.0.0.1:$PORT (basic auth, user admin)"
