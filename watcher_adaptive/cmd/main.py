@@ -126,6 +126,28 @@ def build_parser() -> argparse.ArgumentParser:
                     help="also train on every trace given and save the "
                          "predictor to PATH.joblib + PATH.json")
 
+    tr = sub.add_parser(
+        "train", help="the periodic training job: read the usage Gnocchi "
+                      "gathered since the last run, keep a local history, "
+                      "fit the predictor and save it for the strategy")
+    tr.add_argument("--gnocchi", required=True, metavar="URL",
+                    help="Gnocchi endpoint (basic auth)")
+    tr.add_argument("--user", default="admin", help="basic-auth user")
+    tr.add_argument("--history", type=Path, required=True, metavar="FILE",
+                    help="the job's history file (.npz), grown each run")
+    tr.add_argument("--model", type=Path, required=True, metavar="PATH",
+                    help="where to save the predictor (PATH.joblib + "
+                         "PATH.json): the strategy's model_path")
+    tr.add_argument("--hours", type=float, default=24.0,
+                    help="how far back the first run reads (default 24)")
+    tr.add_argument("--keep-days", type=float, default=7.0,
+                    help="history retention (default 7)")
+    tr.add_argument("--granularity", type=int, default=300)
+    tr.add_argument("--horizon", type=float, default=1800.0)
+    tr.add_argument("--quantiles", default="0.5,0.9")
+    tr.add_argument("--min-samples", type=int, default=48,
+                    help="no training on a shorter history (default 48)")
+
     val = sub.add_parser("validate-cloudsim",
                          help="print the replay next to CloudSim 3.0.3's "
                               "figures for the PlanetLab development days")
@@ -158,6 +180,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return _simulate(args)
         if args.command == "backtest":
             return _backtest(args)
+        if args.command == "train":
+            return _train(args)
         return _validate(args)
     except (UsageError, trace_errors.TraceError,
             registry.UnknownStrategy, ValueError) as exc:
@@ -230,7 +254,6 @@ def _simulate(args: argparse.Namespace) -> int:
 
 def _backtest(args: argparse.Namespace) -> int:
     from watcher_adaptive.predict import backtest
-    from watcher_adaptive.predict import dataset
     from watcher_adaptive.predict import predictor
     from watcher_adaptive.predict import report
 
@@ -274,22 +297,79 @@ def _backtest(args: argparse.Namespace) -> int:
               f"{entry['coverage_p90']:.3f}  overload F1 "
               + ("–" if f1 is None else f"{f1:.3f}"))
     if args.save_model:
-        h = max(1, int(round(args.horizon / traces[0].interval_s)))
-        vm_rows, host_rows = [], []
-        for t in traces:
-            from watcher_adaptive.replay import runner
-            mips = runner.build_scenario(t).engine.vms.total_mips
-            vm_rows.append(dataset.vm_rows(
-                t, h, mips.astype(float),
-                max_rows=backtest.MAX_VM_ROWS_PER_TRACE))
-            host_rows.append(dataset.host_rows(t, h, placements[t.name]))
-        model = predictor.Predictor(args.horizon, traces[0].interval_s,
-                                    quantiles).fit(
-            dataset.Rows.concat(vm_rows), dataset.Rows.concat(host_rows),
-            [t.name for t in traces])
+        from watcher_adaptive.predict import training
+        model = training.fit_predictor(traces, args.horizon, quantiles,
+                                       placements)
         files = predictor.save(model, args.save_model)
         print(f"model: {files[0]} ({files[1].name})")
     print(f"report: {page}")
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from gnocchiclient import exceptions as gexc
+
+    from watcher_adaptive.adapters import gnocchi
+
+    quantiles = [float(q) for q in args.quantiles.split(",")]
+    step = args.granularity
+    try:
+        return _train_from(args, gnocchi.make_client(args.gnocchi,
+                                                     args.user),
+                           quantiles, step)
+    except (gnocchi.MetricSourceError, gexc.ClientException) as exc:
+        raise UsageError(f"Gnocchi at {args.gnocchi}: {exc}") from None
+
+
+def _train_from(args: argparse.Namespace, client, quantiles: list[float],
+                step: int) -> int:
+    import datetime
+
+    import numpy as np
+
+    from watcher_adaptive.adapters import gnocchi
+    from watcher_adaptive.predict import history
+    from watcher_adaptive.predict import predictor
+    from watcher_adaptive.predict import training
+
+    started = time.perf_counter()
+    resources, marker = [], None
+    while True:
+        page = client.resource.search(resource_type="instance",
+                                      limit=1000, marker=marker)
+        if not page:
+            break
+        resources += page
+        marker = page[-1]["id"]
+    ids = [r["id"] for r in resources]
+    vcpus = np.array([float(r.get("vcpus") or 1.0) for r in resources])
+    past = history.load(args.history, step)
+    now = int(time.time()) // step * step
+    first = (past.newest + step) if past.newest is not None \
+        else now - int(args.hours * 3600)
+    source = gnocchi.GnocchiMetricSource(client)
+    window = source.read_usage(
+        ids, datetime.datetime.fromtimestamp(first - step,
+                                             datetime.timezone.utc),
+        datetime.datetime.fromtimestamp(now + 1, datetime.timezone.utc),
+        step)
+    merged = history.merge(
+        past, ids, window.times.astype(np.int64),
+        window.values["cpu_cores"], window.values["memory_mb"], vcpus,
+        keep_s=int(args.keep_days * 86400))
+    history.save(merged, args.history)
+    print(f"read {len(ids):,} instances from {args.gnocchi} in "
+          f"{window.requests} request(s), {time.perf_counter() - started:.1f}"
+          f" s; history: {len(merged.resource_ids):,} instances x "
+          f"{merged.times.size} samples in {args.history}")
+    if merged.times.size < args.min_samples or not merged.resource_ids:
+        print(f"history too short to train ({merged.times.size} samples, "
+              f"need {args.min_samples}); model unchanged")
+        return 0
+    model = training.fit_predictor([merged.to_trace()], args.horizon,
+                                   quantiles)
+    files = predictor.save(model, args.model)
+    print(f"model: {files[0]} ({files[1].name})")
     return 0
 
 

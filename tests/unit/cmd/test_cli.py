@@ -73,3 +73,17 @@ def test_simulate_writes_results_with_the_stable_shape(capsys, tmp_path):
     assert doc["strategies"]["dvfs"]["energy_kwh"] > 0
     assert (out / "report.html").exists()
     assert (out / "active_hosts.png").stat().st_size > 1000
+
+
+def test_train_with_unreachable_gnocchi_is_one_clear_line(tmp_path,
+                                                          capsys):
+    from watcher_adaptive.cmd import main as cli
+
+    rc = cli.main(["train", "--gnocchi", "http://127.0.0.1:1",
+                   "--history", str(tmp_path / "h.npz"),
+                   "--model", str(tmp_path / "m")])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert "Gnocchi at http://127.0.0.1:1" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "h.npz").exists()
