@@ -15,7 +15,6 @@ Usage: python benchmarks/bench_audit.py [--hosts 1000] [--vms 10000]
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 import tempfile
 import time
@@ -23,6 +22,7 @@ import warnings
 
 import numpy as np
 
+from watcher_adaptive.adapters import gnocchi
 from watcher_adaptive.core import demand
 from watcher_adaptive.core import planner
 from watcher_adaptive.replay import api
@@ -88,16 +88,11 @@ def synthetic_view(n_hosts: int, n_vms: int,
         host_allocated_mips=np.zeros(n_hosts), enforce_memory=True)
 
 
-@dataclasses.dataclass(frozen=True)
-class _Window:
-    resource_ids: tuple
-    values: dict
-    requests: int = 0
-
-
 class _InMemory:
     def __init__(self, ids, cores) -> None:
-        self.window = _Window(tuple(ids), {"cpu_cores": cores})
+        self.window = gnocchi.UsageWindow(
+            tuple(ids), np.zeros(cores.shape[1], dtype="datetime64[s]"),
+            {"cpu_cores": cores}, 0)
 
     def read_usage(self, resource_ids, start, stop, granularity=300):
         return self.window

@@ -1,19 +1,11 @@
 """Watcher compute models and recorded usage for the strategy tests."""
 from __future__ import annotations
 
-import dataclasses
 import uuid
 
 import numpy as np
 
-
-@dataclasses.dataclass(frozen=True)
-class RecordedUsage:
-    """A usage window as the Gnocchi adapter returns it."""
-
-    resource_ids: tuple
-    values: dict
-    requests: int = 1
+from watcher_adaptive.adapters import gnocchi
 
 
 class RecordingSource:
@@ -37,7 +29,9 @@ class RecordingSource:
         for i, rid in enumerate(ids):
             series = self.cpu_by_vm[rid]
             cpu[i, width - len(series):] = series
-        return RecordedUsage(ids, {"cpu_cores": cpu * self.vcpus})
+        return gnocchi.UsageWindow(
+            ids, np.zeros(width, dtype="datetime64[s]"),
+            {"cpu_cores": cpu * self.vcpus}, 1)
 
 
 class BrokenSource:
