@@ -64,7 +64,7 @@ def plan(snapshot: ClusterSnapshot, forecast: DemandForecast,
     budget = max(0, min(policy.max_migrations_per_audit,
                         policy.max_migrations_per_hour
                         - snapshot.moves_last_hour))
-    planner = _Planner(snapshot, forecast, policy, state, budget)
+    planner = _Planner(snapshot, policy, state, budget)
     planner.relieve_overloads()
     if policy.consolidate:
         planner.consolidate()
@@ -148,8 +148,8 @@ class _State:
 
 
 class _Planner:
-    def __init__(self, snapshot: ClusterSnapshot, forecast: DemandForecast,
-                 policy: Policy, state: _State, budget: int) -> None:
+    def __init__(self, snapshot: ClusterSnapshot, policy: Policy,
+                 state: _State, budget: int) -> None:
         self.s = snapshot
         self.p = policy
         self.st = state

@@ -56,7 +56,6 @@ def build_snapshot(model, seconds_since_move: Mapping[str, float],
     zones = dict(host_zones or {})
     nodes = tuple(sorted(model.get_all_compute_nodes().values(),
                          key=lambda n: n.hostname))
-    node_index = {n.uuid: i for i, n in enumerate(nodes)}
     instances = []
     vm_host = []
     for i, node in enumerate(nodes):
@@ -102,5 +101,4 @@ def build_snapshot(model, seconds_since_move: Mapping[str, float],
             [seconds_since_move.get(inst.uuid, np.inf)
              for inst in instances], dtype=float),
         moves_last_hour=moves_last_hour)
-    del node_index
     return snapshot, ModelIndex(nodes, tuple(instances))
