@@ -1,0 +1,51 @@
+"""``[resource_manager]``: balloon and pinning bounds."""
+from __future__ import annotations
+
+from oslo_config import cfg
+
+GROUP = cfg.OptGroup("resource_manager", title="Resource manager",
+                     help="What the agent may change on a guest.")
+
+OPTS = [
+    cfg.BoolOpt("balloon_enabled", default=True,
+                help="Balloon cold memory out of incoming guests."),
+    cfg.IntOpt("balloon_floor_mib", default=256, min=0,
+               help="Never balloon a guest below this."),
+    cfg.IntOpt("balloon_headroom_mib", default=64, min=0,
+               help="Kept on top of hot + warm and of the guest's need."),
+    cfg.FloatOpt("balloon_headroom_ratio", default=0.1, min=0.0, max=10.0,
+                 help="Headroom as a share of hot + warm; the larger "
+                      "headroom applies."),
+    cfg.IntOpt("balloon_max_step_mib", default=128, min=1,
+               help="Largest single shrink step."),
+    cfg.IntOpt("balloon_min_change_mib", default=16, min=0,
+               help="Smaller balloon changes are not made."),
+    cfg.BoolOpt("balloon_require_guest_need", default=True,
+                help="Never shrink a guest whose memory stats are "
+                     "unknown."),
+    cfg.BoolOpt("balloon_during_postcopy", default=True,
+                help="While post-copy runs, balloon through the guest's "
+                     "second QMP monitor when it has one (else the change "
+                     "waits for completion)."),
+    cfg.BoolOpt("pinning_enabled", default=True,
+                help="Move vCPU and emulator affinity toward the NUMA "
+                     "node holding the hot memory."),
+    cfg.StrOpt("guest_cpus", default="",
+               help="Host CPUs guests may run on, e.g. '2-7,10' (empty: "
+                    "all), like Nova's cpu_shared_set."),
+    cfg.StrOpt("emulator_cpus", default="",
+               help="Host CPUs for QEMU's emulator threads (empty: with "
+                    "the vCPUs)."),
+    cfg.FloatOpt("min_hot_share", default=0.6, min=0.0, max=1.0,
+                 help="Follow the hot set only when this share of it is "
+                      "on one node."),
+]
+
+
+def register_opts(conf: cfg.ConfigOpts) -> None:
+    conf.register_group(GROUP)
+    conf.register_opts(OPTS, group=GROUP)
+
+
+def list_opts() -> list[tuple[str, list[cfg.Opt]]]:
+    return [(GROUP.name, OPTS)]

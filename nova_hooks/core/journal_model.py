@@ -1,0 +1,157 @@
+"""What the journal records and what replaying it means.
+
+Every change the agent makes to a guest is written as an ``intent``
+record (with the value *before* and the value *after*) and made durable
+before the change happens; a ``done`` or ``failed`` record follows.  A
+session opens when the agent starts managing an incoming guest and
+closes when it lets go.  Replaying the records of open sessions gives the
+original value of everything touched, which is what a restore puts back
+(after an agent restart, a failed or cancelled migration).
+"""
+from __future__ import annotations
+
+import dataclasses
+import enum
+from typing import Any
+from typing import Iterable
+from typing import Mapping
+from typing import Optional
+
+
+class Kind(enum.Enum):
+    OPEN = "open"
+    INTENT = "intent"
+    DONE = "done"
+    FAILED = "failed"
+    CLOSE = "close"
+
+
+class Action(enum.Enum):
+    """What a record changes; values are JSON-friendly.
+
+    ``balloon``: int KiB.  ``vcpu_affinity``: list of CPU lists, one per
+    vCPU.  ``emulator_affinity``: CPU list.
+    """
+
+    BALLOON = "balloon"
+    VCPU_AFFINITY = "vcpu_affinity"
+    EMULATOR_AFFINITY = "emulator_affinity"
+
+
+class Channel(enum.Enum):
+    """How a change is (to be) made."""
+
+    LIBVIRT = "libvirt"    # job-taking libvirt API, outside the job
+    QMP = "qmp"            # the guest's second QMP monitor
+    SCHED = "sched"        # sched_setaffinity on QEMU's threads
+    QUEUED = "queued"      # deferred until libvirt's job is free
+    DRY_RUN = "dry-run"    # journaled, never made
+
+
+@dataclasses.dataclass(frozen=True)
+class Record:
+    """One journal line."""
+
+    seq: int
+    ts: float
+    vm: str
+    kind: Kind
+    action: Optional[Action] = None
+    channel: Optional[Channel] = None
+    before: Any = None
+    after: Any = None
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"seq": self.seq, "ts": round(self.ts, 6),
+                               "vm": self.vm, "kind": self.kind.value}
+        if self.action is not None:
+            out["action"] = self.action.value
+        if self.channel is not None:
+            out["channel"] = self.channel.value
+        if self.before is not None:
+            out["before"] = self.before
+        if self.after is not None:
+            out["after"] = self.after
+        if self.detail:
+            out["detail"] = self.detail
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Record":
+        action = data.get("action")
+        channel = data.get("channel")
+        return cls(seq=int(data["seq"]), ts=float(data["ts"]),
+                   vm=str(data["vm"]), kind=Kind(data["kind"]),
+                   action=Action(action) if action else None,
+                   channel=Channel(channel) if channel else None,
+                   before=data.get("before"), after=data.get("after"),
+                   detail=str(data.get("detail", "")))
+
+
+@dataclasses.dataclass(frozen=True)
+class SessionState:
+    """Replayed state of one guest's session."""
+
+    vm: str
+    open: bool
+    #: the value each action had before the agent first touched it
+    originals: Mapping[Action, Any]
+    #: the last value the agent set (done) per action
+    applied: Mapping[Action, Any]
+    #: intents with no done/failed: the change may or may not have landed
+    in_doubt: Mapping[Action, Any]
+    #: queued changes not yet made
+    queued: Mapping[Action, Any]
+
+
+def replay(records: Iterable[Record]) -> dict[str, SessionState]:
+    """Per guest, the state of its latest session."""
+    acc: dict[str, dict[str, Any]] = {}
+    for rec in records:
+        if rec.kind is Kind.OPEN or rec.vm not in acc:
+            acc[rec.vm] = {"open": True, "originals": {}, "applied": {},
+                           "in_doubt": {}, "queued": {}}
+            if rec.kind is Kind.OPEN:
+                continue
+        st = acc[rec.vm]
+        if rec.kind is Kind.CLOSE:
+            st["open"] = False
+            continue
+        if rec.action is None:
+            continue
+        if rec.kind is Kind.INTENT:
+            st["originals"].setdefault(rec.action, rec.before)
+            if rec.channel is Channel.QUEUED:
+                st["queued"][rec.action] = rec.after
+            elif rec.channel is not Channel.DRY_RUN:
+                st["in_doubt"][rec.action] = rec.after
+        elif rec.kind is Kind.DONE:
+            st["in_doubt"].pop(rec.action, None)
+            if rec.channel is Channel.QUEUED:
+                st["queued"].pop(rec.action, None)
+            elif rec.channel is not Channel.DRY_RUN:
+                st["applied"][rec.action] = rec.after
+                st["queued"].pop(rec.action, None)
+        elif rec.kind is Kind.FAILED:
+            st["in_doubt"].pop(rec.action, None)
+    return {vm: SessionState(vm=vm, open=st["open"],
+                             originals=dict(st["originals"]),
+                             applied=dict(st["applied"]),
+                             in_doubt=dict(st["in_doubt"]),
+                             queued=dict(st["queued"]))
+            for vm, st in acc.items()}
+
+
+def restore_actions(state: SessionState) -> dict[Action, Any]:
+    """What to set to undo a session: the original of every action the
+    agent changed or may have changed.  Dry-run-only and queued-only
+    actions were never made, so they need nothing."""
+    touched = set(state.applied) | set(state.in_doubt)
+    out = {}
+    for action in touched:
+        original = state.originals.get(action)
+        if original is not None and state.applied.get(action) != original \
+                or action in state.in_doubt:
+            out[action] = original
+    return {a: v for a, v in out.items() if v is not None}

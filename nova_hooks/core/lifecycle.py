@@ -1,0 +1,81 @@
+"""From libvirt domain events to migration phases on the destination.
+
+The numbers are libvirt's stable ABI (``virDomainEventType`` and its
+detail enums, unchanged since they were added); they are spelled out here
+so the core needs no libvirt import.  :func:`next_phase` is the whole
+state machine of one incoming guest.
+"""
+from __future__ import annotations
+
+import enum
+from typing import Optional
+
+from nova_hooks.core.types import Phase
+
+# virDomainEventType
+EV_STARTED, EV_SUSPENDED, EV_RESUMED, EV_STOPPED = 2, 3, 4, 5
+# details
+STARTED_MIGRATED = 1
+RESUMED_MIGRATED, RESUMED_POSTCOPY = 1, 3
+SUSPENDED_POSTCOPY_FAILED = 8
+STOPPED_DESTROYED, STOPPED_MIGRATED, STOPPED_FAILED = 1, 3, 5
+STOPPED_SHUTDOWN, STOPPED_CRASHED = 0, 2
+
+
+class Signal(enum.Enum):
+    """What happened to a guest, whatever told the agent."""
+
+    PREPARE = "prepare"            # RPC prepare (forecast / profile hint)
+    INCOMING = "incoming"          # STARTED/MIGRATED, RPC started
+    POSTCOPY = "postcopy"          # RESUMED/POSTCOPY
+    COMPLETED = "completed"        # RESUMED/MIGRATED, job completed, RPC
+    FAILED = "failed"              # STOPPED/FAILED|DESTROYED, post-copy
+                                   # failure, RPC aborted, rollback_dest
+    GONE = "gone"                  # guest stopped after completion
+
+
+def lifecycle_signal(event: int, detail: int) -> Optional[Signal]:
+    """The signal of a destination lifecycle event, or ``None``."""
+    if event == EV_STARTED and detail == STARTED_MIGRATED:
+        return Signal.INCOMING
+    if event == EV_RESUMED and detail == RESUMED_POSTCOPY:
+        return Signal.POSTCOPY
+    if event == EV_RESUMED and detail == RESUMED_MIGRATED:
+        return Signal.COMPLETED
+    if event == EV_SUSPENDED and detail == SUSPENDED_POSTCOPY_FAILED:
+        return Signal.FAILED
+    if event == EV_STOPPED:
+        if detail in (STOPPED_FAILED, STOPPED_DESTROYED, STOPPED_CRASHED):
+            return Signal.FAILED
+        return Signal.GONE
+    return None
+
+
+_NEXT: dict[tuple[Optional[Phase], Signal], Phase] = {
+    (None, Signal.PREPARE): Phase.PREPARED,
+    (None, Signal.INCOMING): Phase.INCOMING,
+    (Phase.PREPARED, Signal.PREPARE): Phase.PREPARED,
+    (Phase.PREPARED, Signal.INCOMING): Phase.INCOMING,
+    (Phase.PREPARED, Signal.FAILED): Phase.FAILED,
+    (Phase.INCOMING, Signal.INCOMING): Phase.INCOMING,
+    (Phase.INCOMING, Signal.POSTCOPY): Phase.POSTCOPY,
+    (Phase.INCOMING, Signal.COMPLETED): Phase.STEADY,
+    (Phase.INCOMING, Signal.FAILED): Phase.FAILED,
+    (Phase.INCOMING, Signal.GONE): Phase.FAILED,
+    (Phase.POSTCOPY, Signal.POSTCOPY): Phase.POSTCOPY,
+    (Phase.POSTCOPY, Signal.COMPLETED): Phase.STEADY,
+    (Phase.POSTCOPY, Signal.FAILED): Phase.FAILED,
+    (Phase.POSTCOPY, Signal.GONE): Phase.FAILED,
+    (Phase.STEADY, Signal.COMPLETED): Phase.STEADY,
+    (Phase.STEADY, Signal.GONE): Phase.DONE,
+    (Phase.STEADY, Signal.FAILED): Phase.DONE,
+    (Phase.FAILED, Signal.FAILED): Phase.FAILED,
+    (Phase.FAILED, Signal.GONE): Phase.FAILED,
+}
+
+
+def next_phase(phase: Optional[Phase], signal: Signal) -> Optional[Phase]:
+    """The phase after ``signal``; ``None`` when the signal does not
+    apply (e.g. a COMPLETED for a guest the agent never saw arrive, or a
+    repeated message: callers treat that as "ignore")."""
+    return _NEXT.get((phase, signal))
