@@ -9,7 +9,11 @@ PURE = ("watcher_adaptive.traces", "watcher_adaptive.replay.api",
         "watcher_adaptive.replay.results", "watcher_adaptive.replay.engine",
         "watcher_adaptive.replay.cloudsim_policies",
         "watcher_adaptive.replay.cluster", "watcher_adaptive.replay.runner",
-        "watcher_adaptive.replay.validation", "nova_hooks")
+        "watcher_adaptive.replay.validation", "nova_hooks",
+        "watcher_adaptive.profiler.record", "watcher_adaptive.profiler.gate",
+        "watcher_adaptive.profiler.framing", "watcher_adaptive.profiler.spool",
+        "watcher_adaptive.profiler.sink",
+        "watcher_adaptive.profiler.guest.agent")
 
 _SCRIPT = """
 import importlib, importlib.abc, sys

@@ -148,6 +148,24 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--min-samples", type=int, default=48,
                     help="no training on a shorter history (default 48)")
 
+    ps = sub.add_parser(
+        "profiler-setup", help="create the archive policy and rule the "
+                               "behavioural profiles (adaptive.* metrics) "
+                               "are stored with, unless they exist")
+    ps.add_argument("--gnocchi", required=True, metavar="URL",
+                    help="Gnocchi endpoint (basic auth)")
+    ps.add_argument("--user", default="admin", help="basic-auth user")
+    ps.add_argument("--archive-policy", default="watcher-adaptive-profile")
+    ps.add_argument("--granularity", type=_positive_int, default=30,
+                    help="finest granularity in seconds: the guest "
+                         "agent's interval (default 30)")
+
+    gz = sub.add_parser(
+        "guest-agent-zipapp", help="pack the in-guest profiling agent into "
+                                   "one .pyz that runs on a guest's python3 "
+                                   "without the rest of the project")
+    gz.add_argument("output", type=Path, help="the .pyz file to write")
+
     val = sub.add_parser("validate-cloudsim",
                          help="print the replay next to CloudSim 3.0.3's "
                               "figures for the PlanetLab development days")
@@ -182,6 +200,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return _backtest(args)
         if args.command == "train":
             return _train(args)
+        if args.command == "profiler-setup":
+            return _profiler_setup(args)
+        if args.command == "guest-agent-zipapp":
+            from watcher_adaptive.profiler import zipapp
+            print(zipapp.build(args.output))
+            return 0
         return _validate(args)
     except (UsageError, trace_errors.TraceError,
             registry.UnknownStrategy, ValueError) as exc:
@@ -303,6 +327,25 @@ def _backtest(args: argparse.Namespace) -> int:
         files = predictor.save(model, args.save_model)
         print(f"model: {files[0]} ({files[1].name})")
     print(f"report: {page}")
+    return 0
+
+
+def _profiler_setup(args: argparse.Namespace) -> int:
+    from gnocchiclient import exceptions as gexc
+    from keystoneauth1 import exceptions as kexc
+
+    from watcher_adaptive.adapters import gnocchi
+    from watcher_adaptive.profiler import sink
+
+    try:
+        created = sink.ensure_archive_policy(
+            gnocchi.make_client(args.gnocchi, args.user),
+            args.archive_policy, granularity_s=args.granularity)
+    except (gexc.ClientException, kexc.ClientException) as exc:
+        raise UsageError(f"Gnocchi at {args.gnocchi}: {exc}") from None
+    print(f"archive policy {args.archive_policy} and rule "
+          f"'{sink.METRIC_PREFIX}*': "
+          f"{'created' if created else 'already there'}")
     return 0
 
 
