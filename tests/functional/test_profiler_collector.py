@@ -2,6 +2,7 @@
 processes, the collector as its own process, a real Gnocchi server."""
 from __future__ import annotations
 
+import datetime
 import json
 import signal
 import subprocess
@@ -12,9 +13,11 @@ import urllib.parse
 import uuid
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.functional.tcp_proxy import TcpProxy
+from watcher_adaptive.adapters import gnocchi
 from watcher_adaptive.profiler import zipapp
 
 HOSTILE_SCRIPT = textwrap.dedent("""
@@ -165,6 +168,17 @@ def test_agents_to_gnocchi_with_a_hostile_guest_beside_them(
     metrics = gnocchi_client.resource.get("instance", hostile)["metrics"]
     assert not [m for m in metrics if m.startswith("adaptive.")]
     assert st["lost"] == 0 and st["spool_depth"] == 0
+    # what the strategy reads for its model's behaviour columns
+    stop = datetime.datetime.now(datetime.timezone.utc)
+    window = gnocchi.GnocchiMetricSource(gnocchi_client).read_usage(
+        good + [hostile], stop - datetime.timedelta(minutes=10),
+        stop + datetime.timedelta(minutes=1), granularity=30,
+        metrics=gnocchi.PROFILE_METRICS)
+    mem = window.values["profile_mem_used"]
+    assert np.isfinite(mem[:2]).any(axis=1).all()
+    assert ((mem[:2][np.isfinite(mem[:2])] > 0) &
+            (mem[:2][np.isfinite(mem[:2])] < 1)).all()
+    assert np.isnan(mem[2]).all()
 
 
 def test_gnocchi_outage_spools_and_the_bound_is_counted(

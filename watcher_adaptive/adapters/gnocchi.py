@@ -39,10 +39,18 @@ METRICS: dict[str, tuple[str, str, float]] = {
     "disk_write_bps": ("disk.write.bytes", "rate:mean", 1.0),
     "net_rx_bps": ("network.incoming.bytes", "rate:mean", 1.0),
     "net_tx_bps": ("network.outgoing.bytes", "rate:mean", 1.0),
+    # the behavioural profiler's guest-side view (watcher_adaptive.profiler)
+    "profile_mem_used": ("adaptive.mem.used_ratio", "mean", 1.0),
+    "profile_disk_write_share": ("adaptive.disk.write_share", "mean", 1.0),
+    "profile_net_rx_share": ("adaptive.net.rx_share", "mean", 1.0),
 }
 DEFAULT_METRICS = ("cpu_cores", "memory_mb")
 #: what one audit of the strategy reads
 AUDIT_METRICS = ("cpu_cores",)
+#: profile features the predictor's behaviour columns take, read when a
+#: trained model is in use
+PROFILE_METRICS = ("profile_mem_used", "profile_disk_write_share",
+                   "profile_net_rx_share")
 
 
 class MetricSourceError(RuntimeError):

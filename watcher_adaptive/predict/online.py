@@ -2,12 +2,15 @@
 predict.predictor.Predictor` and the recent usage an audit reads.
 
 The features are the training features computed on the audit's window
-(its last sample is the origin); the long-run mean is the window's, and
-the behaviour-profile columns are NaN until the profiler's metrics are
-read with the usage (the model handles NaN natively).
+(its last sample is the origin); the long-run mean is the window's.  The
+behaviour-profile columns come from the guest profiler's metrics where
+an instance has them (trailing hour, as the training stand-ins from the
+Bitbrains columns are computed), and are NaN otherwise (the model
+handles NaN natively).
 """
 from __future__ import annotations
 
+from typing import Mapping
 from typing import Optional
 
 import numpy as np
@@ -19,14 +22,42 @@ from watcher_adaptive.predict import dataset
 from watcher_adaptive.predict.predictor import ModelMismatch
 from watcher_adaptive.predict.predictor import Predictor
 
+#: predictor behaviour column -> the profile metric key that feeds it
+#: (:data:`watcher_adaptive.adapters.gnocchi.PROFILE_METRICS`)
+PROFILE_COLUMNS = {"mem_ratio": "profile_mem_used",
+                   "disk_write_share": "profile_disk_write_share",
+                   "net_rx_share": "profile_net_rx_share"}
+PROFILE_WINDOW_S = 3600.0
+
+
+def profile_columns(values: Optional[Mapping[str, np.ndarray]], n: int,
+                    interval_s: float) -> np.ndarray:
+    """``(n, 3)`` behaviour columns: each profile metric's mean over the
+    trailing hour of ``values[key]`` (``(n, k)``), NaN where absent."""
+    out = np.full((n, len(PROFILE_COLUMNS)), np.nan)
+    if not values:
+        return out
+    keep = max(1, int(round(PROFILE_WINDOW_S / interval_s)))
+    for j, key in enumerate(PROFILE_COLUMNS.values()):
+        series = values.get(key)
+        if series is None or np.shape(series)[0] != n or \
+                np.shape(series)[1] == 0:
+            continue
+        tail = np.asarray(series, dtype=float)[:, -keep:]
+        seen = np.isfinite(tail).any(axis=1)
+        out[seen, j] = np.nanmean(tail[seen], axis=1)
+    return out
+
 
 def features_now(history: np.ndarray, vm_size: np.ndarray,
                  interval_s: float,
-                 last_sample_epoch_s: Optional[float]) -> np.ndarray:
+                 last_sample_epoch_s: Optional[float],
+                 profile: Optional[np.ndarray] = None) -> np.ndarray:
     """VM feature rows (``dataset.vm_feature_names()``) at the window's
     last sample.
 
     :param history: ``(n_vms, k)`` CPU utilisation, oldest first.
+    :param profile: ``(n_vms, 3)`` from :func:`profile_columns`.
     """
     cpu = np.asarray(history, dtype=float)
     n, k = cpu.shape
@@ -40,14 +71,16 @@ def features_now(history: np.ndarray, vm_size: np.ndarray,
         last_sample_epoch_s - (k - 1) * interval_s
     per_day = max(1, int(round(86400.0 / interval_s)))
     tod = F.time_features(origins, per_day, start, interval_s)
-    profile = np.full((n, 3), np.nan)
+    if profile is None:
+        profile = np.full((n, len(PROFILE_COLUMNS)), np.nan)
     return np.column_stack([own, fleet, tod, profile])
 
 
 def model_forecast(predictor: Predictor, history: np.ndarray,
                    vm_size: np.ndarray, quantile: float, horizon_s: float,
                    interval_s: float,
-                   last_sample_epoch_s: Optional[float]) -> DemandForecast:
+                   last_sample_epoch_s: Optional[float],
+                   profile: Optional[np.ndarray] = None) -> DemandForecast:
     """Demand in capacity units from the predictor's peak quantiles.
 
     :raises ModelMismatch: the model was trained for another horizon or
@@ -59,7 +92,8 @@ def model_forecast(predictor: Predictor, history: np.ndarray,
     if abs(predictor.interval_s - interval_s) > 1e-6:
         raise ModelMismatch(f"model interval {predictor.interval_s:g} s, "
                             f"audit granularity {interval_s:g} s")
-    X = features_now(history, vm_size, interval_s, last_sample_epoch_s)
+    X = features_now(history, vm_size, interval_s, last_sample_epoch_s,
+                     profile)
     samples = np.isfinite(np.asarray(history, dtype=float)).sum(axis=1)
     vm = predictor.vm_quantiles(X, history_samples=samples)
     try:

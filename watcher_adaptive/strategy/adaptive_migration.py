@@ -49,9 +49,11 @@ class UsageSource(Protocol):
 
     def read_usage(self, resource_ids: Sequence[str],
                    start: datetime.datetime, stop: datetime.datetime,
-                   granularity: int = 300):
+                   granularity: int = 300,
+                   metrics: Optional[Sequence[str]] = None):
         """A :class:`~watcher_adaptive.adapters.gnocchi.UsageWindow`
-        whose ``values["cpu_cores"]`` holds cores in use."""
+        whose ``values["cpu_cores"]`` holds cores in use (or, when
+        ``metrics`` is given, those metric keys)."""
 
 
 class AdaptiveMigration(base.WorkloadStabilizationBaseStrategy):
@@ -205,6 +207,32 @@ class AdaptiveMigration(base.WorkloadStabilizationBaseStrategy):
                 metrics=gnocchi.AUDIT_METRICS)
         return self._usage_source
 
+    def _profiles(self, snapshot, start, stop,
+                  params: schema.AuditParameters) -> Optional[np.ndarray]:
+        """The behaviour columns from the guest profiler's metrics, or
+        ``None`` (logged) when they cannot be read: a profile is a
+        refinement, never a reason to fail the audit."""
+        from watcher_adaptive.adapters import gnocchi
+        from watcher_adaptive.predict import online
+
+        try:
+            window = self.usage_source().read_usage(
+                snapshot.vm_names, start, stop, params.granularity_s,
+                metrics=gnocchi.PROFILE_METRICS)
+            values = {k: _aligned(window, snapshot.vm_names, k)
+                      for k in gnocchi.PROFILE_METRICS
+                      if k in window.values}
+        except Exception as exc:  # noqa: BLE001 - optional input, logged
+            LOG.info("%s: no behaviour profiles this audit (%s: %s)", NAME,
+                     type(exc).__name__, exc)
+            return None
+        profile = online.profile_columns(values, snapshot.n_vms,
+                                         float(params.granularity_s))
+        LOG.debug("%s: behaviour profiles for %d of %d instance(s)", NAME,
+                  int(np.isfinite(profile).any(axis=1).sum()),
+                  snapshot.n_vms)
+        return profile
+
     def _forecast(self, snapshot, params: schema.AuditParameters,
                   now: float) -> DemandForecast:
         """The trained model's forecast, else the reactive rule (logged).
@@ -233,10 +261,11 @@ class AdaptiveMigration(base.WorkloadStabilizationBaseStrategy):
                 from watcher_adaptive.predict import online
                 from watcher_adaptive.predict import predictor
                 model = predictor.load(model_path)
+                profile = self._profiles(snapshot, start, stop, params)
                 return online.model_forecast(
                     model, history, snapshot.vm_vcpus, params.quantile,
                     params.horizon_s, float(params.granularity_s),
-                    now)
+                    now, profile)
             except Exception as exc:  # noqa: BLE001 - fall back, logged
                 self.fallback_reason = (f"model {model_path} unusable "
                                         f"({type(exc).__name__}: {exc})")
@@ -248,10 +277,11 @@ class AdaptiveMigration(base.WorkloadStabilizationBaseStrategy):
             history, snapshot.vm_vcpus, params.quantile, params.horizon_s)
 
 
-def _aligned(window, names: Sequence[str]) -> np.ndarray:
-    """The window's CPU rows (cores in use) in ``names`` order (NaN rows
-    for instances the source does not know)."""
-    cpu = np.asarray(window.values["cpu_cores"], dtype=float)
+def _aligned(window, names: Sequence[str], key: str = "cpu_cores"
+             ) -> np.ndarray:
+    """The window's rows of ``key`` (CPU: cores in use) in ``names``
+    order (NaN rows for instances the source does not know)."""
+    cpu = np.asarray(window.values[key], dtype=float)
     row = {rid: i for i, rid in enumerate(window.resource_ids)}
     out = np.full((len(names), max(cpu.shape[1], 1)), np.nan)
     for j, name in enumerate(names):

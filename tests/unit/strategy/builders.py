@@ -16,12 +16,31 @@ class RecordingSource:
     """
 
     def __init__(self, cpu_by_vm: dict[str, list[float]],
-                 vcpus: float = 2.0) -> None:
+                 vcpus: float = 2.0,
+                 profiles: dict[str, dict[str, list[float]]] | None = None
+                 ) -> None:
         self.cpu_by_vm = cpu_by_vm
         self.vcpus = vcpus
+        #: profile metric key -> {vm: series}, served when asked for
+        self.profiles = profiles or {}
         self.calls: list[tuple] = []
 
-    def read_usage(self, resource_ids, start, stop, granularity=300):
+    def read_usage(self, resource_ids, start, stop, granularity=300,
+                   metrics=None):
+        if metrics is not None:
+            self.calls.append(("profile", tuple(metrics)))
+            ids = tuple(resource_ids)
+            width = max((len(v) for by_vm in self.profiles.values()
+                         for v in by_vm.values()), default=0)
+            values = {}
+            for key, by_vm in self.profiles.items():
+                arr = np.full((len(ids), width), np.nan)
+                for i, rid in enumerate(ids):
+                    series = by_vm.get(rid, [])
+                    arr[i, width - len(series):] = series
+                values[key] = arr
+            return gnocchi.UsageWindow(ids, np.zeros(width, "datetime64[s]"),
+                                       values, 1)
         self.calls.append((tuple(resource_ids), start, stop, granularity))
         ids = tuple(r for r in resource_ids if r in self.cpu_by_vm)
         width = max((len(v) for v in self.cpu_by_vm.values()), default=0)

@@ -230,3 +230,44 @@ def test_plan_listeners_receive_the_forecasts_and_a_failing_one_is_skipped(
     assert {"instance", "upper_cpu_cores", "horizon_s",
             "profile"} <= set(received[0][0])
     assert "listener down" in caplog.text
+
+
+def _snapshot_and_params(strategy, model):
+    from watcher_adaptive.strategy import cluster
+    from watcher_adaptive.strategy import schema
+
+    snapshot, _ = cluster.build_snapshot(model, {})
+    return snapshot, schema.to_parameters(dict(strategy.input_parameters))
+
+
+def test_behaviour_profiles_feed_the_model_columns(tmp_path):
+    import datetime
+
+    import numpy as np
+
+    model, cpu = hot_cluster()
+    names = sorted(cpu)
+    profiles = {"profile_mem_used": {names[0]: [0.2, 0.4, np.nan]},
+                "profile_net_rx_share": {names[0]: [0.9, 0.7, 0.8]}}
+    source = builders.RecordingSource(cpu, profiles=profiles)
+    strategy = load_strategy(tmp_path, source)
+    snapshot, params = _snapshot_and_params(strategy, model)
+    now = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+    cols = strategy._profiles(snapshot, now, now, params)
+    row = list(snapshot.vm_names).index(names[0])
+    # trailing-hour means; no disk profile; NaN for instances without one
+    assert cols[row] == pytest.approx([0.3, np.nan, 0.8], nan_ok=True)
+    others = [i for i in range(snapshot.n_vms) if i != row]
+    assert others and np.isnan(cols[others]).all()
+    assert ("profile", ("profile_mem_used", "profile_disk_write_share",
+                        "profile_net_rx_share")) in source.calls
+
+
+def test_profiles_that_cannot_be_read_are_skipped_not_fatal(tmp_path):
+    import datetime
+
+    model, _ = hot_cluster()
+    strategy = load_strategy(tmp_path, builders.BrokenSource())
+    snapshot, params = _snapshot_and_params(strategy, model)
+    now = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+    assert strategy._profiles(snapshot, now, now, params) is None
