@@ -1,0 +1,165 @@
+"""This host's guests, as the agent may touch them.
+
+Two kinds of call, kept apart on purpose.  *Immediate* calls never take
+libvirt's domain job: they read ``domainListGetStats(..., NOWAIT)``,
+procfs, and change thread affinity with ``sched_setaffinity`` or the
+balloon through the guest's second QMP monitor; they work while an
+incoming post-copy migration holds the job.  *Job-taking* calls
+(``setMemoryFlags``, ``pinVcpuFlags``, ``pinEmulator``, ``memoryStats``)
+wait 30 s and fail during post-copy (measured on libvirt 9.0), so the
+manager makes them only after the migration completed, and never from
+libvirt's event-loop thread.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Optional
+from typing import Sequence
+
+from nova_hooks.agent import qemu
+from nova_hooks.agent.qmp import Qmp
+from nova_hooks.core.types import BalloonStats
+from nova_hooks.core.types import HostTopology
+from nova_hooks.core.types import NumaNode
+
+
+@dataclasses.dataclass(frozen=True)
+class Guest:
+    uuid: str
+    name: str
+    n_vcpus: int
+    current_kib: int
+    maximum_kib: int
+
+
+def parse_cpu_list(text: str) -> frozenset[int]:
+    """``"0-3,8,10-11"`` -> {0, 1, 2, 3, 8, 10, 11}."""
+    cpus: set[int] = set()
+    for part in text.replace(" ", "").split(","):
+        if not part:
+            continue
+        lo, _, hi = part.partition("-")
+        cpus.update(range(int(lo), int(hi or lo) + 1))
+    return frozenset(cpus)
+
+
+def host_topology(sys_root: str = "/sys") -> HostTopology:
+    """NUMA nodes and their CPUs from sysfs (one node with every online
+    CPU when the kernel shows no NUMA)."""
+    base = os.path.join(sys_root, "devices", "system", "node")
+    nodes = []
+    try:
+        names = sorted(n for n in os.listdir(base) if n.startswith("node")
+                       and n[4:].isdigit())
+    except OSError:
+        names = []
+    for name in names:
+        try:
+            with open(os.path.join(base, name, "cpulist")) as f:
+                nodes.append(NumaNode(int(name[4:]),
+                                      parse_cpu_list(f.read().strip())))
+        except OSError:
+            continue
+    if not nodes:
+        nodes = [NumaNode(0, frozenset(os.sched_getaffinity(0)))]
+    return HostTopology(tuple(nodes))
+
+
+def numa_bytes(proc_root: str, pid: int,
+               page_kib: int = 4) -> tuple[tuple[int, int], ...]:
+    """Resident bytes of process ``pid`` per NUMA node, from
+    ``/proc/<pid>/numa_maps`` (``N<node>=<pages>``)."""
+    by_node: dict[int, int] = {}
+    try:
+        with open(os.path.join(proc_root, str(pid), "numa_maps")) as f:
+            for line in f:
+                kib = page_kib
+                for field in line.split():
+                    if field.startswith("kernelpagesize_kB="):
+                        kib = int(field.split("=")[1])
+                for field in line.split():
+                    if field.startswith("N") and "=" in field:
+                        node, pages = field[1:].split("=")
+                        if node.isdigit():
+                            by_node[int(node)] = by_node.get(int(node), 0) \
+                                + int(pages) * kib * 1024
+    except OSError:
+        return ()
+    return tuple(sorted(by_node.items()))
+
+
+class LibvirtHost:
+    """The adapter over one libvirt connection and this host's procfs."""
+
+    def __init__(self, conn, run_dir: str, proc_root: str = "/proc",
+                 sys_root: str = "/sys",
+                 second_monitor: str = "{run_dir}/{name}.qmp2",
+                 qmp_timeout_s: float = 2.0) -> None:
+        import libvirt
+
+        self.libvirt = libvirt
+        self.conn = conn
+        self.run_dir = run_dir
+        self.proc_root = proc_root
+        self.sys_root = sys_root
+        self.second_monitor = second_monitor
+        self.qmp_timeout_s = qmp_timeout_s
+
+    # -- immediate ------------------------------------------------------
+    def guest(self, uuid: str) -> Guest:
+        lv = self.libvirt
+        dom = self.conn.lookupByUUIDString(uuid)
+        stats = self.conn.domainListGetStats(
+            [dom], lv.VIR_DOMAIN_STATS_BALLOON | lv.VIR_DOMAIN_STATS_VCPU,
+            lv.VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT)
+        values = stats[0][1] if stats else {}
+        maximum = int(values.get("balloon.maximum") or 0)
+        current = int(values.get("balloon.current") or maximum)
+        vcpus = int(values.get("vcpu.current") or 0)
+        return Guest(uuid, dom.name(), vcpus, current, maximum)
+
+    def threads(self, guest: Guest) -> tuple[dict[int, int], list[int]]:
+        pid = qemu.qemu_pid(self.run_dir, guest.name)
+        return qemu.threads(self.proc_root, pid)
+
+    def node_bytes(self, guest: Guest) -> tuple[tuple[int, int], ...]:
+        return numa_bytes(self.proc_root,
+                          qemu.qemu_pid(self.run_dir, guest.name))
+
+    def topology(self) -> HostTopology:
+        return host_topology(self.sys_root)
+
+    def qmp(self, guest: Guest) -> Optional[Qmp]:
+        path = self.second_monitor.format(run_dir=self.run_dir,
+                                          name=guest.name, uuid=guest.uuid)
+        return Qmp(path, self.qmp_timeout_s) if os.path.exists(path) \
+            else None
+
+    def state(self, uuid: str) -> tuple[int, int]:
+        return tuple(self.conn.lookupByUUIDString(uuid).state())
+
+    # -- job-taking: only when no migration holds the job ----------------
+    def set_balloon(self, guest: Guest, kib: int) -> None:
+        self.conn.lookupByUUIDString(guest.uuid).setMemoryFlags(
+            int(kib), self.libvirt.VIR_DOMAIN_AFFECT_LIVE)
+
+    def pin(self, guest: Guest, vcpu_cpus: Sequence[Sequence[int]],
+            emulator_cpus: Sequence[int]) -> None:
+        dom = self.conn.lookupByUUIDString(guest.uuid)
+        n = self.conn.getInfo()[2]
+        for vcpu, cpus in enumerate(vcpu_cpus):
+            dom.pinVcpuFlags(vcpu, tuple(c in cpus for c in range(n)),
+                             self.libvirt.VIR_DOMAIN_AFFECT_LIVE)
+        dom.pinEmulator(tuple(c in emulator_cpus for c in range(n)),
+                        self.libvirt.VIR_DOMAIN_AFFECT_LIVE)
+
+    def balloon_stats(self, guest: Guest) -> Optional[BalloonStats]:
+        stats = self.conn.lookupByUUIDString(guest.uuid).memoryStats()
+        if "actual" not in stats:
+            return None
+        return BalloonStats(actual_kib=int(stats["actual"]),
+                            available_kib=stats.get("available"),
+                            unused_kib=stats.get("unused"),
+                            usable_kib=stats.get("usable"),
+                            disk_caches_kib=stats.get("disk_caches"))

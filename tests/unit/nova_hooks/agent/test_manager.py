@@ -1,0 +1,196 @@
+"""The manager on real threads: this test process plays QEMU (two of its
+threads are named like libvirt's vCPU threads) and affinity really
+changes; only libvirt's job-taking calls are recorded instead of made."""
+from __future__ import annotations
+
+import os
+import threading
+
+import pytest
+
+from nova_hooks.agent import qemu
+from nova_hooks.agent.host import Guest
+from nova_hooks.agent.journal import Journal
+from nova_hooks.agent.journal import JournalError
+from nova_hooks.agent.manager import Manager
+from nova_hooks.core.lifecycle import Signal
+from nova_hooks.core.types import BalloonPolicy
+from nova_hooks.core.types import Hint
+from nova_hooks.core.types import HostTopology
+from nova_hooks.core.types import NumaNode
+from nova_hooks.core.types import PinningPolicy
+
+UUID = "0e3c2c5e-8a55-4d0c-9d7b-3b7c1c1f0a01"
+MIB = 1024
+CPUS = sorted(os.sched_getaffinity(0))
+pytestmark = pytest.mark.skipif(len(CPUS) < 2, reason="needs 2 CPUs")
+
+
+class ThisProcessHost:
+    """Immediate calls for real on this process; libvirt's recorded."""
+
+    def __init__(self, run_dir):
+        self.run_dir = run_dir
+        self.libvirt_calls = []
+        self.current_kib = 512 * MIB
+
+    def guest(self, uuid):
+        return Guest(uuid, "guest", 2, self.current_kib, 512 * MIB)
+
+    def threads(self, guest):
+        return qemu.threads("/proc", qemu.qemu_pid(self.run_dir, "guest"))
+
+    def node_bytes(self, guest):
+        return ()
+
+    def topology(self):
+        return HostTopology((NumaNode(0, frozenset(CPUS)),))
+
+    def qmp(self, guest):
+        return None
+
+    def set_balloon(self, guest, kib):
+        self.libvirt_calls.append(("balloon", kib))
+        self.current_kib = kib
+
+    def pin(self, guest, vcpu_cpus, emulator_cpus):
+        self.libvirt_calls.append(("pin", vcpu_cpus, emulator_cpus))
+
+    def balloon_stats(self, guest):
+        return None
+
+
+@pytest.fixture
+def host(tmp_path):
+    (tmp_path / "guest.pid").write_text(str(os.getpid()))
+    stop = threading.Event()
+    ready = threading.Barrier(3)
+
+    def run(i):
+        tid = threading.get_native_id()
+        with open(f"/proc/self/task/{tid}/comm", "w") as f:
+            f.write(f"CPU {i}/TCG")
+        ready.wait()
+        stop.wait()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    ready.wait()
+    yield ThisProcessHost(str(tmp_path))
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            os.sched_setaffinity(int(tid), CPUS)
+        except OSError:
+            pass
+    stop.set()
+    for t in threads:
+        t.join()
+
+
+def vcpu_affinity(host):
+    vcpus, _ = host.threads(None)
+    return [qemu.get_affinity(vcpus[i]) for i in sorted(vcpus)]
+
+
+def make(host, tmp_path, **kw):
+    kw.setdefault("max_sessions", 2)
+    return Manager(host, Journal(str(tmp_path / "journal.jsonl")),
+                   PinningPolicy(guest_cpus=frozenset(CPUS[-1:])),
+                   BalloonPolicy(floor_kib=128 * MIB, headroom_kib=32 * MIB,
+                                 require_guest_need=False), **kw)
+
+
+def kinds(manager):
+    return [(r.kind.value, r.action.value if r.action else None,
+             r.channel.value if r.channel else None)
+            for r in manager.journal.load()]
+
+
+def test_postcopy_moves_affinity_at_once_and_queues_the_balloon(
+        host, tmp_path):
+    m = make(host, tmp_path)
+    m.prepare(Hint(UUID, working_set_kib=96 * MIB))
+    m.signal(UUID, Signal.INCOMING)
+    assert vcpu_affinity(host) == [CPUS, CPUS]
+    m.signal(UUID, Signal.POSTCOPY)
+    assert vcpu_affinity(host) == [CPUS[-1:], CPUS[-1:]]
+    assert host.libvirt_calls == []           # the job is held: no libvirt
+    m.signal(UUID, Signal.POSTCOPY)           # a repeat changes nothing
+    m.signal(UUID, Signal.COMPLETED)
+    # libvirt learns the pinning, then the queued balloon lands: 96 MiB
+    # hot + max(32 MiB, 10 %) headroom, in steps of at most 128 MiB
+    assert host.libvirt_calls == [
+        ("pin", [CPUS[-1:], CPUS[-1:]], CPUS[-1:]),
+        ("balloon", 384 * MIB), ("balloon", 256 * MIB),
+        ("balloon", 128 * MIB)]
+    assert kinds(m) == [
+        ("open", None, None),
+        ("intent", "vcpu_affinity", "sched"),
+        ("done", "vcpu_affinity", "sched"),
+        ("intent", "emulator_affinity", "sched"),
+        ("done", "emulator_affinity", "sched"),
+        ("intent", "balloon", "queued"),
+        *[("intent", "balloon", "libvirt"),
+          ("done", "balloon", "libvirt")] * 3,
+        ("done", "balloon", "queued")]
+    m.release(UUID)
+    assert not m.journal.sessions()[UUID].open
+
+
+def test_a_failed_migration_restores_the_affinity(host, tmp_path):
+    m = make(host, tmp_path)
+    m.signal(UUID, Signal.INCOMING)
+    m.signal(UUID, Signal.POSTCOPY)
+    assert vcpu_affinity(host) == [CPUS[-1:], CPUS[-1:]]
+    m.signal(UUID, Signal.FAILED)
+    assert vcpu_affinity(host) == [CPUS, CPUS]
+    state = m.journal.sessions()[UUID]
+    assert not state.open and UUID not in m.sessions
+
+
+def test_a_restarted_agent_restores_what_the_journal_shows_open(
+        host, tmp_path):
+    first = make(host, tmp_path)
+    first.signal(UUID, Signal.INCOMING)
+    first.signal(UUID, Signal.POSTCOPY)       # ... and the agent dies
+    second = make(host, tmp_path)
+    assert second.restore_open_sessions() == [UUID]
+    assert vcpu_affinity(host) == [CPUS, CPUS]
+    assert second.restore_open_sessions() == []
+
+
+class RefusingJournal(Journal):
+    """The disk is full (a fault): every write is refused."""
+
+    def write(self, *args, **kwargs):
+        raise JournalError(28, "No space left on device")
+
+
+def test_nothing_changes_that_cannot_be_journaled(host, tmp_path):
+    m = make(host, tmp_path)
+    m.journal = RefusingJournal(str(tmp_path / "full.jsonl"))
+    m.signal(UUID, Signal.INCOMING)
+    m.signal(UUID, Signal.POSTCOPY)
+    assert vcpu_affinity(host) == [CPUS, CPUS]
+    assert UUID not in m.sessions
+
+
+def test_dry_run_journals_but_changes_nothing(host, tmp_path):
+    m = make(host, tmp_path, dry_run=True)
+    m.signal(UUID, Signal.INCOMING)
+    m.signal(UUID, Signal.POSTCOPY)
+    m.signal(UUID, Signal.COMPLETED)
+    assert vcpu_affinity(host) == [CPUS, CPUS]
+    assert host.libvirt_calls == []
+    assert ("intent", "vcpu_affinity", "dry-run") in kinds(m)
+
+
+def test_the_concurrency_cap_leaves_extra_guests_alone(host, tmp_path):
+    m = make(host, tmp_path, max_sessions=1)
+    other = "0e3c2c5e-8a55-4d0c-9d7b-3b7c1c1f0a02"
+    m.signal(UUID, Signal.INCOMING)
+    m.signal(other, Signal.INCOMING)
+    assert list(m.sessions) == [UUID]
+    details = [r.detail for r in m.journal.load() if r.vm == other]
+    assert details == ["skipped: concurrency cap", "skipped"]
