@@ -160,6 +160,19 @@ def build_parser() -> argparse.ArgumentParser:
                     help="finest granularity in seconds: the guest "
                          "agent's interval (default 30)")
 
+    pb = sub.add_parser(
+        "profile-backtest", help="do behaviour-profile features help the "
+                                 "CPU forecast? a backtest on a recorded "
+                                 "run of the guest agent")
+    pb.add_argument("run", type=Path, help="a run recorded by "
+                    "tools/record_profile_run.py (.jsonl or .jsonl.gz)")
+    pb.add_argument("--horizons", default="1,5,15",
+                    help="forecast horizons in samples (default 1,5,15)")
+    pb.add_argument("--output", type=Path, metavar="DIR",
+                    help="write results.json and profile_backtest.png here")
+    pb.add_argument("--max-iter", type=_positive_int, default=200,
+                    help="boosting iterations per model (default 200)")
+
     gz = sub.add_parser(
         "guest-agent-zipapp", help="pack the in-guest profiling agent into "
                                    "one .pyz that runs on a guest's python3 "
@@ -200,6 +213,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return _backtest(args)
         if args.command == "train":
             return _train(args)
+        if args.command == "profile-backtest":
+            return _profile_backtest(args)
         if args.command == "profiler-setup":
             return _profiler_setup(args)
         if args.command == "guest-agent-zipapp":
@@ -327,6 +342,26 @@ def _backtest(args: argparse.Namespace) -> int:
         files = predictor.save(model, args.save_model)
         print(f"model: {files[0]} ({files[1].name})")
     print(f"report: {page}")
+    return 0
+
+
+def _profile_backtest(args: argparse.Namespace) -> int:
+    import json
+
+    from watcher_adaptive.predict import profile_backtest as pb
+
+    horizons = [int(h) for h in args.horizons.split(",") if h.strip()]
+    if not horizons or min(horizons) < 1:
+        raise UsageError("--horizons: positive sample counts, e.g. 1,5,15")
+    if not args.run.exists():
+        raise UsageError(f"{args.run}: no such run file")
+    report = pb.run(args.run, horizons, args.max_iter)
+    print(pb.table(report))
+    if args.output:
+        args.output.mkdir(parents=True, exist_ok=True)
+        (args.output / "results.json").write_text(
+            json.dumps(report, indent=1))
+        print(pb.plot(report, args.output / "profile_backtest.png"))
     return 0
 
 
