@@ -1,0 +1,329 @@
+"""Helpers for the two local libvirt "hosts" that
+``tools/services/30-libvirt-hosts.sh`` starts: read ``hosts.json``, start
+the tiny TCG guest on one host and live-migrate it with post-copy to the
+other, returning a timeline of what happened.
+
+Needs libvirt-python (the ``host-agent`` extra); the module itself imports
+it lazily so that reading ``hosts.json`` works without it.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import threading
+import time
+from pathlib import Path
+
+HEARTBEAT = re.compile(r"^HB (\d+) ", re.M)
+
+
+class Unavailable(Exception):
+    """The libvirt hosts are not there; the message says why."""
+
+
+def state_dir() -> Path:
+    default = Path(os.environ.get("TMPDIR", "/tmp")) / \
+        "watcher-adaptive-state"
+    return Path(os.environ.get("WA_STATE_DIR", default)) / "libvirt"
+
+
+def load_hosts(base: Path | None = None) -> dict:
+    """``hosts.json`` as a dict, or :class:`Unavailable` with the reason
+    the service script wrote."""
+    base = base or state_dir()
+    if (base / "unavailable").exists():
+        raise Unavailable("libvirt hosts unavailable: "
+                          + (base / "unavailable").read_text().strip())
+    if not (base / "hosts.json").exists():
+        raise Unavailable(f"libvirt hosts not started ({base}/hosts.json "
+                          "missing; run tools/services/30-libvirt-hosts.sh"
+                          " up, or the tests through tools/run-tests.sh)")
+    return json.loads((base / "hosts.json").read_text())
+
+
+def domain_xml(hosts: dict, name: str) -> str:
+    guest = hosts["guest"]
+    text = Path(guest["domain_xml_template"]).read_text()
+    return text.replace(guest["name_placeholder"], name)
+
+
+def serial_log(hosts: dict, host: str, name: str) -> Path:
+    """The guest's serial console log as written on ``host`` (each host
+    has its own /var/log/libvirt)."""
+    return Path(hosts["hosts"][host]["serial_dir"]) / f"{name}.serial"
+
+
+def heartbeats(hosts: dict, host: str, name: str) -> list[int]:
+    """The heartbeat counters the guest printed while it ran on ``host``."""
+    try:
+        text = serial_log(hosts, host, name).read_text(errors="replace")
+    except FileNotFoundError:
+        return []
+    return [int(n) for n in HEARTBEAT.findall(text.replace("\r", ""))]
+
+
+def wait_heartbeats(hosts: dict, host: str, name: str, above: int = 0,
+                    count: int = 1, timeout_s: float = 120.0) -> list[int]:
+    """Block until ``count`` heartbeats numbered above ``above`` appear in
+    ``host``'s serial log; return all of them."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        beats = heartbeats(hosts, host, name)
+        if len([b for b in beats if b > above]) >= count:
+            return beats
+        if time.monotonic() > deadline:
+            raise TimeoutError(
+                f"{count} heartbeat(s) above {above} not seen on host "
+                f"{host} within {timeout_s} s (got {beats[-5:]}, see "
+                f"{serial_log(hosts, host, name)})")
+        time.sleep(0.5)
+
+
+_loop_lock = threading.Lock()
+_loop_started = False
+
+
+def _libvirt():
+    """libvirt-python with its default event loop running in a thread
+    (needed for domain events; registered once per process)."""
+    global _loop_started
+    import libvirt
+
+    with _loop_lock:
+        if not _loop_started:
+            libvirt.registerErrorHandler(lambda *_: None, None)
+            libvirt.virEventRegisterDefaultImpl()
+
+            def run():
+                while True:
+                    libvirt.virEventRunDefaultImpl()
+
+            threading.Thread(target=run, name="libvirt-events",
+                             daemon=True).start()
+            _loop_started = True
+    return libvirt
+
+
+@contextlib.contextmanager
+def connection(hosts: dict, host: str):
+    libvirt = _libvirt()
+    conn = libvirt.open(hosts["hosts"][host]["uri"])
+    try:
+        yield conn
+    finally:
+        with contextlib.suppress(libvirt.libvirtError):
+            conn.close()
+
+
+def start_guest(hosts: dict, name: str, host: str = "A",
+                boot_timeout_s: float = 120.0) -> list[int]:
+    """Define and start the guest ``name`` on ``host``; return once it
+    prints a heartbeat (the heartbeats seen so far)."""
+    with contextlib.suppress(FileNotFoundError):
+        serial_log(hosts, host, name).unlink()
+    with connection(hosts, host) as conn:
+        dom = conn.defineXML(domain_xml(hosts, name))
+        dom.create()
+    return wait_heartbeats(hosts, host, name, timeout_s=boot_timeout_s)
+
+
+def remove_guest(hosts: dict, name: str) -> list[str]:
+    """Destroy and undefine ``name`` wherever it is; what was done."""
+    libvirt = _libvirt()
+    done = []
+    for host in hosts["hosts"]:
+        with connection(hosts, host) as conn:
+            try:
+                dom = conn.lookupByName(name)
+            except libvirt.libvirtError:
+                continue
+            with contextlib.suppress(libvirt.libvirtError):
+                if dom.isActive():
+                    dom.destroy()
+                    done.append(f"destroyed on {host}")
+            with contextlib.suppress(libvirt.libvirtError):
+                if dom.isPersistent():
+                    dom.undefine()
+                    done.append(f"undefined on {host}")
+    return done
+
+
+def _detail_names(libvirt) -> dict:
+    """{(event, detail): 'DETAIL'} from the module's constants."""
+    events = {v: k[len("VIR_DOMAIN_EVENT_"):] for k, v in vars(libvirt)
+              .items() if re.fullmatch(r"VIR_DOMAIN_EVENT_[A-Z]+", k)
+              and isinstance(v, int) and not k.endswith("_LAST")}
+    names = {}
+    for ev, ev_name in events.items():
+        prefix = f"VIR_DOMAIN_EVENT_{ev_name}_"
+        for k, v in vars(libvirt).items():
+            if k.startswith(prefix) and not k.endswith("_LAST"):
+                names[(ev, v)] = k[len(prefix):]
+    return events, names
+
+
+def postcopy_migrate(hosts: dict, name: str, src: str = "A",
+                     dst: str = "B", bandwidth_mib: int = 8,
+                     postcopy_bandwidth_mib: int = 16,
+                     switch_after_s: float = 3.0,
+                     timeout_s: float = 300.0) -> dict:
+    """Live-migrate the running guest ``name`` from ``src`` to ``dst``
+    peer-to-peer (``migrateToURI3`` to the destination's TCP URI, as seen
+    from the source's namespace): pre-copy capped at ``bandwidth_mib``
+    MiB/s, ``migrateStartPostCopy`` after ``switch_after_s`` s, post-copy
+    capped at ``postcopy_bandwidth_mib`` MiB/s.  The domain is persisted
+    on ``dst`` and undefined on ``src`` (as Nova does).
+
+    Returns the timeline: ``events`` (lifecycle and job events of both
+    hosts, ``t`` in seconds since the migration call), the times of the
+    phases, the source's job statistics before the switch and at
+    completion, and ``ok``/``error``.
+    """
+    libvirt = _libvirt()
+    ev_names, detail_names = _detail_names(libvirt)
+    t0 = time.monotonic()
+    tl: dict = {"name": name, "src": src, "dst": dst,
+                "bandwidth_mib": bandwidth_mib,
+                "postcopy_bandwidth_mib": postcopy_bandwidth_mib,
+                "events": [], "ok": False, "error": None,
+                "postcopy_requested": None, "postcopy_on_dst": None,
+                "resumed_on_dst": None, "completed": None,
+                "job_before_switch": None, "job_completed": None}
+    lock = threading.Lock()
+    on_dst_postcopy = threading.Event()
+    done = threading.Event()
+
+    def now():
+        return round(time.monotonic() - t0, 3)
+
+    def record(host, event, detail=None, **extra):
+        with lock:
+            tl["events"].append({"t": now(), "host": host, "event": event,
+                                 "detail": detail, **extra})
+
+    def lifecycle(host):
+        def cb(_conn, dom, event, detail, _opaque):
+            if dom.name() != name:
+                return
+            ev = ev_names.get(event, str(event))
+            det = detail_names.get((event, detail), str(detail))
+            record(host, ev, det)
+            if host == dst and ev == "RESUMED":
+                if det == "POSTCOPY":
+                    tl["postcopy_on_dst"] = now()
+                    on_dst_postcopy.set()
+                elif det == "MIGRATED":
+                    tl["resumed_on_dst"] = now()
+        return cb
+
+    def job_completed(host):
+        def cb(_conn, dom, params, _opaque):
+            if dom.name() == name:
+                record(host, "JOB_COMPLETED", None, stats=dict(params))
+                if host == src:
+                    tl["job_completed"] = dict(params)
+        return cb
+
+    flags = (libvirt.VIR_MIGRATE_LIVE | libvirt.VIR_MIGRATE_PEER2PEER
+             | libvirt.VIR_MIGRATE_POSTCOPY | libvirt.VIR_MIGRATE_PERSIST_DEST
+             | libvirt.VIR_MIGRATE_UNDEFINE_SOURCE)
+    params = {libvirt.VIR_MIGRATE_PARAM_BANDWIDTH: bandwidth_mib,
+              libvirt.VIR_MIGRATE_PARAM_BANDWIDTH_POSTCOPY:
+                  postcopy_bandwidth_mib}
+    dest_uri = hosts["hosts"][dst]["migrate_uri"]
+    tl["dest_uri"] = dest_uri
+    with contextlib.ExitStack() as stack:
+        conns = {h: stack.enter_context(connection(hosts, h))
+                 for h in (src, dst)}
+        # the migration call blocks: give it a connection of its own
+        mig_conn = stack.enter_context(connection(hosts, src))
+        for h, conn in conns.items():
+            ids = [conn.domainEventRegisterAny(
+                       None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+                       lifecycle(h), None),
+                   conn.domainEventRegisterAny(
+                       None, libvirt.VIR_DOMAIN_EVENT_ID_JOB_COMPLETED,
+                       job_completed(h), None)]
+            for i in ids:
+                stack.callback(_deregister, libvirt, conn, i)
+        src_dom = conns[src].lookupByName(name)
+        tl["heartbeats_on_src_at_start"] = heartbeats(hosts, src, name)[-1:]
+
+        def migrate():
+            try:
+                mig_conn.lookupByName(name).migrateToURI3(
+                    dest_uri, params, flags)
+                tl["ok"] = True
+            except libvirt.libvirtError as e:
+                tl["error"] = e.get_error_message()
+            tl["completed"] = now()
+            record(src, "MIGRATE_RETURNED", "ok" if tl["ok"] else "error")
+            done.set()
+
+        record(src, "MIGRATE_CALLED", f"to {dest_uri}")
+        threading.Thread(target=migrate, name="migrate", daemon=True).start()
+        # switch once the job runs and switch_after_s has passed
+        while not done.is_set():
+            elapsed = time.monotonic() - t0
+            try:
+                job = src_dom.jobStats()
+            except libvirt.libvirtError:
+                job = {}
+            if (elapsed >= switch_after_s and job.get("type") ==
+                    libvirt.VIR_DOMAIN_JOB_UNBOUNDED):
+                tl["job_before_switch"] = {
+                    k: job.get(k) for k in (
+                        "time_elapsed", "memory_total", "memory_processed",
+                        "memory_remaining", "memory_bps",
+                        "memory_dirty_rate")}
+                tl["heartbeats_on_src_at_switch"] = \
+                    heartbeats(hosts, src, name)[-1:]
+                try:
+                    src_dom.migrateStartPostCopy(0)
+                    tl["postcopy_requested"] = now()
+                    record(src, "POSTCOPY_REQUESTED")
+                except libvirt.libvirtError as e:
+                    record(src, "POSTCOPY_REQUEST_FAILED",
+                           e.get_error_message())
+                break
+            if elapsed > timeout_s:
+                break
+            time.sleep(0.1)
+        if not done.wait(max(0.0, timeout_s - (time.monotonic() - t0))):
+            with contextlib.suppress(libvirt.libvirtError):
+                src_dom.abortJob()
+            tl["error"] = f"migration did not finish within {timeout_s} s"
+            done.wait(30)
+        # the RESUMED/MIGRATED event on the destination may trail the
+        # source's return by a little
+        deadline = time.monotonic() + 10
+        while tl["resumed_on_dst"] is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+    tl["events"].sort(key=lambda e: e["t"])
+    return tl
+
+
+def _deregister(libvirt, conn, callback_id):
+    try:
+        conn.domainEventDeregisterAny(callback_id)
+    except libvirt.libvirtError:
+        pass
+
+
+def domain_state(hosts: dict, host: str, name: str):
+    """(state, reason) of ``name`` on ``host``, or None when the host
+    does not know it."""
+    libvirt = _libvirt()
+    with connection(hosts, host) as conn:
+        try:
+            return tuple(conn.lookupByName(name).state())
+        except libvirt.libvirtError:
+            return None
+
+
+def active_domains(hosts: dict, host: str) -> list[str]:
+    with connection(hosts, host) as conn:
+        return sorted(d.name() for d in conn.listAllDomains(
+            _libvirt().VIR_CONNECT_LIST_DOMAINS_ACTIVE))
