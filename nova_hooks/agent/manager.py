@@ -228,6 +228,14 @@ class Manager:
         if not plan.changes:
             LOG.info("%s: balloon unchanged (%s)", sess.uuid, plan.reason)
             return
+        state = self.journal.sessions().get(sess.uuid)
+        if state is not None and \
+                state.applied.get(J.Action.BALLOON) == plan.target_kib:
+            # already asked for (the guest may still be giving pages
+            # back): asking again in new steps would only churn
+            LOG.info("%s: balloon target %d KiB already set", sess.uuid,
+                     plan.target_kib)
+            return
         if during_postcopy:
             qmp = self.host.qmp(guest) if self.balloon_during_postcopy \
                 else None

@@ -81,6 +81,14 @@ def run(conf: cfg.ConfigOpts, stop: threading.Event) -> int:
             timer.start()
 
     pump = events.EventPump(conn, handle)
+    server = None
+    if opts.rpc_enabled:
+        from nova_hooks.agent import rpc
+        server = rpc.make_server(conf, rpc.AgentEndpoint(manager.prepare,
+                                                         pump.inject))
+        server.start()
+        LOG.info("RPC endpoint: topic %s, server %s", opts.rpc_topic,
+                 opts.host)
     LOG.info("nova-adaptive-agent up on %s (journal %s%s)", opts.libvirt_uri,
              opts.journal_path, ", dry run" if opts.dry_run else "")
     try:
@@ -89,6 +97,9 @@ def run(conf: cfg.ConfigOpts, stop: threading.Event) -> int:
                 LOG.error("libvirt connection to %s lost", opts.libvirt_uri)
                 return 1
     finally:
+        if server is not None:
+            server.stop()
+            server.wait()
         pump.close()
         try:
             conn.close()

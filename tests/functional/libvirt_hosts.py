@@ -43,9 +43,13 @@ def load_hosts(base: Path | None = None) -> dict:
     return json.loads((base / "hosts.json").read_text())
 
 
-def domain_xml(hosts: dict, name: str) -> str:
+def domain_xml(hosts: dict, name: str, second_monitor: bool = False) -> str:
+    """The guest's domain XML; ``second_monitor`` adds a second QMP
+    monitor at ``<qemu_run_dir>/<name>.qmp2`` on whichever host runs it."""
     guest = hosts["guest"]
-    text = Path(guest["domain_xml_template"]).read_text()
+    key = "domain_xml_template_qmp2" if second_monitor \
+        else "domain_xml_template"
+    text = Path(guest[key]).read_text()
     return text.replace(guest["name_placeholder"], name)
 
 
@@ -118,13 +122,14 @@ def connection(hosts: dict, host: str):
 
 
 def start_guest(hosts: dict, name: str, host: str = "A",
-                boot_timeout_s: float = 120.0) -> list[int]:
+                boot_timeout_s: float = 120.0,
+                second_monitor: bool = False) -> list[int]:
     """Define and start the guest ``name`` on ``host``; return once it
     prints a heartbeat (the heartbeats seen so far)."""
     with contextlib.suppress(FileNotFoundError):
         serial_log(hosts, host, name).unlink()
     with connection(hosts, host) as conn:
-        dom = conn.defineXML(domain_xml(hosts, name))
+        dom = conn.defineXML(domain_xml(hosts, name, second_monitor))
         dom.create()
     return wait_heartbeats(hosts, host, name, timeout_s=boot_timeout_s)
 
@@ -185,6 +190,7 @@ def postcopy_migrate(hosts: dict, name: str, src: str = "A",
     ev_names, detail_names = _detail_names(libvirt)
     t0 = time.monotonic()
     tl: dict = {"name": name, "src": src, "dst": dst,
+                "t0_wall": time.time(),
                 "bandwidth_mib": bandwidth_mib,
                 "postcopy_bandwidth_mib": postcopy_bandwidth_mib,
                 "events": [], "ok": False, "error": None,

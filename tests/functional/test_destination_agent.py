@@ -1,0 +1,243 @@
+"""The destination agent for real: nova-adaptive-agent runs as its own
+process against host B's libvirtd, gets the forecast over RabbitMQ, and
+shapes the guest while a real post-copy live migration from host A is
+still pulling its memory."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.functional import libvirt_hosts as lh
+from tests.functional.conftest import state_dir
+
+pytestmark = [pytest.mark.functional, pytest.mark.slow]
+CPUS = sorted(os.sched_getaffinity(0))
+MIB = 1024
+
+
+@pytest.fixture(scope="module")
+def hosts():
+    try:
+        hosts = lh.load_hosts()
+    except lh.Unavailable as e:
+        pytest.skip(str(e))
+    pytest.importorskip(
+        "libvirt", reason="libvirt-python not installed (pip install "
+        "'.[host-agent]'; it builds against libvirt-dev)")
+    if len(CPUS) < 2:
+        pytest.skip("needs 2 CPUs to show an affinity change")
+    return hosts
+
+
+@pytest.fixture(scope="module")
+def transport_url() -> str:
+    base = state_dir() / "rabbitmq"
+    if (base / "unavailable").exists():
+        pytest.skip("RabbitMQ unavailable: "
+                    + (base / "unavailable").read_text().strip())
+    if not (base / "transport_url").exists():
+        pytest.skip("RabbitMQ not started (run the tests through "
+                    "tools/run-tests.sh)")
+    return (base / "transport_url").read_text().strip()
+
+
+@pytest.fixture
+def guest(hosts):
+    name = f"wa-agent-{uuid.uuid4().hex[:8]}"
+    try:
+        yield name
+    finally:
+        lh.remove_guest(hosts, name)
+
+
+class Agent:
+    def __init__(self, tmp: Path, hosts: dict, transport_url: str) -> None:
+        self.tmp = tmp
+        self.server = f"hostb-{uuid.uuid4().hex[:6]}"
+        self.journal = tmp / "journal.jsonl"
+        self.log = tmp / "agent.log"
+        self.conf = tmp / "agent.conf"
+        b = hosts["hosts"]["B"]
+        self.conf.write_text(f"""[DEFAULT]
+transport_url = {transport_url}
+log_file = {self.log}
+[agent]
+libvirt_uri = {b['uri']}
+host = {self.server}
+journal_path = {self.journal}
+qemu_run_dir = {b['qemu_run_dir']}
+rpc_enabled = true
+steady_manage_s = 3600
+[resource_manager]
+guest_cpus = {CPUS[-1]}
+balloon_floor_mib = 96
+balloon_headroom_mib = 16
+balloon_min_change_mib = 8
+balloon_max_step_mib = 64
+balloon_require_guest_need = false
+""")
+        self.proc = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "nova_hooks.cmd.agent", "--config-file",
+             str(self.conf)], stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, self.logs()
+            if "RPC endpoint" in self.logs():
+                return
+            time.sleep(0.2)
+        raise AssertionError(f"agent did not come up:\n{self.logs()}")
+
+    def logs(self) -> str:
+        return self.log.read_text() if self.log.exists() else ""
+
+    def records(self) -> list[dict]:
+        if not self.journal.exists():
+            return []
+        return [json.loads(line) for line in
+                self.journal.read_text().splitlines() if line.strip()]
+
+    def stop(self, sig=signal.SIGTERM) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=60)
+
+
+def rpc_call(transport_url: str, server: str, method: str, **payload):
+    from oslo_config import cfg
+
+    from nova_hooks import conf as agent_conf
+    from nova_hooks.agent import rpc
+
+    conf = cfg.ConfigOpts()
+    agent_conf.register_opts(conf)
+    conf([], project="nova-adaptive-test")
+    client = rpc.make_client(conf, server, timeout_s=10, url=transport_url)
+    return client.call({}, method, payload=payload)
+
+
+def vcpu_affinity_on(hosts, host, name) -> list[list[int]]:
+    from nova_hooks.agent import qemu
+
+    run_dir = hosts["hosts"][host]["qemu_run_dir"]
+    vcpus, _ = qemu.threads("/proc", qemu.qemu_pid(run_dir, name))
+    return [qemu.get_affinity(vcpus[i]) for i in sorted(vcpus)]
+
+
+def balloon_kib(hosts, host, name) -> int:
+    with lh.connection(hosts, host) as conn:
+        return int(conn.lookupByName(name).info()[2])
+
+
+def _between(records, kind, action, channel, lo, hi):
+    return [r for r in records if r["kind"] == kind
+            and r.get("action") == action and r.get("channel") == channel
+            and lo <= r["ts"] <= hi]
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("second_monitor", [True, False],
+                         ids=["qmp2", "queued"])
+def test_agent_shapes_the_guest_during_postcopy(
+        tmp_path, hosts, transport_url, guest, second_monitor):
+    agent = Agent(tmp_path, hosts, transport_url)
+    agent.start()
+    try:
+        lh.start_guest(hosts, guest, "A", second_monitor=second_monitor)
+        with lh.connection(hosts, "A") as conn:
+            instance = conn.lookupByName(guest).UUIDString()
+        before = lh.wait_heartbeats(hosts, "A", guest, count=2)
+        answer = rpc_call(transport_url, agent.server, "prepare",
+                          version="1.0", instance_uuid=instance,
+                          working_set_kib=64 * MIB)
+        assert answer["accepted"] and not answer["duplicate"], answer
+        hint_at = time.time()
+        tl = lh.postcopy_migrate(hosts, guest, "A", "B")
+        assert tl["ok"], tl
+        t0 = tl["t0_wall"]
+        pc_start = t0 + tl["postcopy_on_dst"]
+        pc_end = t0 + tl["resumed_on_dst"]
+        # let the completion handling land
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any(
+                r["kind"] == "done" and r.get("channel") == "queued"
+                or (r["kind"] == "done" and r.get("channel") == "libvirt")
+                for r in agent.records()):
+            if second_monitor and _between(agent.records(), "done",
+                                           "balloon", "qmp", 0, 1e12):
+                break
+            time.sleep(0.5)
+        time.sleep(2)
+        records = agent.records()
+        timeline = {
+            "hint received": hint_at - t0,
+            "transfer start": 0.0,
+            "post-copy start (B)": tl["postcopy_on_dst"],
+            "first adjustment": min((r["ts"] for r in records
+                                     if r["kind"] == "done"),
+                                    default=float("nan")) - t0,
+            "completion (B)": tl["resumed_on_dst"],
+        }
+        print("\ntimeline (s since the migration call):")
+        for what, when in timeline.items():
+            print(f"  {when:8.3f}  {what}")
+        print("journal:", *(json.dumps(r) for r in records), sep="\n  ")
+
+        # affinity moved while post-copy was still running ...
+        assert _between(records, "done", "vcpu_affinity", "sched",
+                        pc_start, pc_end), records
+        assert timeline["first adjustment"] - tl["postcopy_on_dst"] < 1.0
+        # ... and really is what the journal says, in libvirt's view too
+        assert vcpu_affinity_on(hosts, "B", guest) == [[CPUS[-1]]]
+        with lh.connection(hosts, "B") as conn:
+            pins = conn.lookupByName(guest).vcpuPinInfo(0)
+        assert [c for c, on in enumerate(pins[0]) if on] == [CPUS[-1]]
+        memory_mib = hosts["guest"]["memory_mib"]
+        target = max(96, 64 + 16) * MIB
+        if second_monitor:
+            # the balloon moved through the second monitor during post-copy
+            assert _between(records, "done", "balloon", "qmp", pc_start,
+                            pc_end), records
+        else:
+            # queued during post-copy, made through libvirt at completion
+            assert _between(records, "intent", "balloon", "queued",
+                            pc_start, pc_end), records
+            assert _between(records, "done", "balloon", "libvirt", pc_end,
+                            pc_end + 120), records
+        assert balloon_kib(hosts, "B", guest) == target < memory_mib * MIB
+        # the guest carries on, on B
+        last_a = max(lh.heartbeats(hosts, "A", guest))
+        assert last_a >= before[-1]
+        lh.wait_heartbeats(hosts, "B", guest, above=last_a, count=2)
+
+        # the agent dies (SIGKILL) and starts again: it restores what the
+        # journal shows open, and the guest goes back to where it was
+        agent.stop(signal.SIGKILL)
+        agent.start()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and \
+                vcpu_affinity_on(hosts, "B", guest) != [CPUS]:
+            time.sleep(0.5)
+        assert vcpu_affinity_on(hosts, "B", guest) == [CPUS]
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and \
+                balloon_kib(hosts, "B", guest) != memory_mib * MIB:
+            time.sleep(0.5)
+        assert balloon_kib(hosts, "B", guest) == memory_mib * MIB
+        closes = [r for r in agent.records() if r["kind"] == "close"]
+        assert closes and closes[-1]["detail"].startswith("restored")
+        lh.wait_heartbeats(hosts, "B", guest,
+                           above=max(lh.heartbeats(hosts, "B", guest)))
+    finally:
+        agent.stop()

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# RabbitMQ for the oslo.messaging tests.
+#   bash tools/services/10-rabbitmq.sh up|down
+# Reuses a broker that already answers on 127.0.0.1:5672 with guest/guest
+# (this machine kind starts one before every session); otherwise installs
+# Debian's rabbitmq-server and starts a private node on port 5673 with its
+# own mnesia/log directories under $WA_STATE_DIR/rabbitmq.
+# Writes $STATE/transport_url, or $STATE/unavailable (the reason).
+set -euo pipefail
+STATE=${WA_STATE_DIR:-${TMPDIR:-/tmp}/watcher-adaptive-state}/rabbitmq
+PRIVATE_PORT=5673
+NODE=wa-test@localhost
+mkdir -p "$STATE"
+say() { echo "[rabbitmq] $*"; }
+
+unavailable() {
+    echo "$1" > "$STATE/unavailable"
+    rm -f "$STATE/transport_url"
+    say "unavailable: $1 (tests that need RabbitMQ will skip)"
+    exit 0
+}
+
+amqp_answers() {  # amqp_answers port: the AMQP greeting comes back
+    python3 - "$1" <<'PY'
+import socket, sys
+try:
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=3)
+    s.sendall(b"AMQP\x00\x00\x09\x01")
+    ok = s.recv(8)[:1] == b"\x01"    # connection.start frame
+except OSError:
+    ok = False
+sys.exit(0 if ok else 1)
+PY
+}
+
+up() {
+    rm -f "$STATE/unavailable"
+    if amqp_answers 5672; then
+        echo "rabbit://guest:guest@127.0.0.1:5672/" > "$STATE/transport_url"
+        say "using the broker on 127.0.0.1:5672"
+        return 0
+    fi
+    if amqp_answers "$PRIVATE_PORT"; then
+        echo "rabbit://guest:guest@127.0.0.1:$PRIVATE_PORT/" > "$STATE/transport_url"
+        say "private node already up on $PRIVATE_PORT"
+        return 0
+    fi
+    if ! command -v rabbitmq-server >/dev/null 2>&1 && \
+            [ ! -x /usr/lib/rabbitmq/bin/rabbitmq-server ]; then
+        command -v apt-get >/dev/null || unavailable "no apt-get to install rabbitmq-server"
+        export DEBIAN_FRONTEND=noninteractive
+        if ! { apt-get -o DPkg::Lock::Timeout=600 update -q >/dev/null &&
+               apt-get -o DPkg::Lock::Timeout=600 install -y -q \
+                   --no-install-recommends rabbitmq-server >/dev/null; }; then
+            unavailable "apt-get install rabbitmq-server failed"
+        fi
+    fi
+    mkdir -p "$STATE/mnesia" "$STATE/log"
+    chown -R rabbitmq:rabbitmq "$STATE" 2>/dev/null || true
+    local epmd_before=0
+    (exec 3<>/dev/tcp/127.0.0.1/4369) 2>/dev/null && epmd_before=1
+    export RABBITMQ_MNESIA_BASE=$STATE/mnesia RABBITMQ_LOG_BASE=$STATE/log \
+           RABBITMQ_PID_FILE=$STATE/rabbit.pid \
+           RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 \
+           RABBITMQ_NODE_PORT=$PRIVATE_PORT RABBITMQ_NODENAME=$NODE \
+           RABBITMQ_DIST_PORT=25673
+    su rabbitmq -s /bin/sh -c \
+        "/usr/lib/rabbitmq/bin/rabbitmq-server -detached" \
+        >"$STATE/start.log" 2>&1 || unavailable "rabbitmq-server did not start, see $STATE/start.log"
+    su rabbitmq -s /bin/sh -c "cd /var/lib/rabbitmq && HOME=/var/lib/rabbitmq \
+        /usr/lib/rabbitmq/bin/rabbitmqctl -n $NODE wait $STATE/rabbit.pid \
+        --timeout 120" >/dev/null 2>&1 \
+        || unavailable "RabbitMQ node $NODE did not come up, see $STATE/log"
+    if [ "$epmd_before" = 0 ]; then
+        ss -ltnpH 'sport = :4369' 2>/dev/null | grep -o 'pid=[0-9]*' \
+            | head -1 | cut -d= -f2 > "$STATE/epmd.pid" || true
+    fi
+    amqp_answers "$PRIVATE_PORT" || unavailable "private node does not answer AMQP"
+    echo "rabbit://guest:guest@127.0.0.1:$PRIVATE_PORT/" > "$STATE/transport_url"
+    say "private node up on 127.0.0.1:$PRIVATE_PORT"
+}
+
+down() {
+    local pid
+    if [ -s "$STATE/rabbit.pid" ]; then
+        pid=$(cat "$STATE/rabbit.pid")
+        if kill -0 "$pid" 2>/dev/null; then
+            kill -TERM "$pid" 2>/dev/null || true
+            for _ in $(seq 1 100); do
+                kill -0 "$pid" 2>/dev/null || break
+                sleep 0.2
+            done
+            say "stopped private node ($pid)"
+        fi
+        rm -f "$STATE/rabbit.pid"
+    fi
+    if [ -s "$STATE/epmd.pid" ]; then
+        kill -TERM "$(cat "$STATE/epmd.pid")" 2>/dev/null || true
+        rm -f "$STATE/epmd.pid"
+    fi
+    rm -f "$STATE/transport_url"
+}
+
+case "${1:-}" in
+    up) up ;;
+    down) down ;;
+    *) echo "usage: $0 up|down" >&2; exit 2 ;;
+esac
