@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime
 import json
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 import urllib.parse
@@ -60,7 +62,9 @@ class Collector:
                  **options) -> None:
         self.tmp = tmp
         self.status_path = tmp / "status.json"
-        self.socket_dir = tmp / "sock"
+        # Unix socket paths are limited to 107 bytes: pytest's tmp_path
+        # with a uuid file name can be longer
+        self.socket_dir = Path(tempfile.mkdtemp(prefix="wa-", dir="/tmp"))
         opts = {"channel": "socket", "guest_discovery": "static",
                 "guests": ",".join(guests), "socket_dir": self.socket_dir,
                 "spool_path": tmp / "spool.sqlite",
@@ -107,6 +111,7 @@ class Collector:
         self.proc.send_signal(signal.SIGTERM)
         rc = self.proc.wait(timeout=60)
         self.log.close()
+        shutil.rmtree(self.socket_dir, ignore_errors=True)
         return rc
 
 
@@ -168,13 +173,21 @@ def test_agents_to_gnocchi_with_a_hostile_guest_beside_them(
     metrics = gnocchi_client.resource.get("instance", hostile)["metrics"]
     assert not [m for m in metrics if m.startswith("adaptive.")]
     assert st["lost"] == 0 and st["spool_depth"] == 0
-    # what the strategy reads for its model's behaviour columns
-    stop = datetime.datetime.now(datetime.timezone.utc)
-    window = gnocchi.GnocchiMetricSource(gnocchi_client).read_usage(
-        good + [hostile], stop - datetime.timedelta(minutes=10),
-        stop + datetime.timedelta(minutes=1), granularity=30,
-        metrics=gnocchi.PROFILE_METRICS)
-    mem = window.values["profile_mem_used"]
+    # what the strategy reads for its model's behaviour columns (metricd
+    # aggregates each metric on its own schedule: wait for both guests)
+    source = gnocchi.GnocchiMetricSource(gnocchi_client)
+    deadline = time.monotonic() + 90
+    while True:
+        stop = datetime.datetime.now(datetime.timezone.utc)
+        window = source.read_usage(
+            good + [hostile], stop - datetime.timedelta(minutes=10),
+            stop + datetime.timedelta(minutes=1), granularity=30,
+            metrics=gnocchi.PROFILE_METRICS)
+        mem = window.values["profile_mem_used"]
+        if np.isfinite(mem[:2]).any(axis=1).all() or \
+                time.monotonic() > deadline:
+            break
+        time.sleep(1)
     assert np.isfinite(mem[:2]).any(axis=1).all()
     assert ((mem[:2][np.isfinite(mem[:2])] > 0) &
             (mem[:2][np.isfinite(mem[:2])] < 1)).all()

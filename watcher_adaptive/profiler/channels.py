@@ -30,6 +30,8 @@ LOG = logging.getLogger(__name__)
 READ_CHUNK = 65536
 #: connections one guest may hold open on its socket
 MAX_CONNECTIONS = 2
+#: sun_path holds 108 bytes with its terminating NUL
+MAX_SOCKET_PATH = 107
 
 
 def checked_uuid(value: str) -> str:
@@ -47,6 +49,13 @@ class SocketChannel:
         self.selector = selectors.DefaultSelector()
         self.listeners: dict[str, socket.socket] = {}
         self.connections: dict[str, list[socket.socket]] = {}
+        longest = len(os.path.join(os.path.abspath(socket_dir),
+                                   f"{uuid.UUID(int=0)}.sock").encode())
+        if longest > MAX_SOCKET_PATH:
+            raise ValueError(
+                f"socket_dir {socket_dir!r} is too long for Unix socket "
+                f"paths ({longest} > {MAX_SOCKET_PATH} bytes with the "
+                f"instance uuid); choose a shorter directory")
         os.makedirs(socket_dir, mode=0o750, exist_ok=True)
 
     def sync_guests(self, guest_ids: Iterable[str]) -> None:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
 import socket
+import tempfile
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -26,11 +29,14 @@ def setup(tmp_path):
     spool = Spool(str(tmp_path / "spool.db"), 10_000)
     coll = C.Collector(spool, G.GatePolicy(records_per_minute=60, burst=10),
                        clock=lambda: NOW)
-    chan = channels.SocketChannel(coll, str(tmp_path / "sock"), 4096)
+    # short: Unix socket paths hold 107 bytes, pytest's tmp_path may not
+    sock_dir = Path(tempfile.mkdtemp(prefix="wa-", dir="/tmp"))
+    chan = channels.SocketChannel(coll, str(sock_dir), 4096)
     chan.sync_guests([GOOD, BAD])
-    yield coll, chan, spool, tmp_path / "sock"
+    yield coll, chan, spool, sock_dir
     chan.close()
     spool.close()
+    shutil.rmtree(sock_dir, ignore_errors=True)
 
 
 def _connect(path):
@@ -87,6 +93,13 @@ def test_a_third_connection_is_refused(setup):
         "connections_refused"] == 1)
     for c in conns:
         c.close()
+
+
+def test_a_socket_dir_too_long_for_unix_sockets_is_refused(tmp_path):
+    spool = Spool(str(tmp_path / "s.db"), 10)
+    coll = C.Collector(spool, G.GatePolicy())
+    with pytest.raises(ValueError, match="too long"):
+        channels.SocketChannel(coll, "/tmp/" + "d" * 80, 4096)
 
 
 def test_guests_that_leave_lose_their_socket(setup):
