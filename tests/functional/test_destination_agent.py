@@ -241,3 +241,69 @@ def test_agent_shapes_the_guest_during_postcopy(
                            above=max(lh.heartbeats(hosts, "B", guest)))
     finally:
         agent.stop()
+
+
+@pytest.mark.timeout(600)
+def test_an_aborted_migration_is_undone_and_the_source_untouched(
+        tmp_path, hosts, transport_url, guest):
+    import threading
+
+    import libvirt
+
+    agent = Agent(tmp_path, hosts, transport_url)
+    agent.start()
+    try:
+        lh.start_guest(hosts, guest, "A")
+        with lh.connection(hosts, "A") as conn:
+            instance = conn.lookupByName(guest).UUIDString()
+        lh.wait_heartbeats(hosts, "A", guest, count=2)
+        source_affinity = vcpu_affinity_on(hosts, "A", guest)
+        # a forecast naming a node: the agent pre-configures the affinity
+        # as soon as the incoming guest appears, before any page arrived
+        answer = rpc_call(transport_url, agent.server, "prepare",
+                          version="1.0", instance_uuid=instance,
+                          preferred_node=0)
+        assert answer["accepted"], answer
+        result: dict = {}
+
+        def migrate():
+            with lh.connection(hosts, "A") as conn:
+                try:
+                    conn.lookupByName(guest).migrateToURI3(
+                        hosts["hosts"]["B"]["migrate_uri"],
+                        {libvirt.VIR_MIGRATE_PARAM_BANDWIDTH: 1},
+                        libvirt.VIR_MIGRATE_LIVE
+                        | libvirt.VIR_MIGRATE_PEER2PEER
+                        | libvirt.VIR_MIGRATE_POSTCOPY)
+                    result["ok"] = True
+                except libvirt.libvirtError as exc:
+                    result["error"] = exc.get_error_message()
+
+        mig = threading.Thread(target=migrate, daemon=True)
+        mig.start()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any(
+                r["kind"] == "done" for r in agent.records()):
+            time.sleep(0.2)
+        preconfigured = [r for r in agent.records() if r["kind"] == "done"]
+        assert preconfigured and preconfigured[0]["after"] == [[CPUS[-1]]]
+        with lh.connection(hosts, "A") as conn:
+            conn.lookupByName(guest).abortJob()
+        mig.join(timeout=120)
+        assert "error" in result, result
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any(
+                r["kind"] == "close" for r in agent.records()):
+            time.sleep(0.2)
+        records = agent.records()
+        print("journal:", *(json.dumps(r) for r in records), sep="\n  ")
+        closes = [r for r in records if r["kind"] == "close"]
+        assert closes and closes[-1]["detail"] == \
+            "restored: migration failed", records
+        assert lh.active_domains(hosts, "B") == []
+        # the source never saw the agent: same affinity, still running
+        assert vcpu_affinity_on(hosts, "A", guest) == source_affinity
+        last = max(lh.heartbeats(hosts, "A", guest))
+        lh.wait_heartbeats(hosts, "A", guest, above=last)
+    finally:
+        agent.stop()
