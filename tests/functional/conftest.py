@@ -46,3 +46,19 @@ def wait_for_points(client, resource_id: str, metric: str, n: int,
         time.sleep(0.5)
     raise AssertionError(f"gnocchi-metricd did not process {metric} of "
                          f"{resource_id} within {timeout_s} s")
+
+
+@pytest.fixture(scope="module")
+def libvirt_hosts_env() -> dict:
+    """``hosts.json`` of the two local libvirt hosts, with libvirt-python
+    importable; skips with the reason otherwise."""
+    from tests.functional import libvirt_hosts as lh
+
+    try:
+        hosts = lh.load_hosts()
+    except lh.Unavailable as e:
+        pytest.skip(str(e))
+    pytest.importorskip(
+        "libvirt", reason="libvirt-python not installed (pip install "
+        "'.[host-agent]'; it builds against libvirt-dev)")
+    return hosts

@@ -24,17 +24,10 @@ MIB = 1024
 
 
 @pytest.fixture(scope="module")
-def hosts():
-    try:
-        hosts = lh.load_hosts()
-    except lh.Unavailable as e:
-        pytest.skip(str(e))
-    pytest.importorskip(
-        "libvirt", reason="libvirt-python not installed (pip install "
-        "'.[host-agent]'; it builds against libvirt-dev)")
+def hosts(libvirt_hosts_env):
     if len(CPUS) < 2:
         pytest.skip("needs 2 CPUs to show an affinity change")
-    return hosts
+    return libvirt_hosts_env
 
 
 @pytest.fixture(scope="module")

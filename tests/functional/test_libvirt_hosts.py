@@ -12,15 +12,8 @@ pytestmark = [pytest.mark.functional, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def hosts():
-    try:
-        hosts = lh.load_hosts()
-    except lh.Unavailable as e:
-        pytest.skip(str(e))
-    pytest.importorskip(
-        "libvirt", reason="libvirt-python not installed (pip install "
-        "'.[host-agent]'; it builds against libvirt-dev)")
-    return hosts
+def hosts(libvirt_hosts_env):
+    return libvirt_hosts_env
 
 
 @pytest.fixture

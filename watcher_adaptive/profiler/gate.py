@@ -74,15 +74,23 @@ class GuestGate:
             return None
         return self._check(item, now)
 
-    def _admit_reread(self, line: bytes, now: float
-                      ) -> Optional[R.ProfileRecord]:
+    def _parse(self, line: bytes, now: float) -> Optional[R.ProfileRecord]:
         try:
-            rec = R.parse(line, now, self.policy.max_bytes,
-                          self.policy.max_future_s, self.policy.max_age_s)
+            return R.parse(line, now, self.policy.max_bytes,
+                           self.policy.max_future_s, self.policy.max_age_s)
         except R.RecordRejected as exc:
             self.counters[exc.reason] += 1
             return None
-        if self.last_ts is not None and rec.ts <= self.last_ts:
+
+    def _seen(self, rec: R.ProfileRecord) -> bool:
+        return self.last_ts is not None and rec.ts <= self.last_ts
+
+    def _admit_reread(self, line: bytes, now: float
+                      ) -> Optional[R.ProfileRecord]:
+        rec = self._parse(line, now)
+        if rec is None:
+            return None
+        if self._seen(rec):
             self.counters["duplicate"] += 1
             return None
         if not self.bucket.take(now):
@@ -91,13 +99,10 @@ class GuestGate:
         return self._accept(rec)
 
     def _check(self, line: bytes, now: float) -> Optional[R.ProfileRecord]:
-        try:
-            rec = R.parse(line, now, self.policy.max_bytes,
-                          self.policy.max_future_s, self.policy.max_age_s)
-        except R.RecordRejected as exc:
-            self.counters[exc.reason] += 1
+        rec = self._parse(line, now)
+        if rec is None:
             return None
-        if self.last_ts is not None and rec.ts <= self.last_ts:
+        if self._seen(rec):
             self.counters["backwards"] += 1
             return None
         return self._accept(rec)
