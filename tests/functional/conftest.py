@@ -33,6 +33,20 @@ def gnocchi_client(gnocchi_endpoint):
     return gnocchi.make_client(gnocchi_endpoint)
 
 
+@pytest.fixture(scope="module")
+def profile_policy(gnocchi_endpoint):
+    """The profiles' archive policy and rule, made by the setup command."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "watcher_adaptive.cmd.main",
+                          "profiler-setup", "--gnocchi", gnocchi_endpoint],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "watcher-adaptive-profile" in out.stdout
+    return "watcher-adaptive-profile"
+
+
 def wait_for_points(client, resource_id: str, metric: str, n: int,
                     timeout_s: float = 90.0) -> None:
     """Block until metricd has aggregated ``n`` points of ``metric``."""

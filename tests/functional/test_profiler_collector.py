@@ -47,16 +47,6 @@ def agent_pyz(tmp_path_factory) -> Path:
     return zipapp.build(tmp_path_factory.mktemp("pyz") / "agent.pyz")
 
 
-@pytest.fixture(scope="module")
-def profile_policy(gnocchi_endpoint):
-    out = subprocess.run([sys.executable, "-m", "watcher_adaptive.cmd.main",
-                          "profiler-setup", "--gnocchi", gnocchi_endpoint],
-                         capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert "watcher-adaptive-profile" in out.stdout
-    return "watcher-adaptive-profile"
-
-
 class Collector:
     def __init__(self, tmp: Path, endpoint: str, guests: list[str],
                  **options) -> None:
@@ -123,7 +113,8 @@ def run_agent(pyz: Path, socket_path: str, count: int) -> subprocess.Popen:
 
 
 def landed(client, resource_id: str, timeout_s: float = 90.0,
-           expect: int | None = None) -> int:
+           expect: int | None = None,
+           metric: str = "adaptive.cpu.count") -> int:
     """Records of ``resource_id`` Gnocchi holds (the count aggregate of
     one profile metric, once metricd caught up)."""
     deadline = time.monotonic() + timeout_s
@@ -131,7 +122,7 @@ def landed(client, resource_id: str, timeout_s: float = 90.0,
     while time.monotonic() < deadline:
         try:
             points = client.metric.get_measures(
-                "adaptive.cpu.count", resource_id=resource_id,
+                metric, resource_id=resource_id,
                 aggregation="count", granularity=30, refresh=True)
         except Exception:  # noqa: BLE001 - metric not created yet
             points = []

@@ -91,6 +91,26 @@ install_packages() {
         || unavailable "apt-get could not install ${missing[*]}"
 }
 
+add_qemu_guest_agent() {  # add_qemu_guest_agent GUEST_DIR
+    # qemu-ga from Debian's package, with the host's copies of its shared
+    # libraries (guest and host are the same Debian release)
+    local g=$1 bin lib
+    if [ ! -x "$g/qemu-ga" ]; then
+        rm -rf "$g/qga" && mkdir -p "$g/qga"
+        (cd "$g/qga" && apt-get download -q qemu-guest-agent >/dev/null 2>&1) \
+            || { say "no qemu-guest-agent package: guests run without qemu-ga"; return 0; }
+        dpkg -x "$g"/qga/qemu-guest-agent_*.deb "$g/qga/x"
+        cp "$g/qga/x/usr/sbin/qemu-ga" "$g/qemu-ga"
+        rm -rf "$g/qga"
+    fi
+    bin=$g/initrd/bin/qemu-ga
+    cp "$g/qemu-ga" "$bin"
+    for lib in $(ldd "$g/qemu-ga" | grep -o '/[^ ]*'); do
+        mkdir -p "$g/initrd$(dirname "$lib")"
+        cp -L "$lib" "$g/initrd$lib"
+    done
+}
+
 build_guest() {
     local g=$STATE/guest kver deb m f
     mkdir -p "$g"
@@ -108,7 +128,8 @@ build_guest() {
         rm -rf "$g/modules" && mkdir -p "$g/modules"
         # only what the initramfs needs; whatever is built in is absent
         for m in virtio_ring virtio virtio_pci_legacy_dev \
-                 virtio_pci_modern_dev virtio_pci virtio_balloon; do
+                 virtio_pci_modern_dev virtio_pci virtio_balloon \
+                 virtio_console; do
             f=$(find "$g/kern/x/lib/modules" -name "$m.ko*" | head -1)
             case "$f" in
                 "") ;;
@@ -123,6 +144,7 @@ build_guest() {
     fi
     rm -rf "$g/initrd" && mkdir -p "$g"/initrd/{bin,proc,sys,dev,tmp,lib/modules}
     cp /bin/busybox "$g/initrd/bin/busybox"
+    add_qemu_guest_agent "$g"
     cp "$g"/modules/*.ko "$g/initrd/lib/modules/" 2>/dev/null || true
     cat > "$g/initrd/init" <<'INIT'
 #!/bin/busybox sh
@@ -134,15 +156,29 @@ mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 mount -t tmpfs -o size=48m tmpfs /tmp
 for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev \
-         virtio_pci virtio_balloon; do
+         virtio_pci virtio_balloon virtio_console; do
     [ -f /lib/modules/$m.ko ] && insmod /lib/modules/$m.ko
 done
+# the QEMU guest agent on its channel, when the domain has one
+for d in /sys/class/virtio-ports/*; do
+    [ "$(cat "$d/name" 2>/dev/null)" = org.qemu.guest_agent.0 ] || continue
+    [ -x /bin/qemu-ga ] && /bin/qemu-ga -m virtio-serial \
+        -p "/dev/$(basename "$d")" -t /tmp -f /tmp/qemu-ga.pid -d
+done
+mkdir -p /var/lib/watcher-adaptive
 echo "GUEST-UP $(cut -d' ' -f1 /proc/uptime) $(grep MemTotal /proc/meminfo | tr -s ' ')"
 i=0
 while true; do
     yes "HB$i" | head -c 8388608 > /tmp/blob
     i=$((i+1))
-    echo "HB $i $(cut -d' ' -f1 /proc/uptime) $(grep MemTotal /proc/meminfo | tr -s ' ' | cut -d' ' -f2)"
+    mem=$(grep MemTotal /proc/meminfo | tr -s ' ' | cut -d' ' -f2)
+    echo "HB $i $(cut -d' ' -f1 /proc/uptime) $mem"
+    # a profile record as the guest agent keeps them (the newest four),
+    # for the collector's qemu-ga channel
+    f=/var/lib/watcher-adaptive/profile.jsonl
+    { tail -n 3 $f 2>/dev/null
+      echo "{\"v\":\"1.0\",\"ts\":$(date +%s),\"seq\":$i,\"interval_s\":1,\"sources\":{\"memory\":\"proc\"},\"f\":{\"mem.total_mb\":$((mem / 1024))}}"
+    } > $f.tmp && mv $f.tmp $f
     sleep 1
 done
 INIT
@@ -174,6 +210,9 @@ INIT
       <source path='/var/log/libvirt/qemu/@NAME@.serial'/>
       <target port='0'/>
     </serial>
+    <channel type='unix'>
+      <target type='virtio' name='org.qemu.guest_agent.0'/>
+    </channel>
     <memballoon model='virtio'><stats period='2'/></memballoon>
   </devices>
 </domain>

@@ -63,7 +63,12 @@ class _Libvirt:
         import libvirt_qemu
 
         self.conn = libvirt.open(uri)
-        self.agent_command = libvirt_qemu.qemuAgentCommand
+
+        def agent_command(domain, command: str, timeout_s: int) -> str:
+            return libvirt_qemu.qemuAgentCommand(domain, command,
+                                                 timeout_s, 0)
+
+        self.agent_command = agent_command
 
     def domains(self) -> dict[str, object]:
         import libvirt

@@ -197,8 +197,12 @@ class QemuAgentChannel:
                 self.collector.offer(gid, fut.result())
             except Exception as exc:  # noqa: BLE001 - a guest's failure
                 # the agent is missing, slow or answered nonsense
-                self.collector.gate(gid).counters["read_failed"] += 1
-                LOG.debug("guest %s: record file not read: %s", gid, exc)
+                counters = self.collector.gate(gid).counters
+                counters["read_failed"] += 1
+                log = LOG.warning if counters["read_failed"] == 1 \
+                    else LOG.debug
+                log("guest %s: record file not read: %s: %s", gid,
+                    type(exc).__name__, exc)
         for gid, dom in domains.items():
             if gid in self.in_flight:
                 self.collector.gate(gid).counters["busy"] += 1
