@@ -18,6 +18,9 @@ say() { echo "[gnocchi $(( $(date +%s) - started ))s] $*"; }
 
 unavailable() {
     echo "$1" > "$STATE/unavailable"
+    # nothing half-started stays behind
+    stop_pid gnocchi-api "$STATE/api.pid" INT >/dev/null 2>&1 || true
+    stop_pid gnocchi-metricd "$STATE/metricd.pid" TERM >/dev/null 2>&1 || true
     say "unavailable: $1 (functional tests that need Gnocchi will skip)"
     exit 0
 }
@@ -65,12 +68,9 @@ up() {
         say "already running at $(cat "$STATE/endpoint")"
         return 0
     fi
-    # another Gnocchi (or anything) on the port is not ours: take the
-    # next free one, so that tests never talk to a stranger
-    for _ in $(seq 1 20); do
-        port_busy "$PORT" || break
-        PORT=$((PORT + 1))
-    done
+    # what an earlier, failed 'up' of this state directory left running
+    stop_pid gnocchi-api "$STATE/api.pid" INT
+    stop_pid gnocchi-metricd "$STATE/metricd.pid" TERM
     # build tools for uwsgi, curl and psql
     if ! command -v gcc >/dev/null || ! command -v curl >/dev/null \
         || ! command -v psql >/dev/null \
@@ -82,6 +82,7 @@ up() {
     if [ "$(cat "$STATE/venv.stamp" 2>/dev/null)" != "$PKGS" ]; then
         rm -rf "$STATE/venv"
         "$PYTHON" -m venv "$STATE/venv"
+        # shellcheck disable=SC2086  # PKGS is a list: split it
         "$STATE/venv/bin/pip" install -q $PKGS 2>&1 \
             | grep -v "^WARNING: Location" || true
         "$STATE/venv/bin/python" -c "import gnocchi, psycopg2" \
@@ -94,10 +95,10 @@ up() {
     if ! port_busy 5432; then
         pg_port=$PG_PRIVATE_PORT
         local pgbin
-        pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
-        if [ -z "$pgbin" ]; then
+        pgbin=$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -1)
+        if [ ! -d "$pgbin" ]; then
             apt_install postgresql || unavailable "cannot install PostgreSQL"
-            pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+            pgbin=$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -1)
         fi
         mkdir -p "$STATE/pg"
         chown -R postgres:postgres "$STATE/pg" 2>/dev/null || true
@@ -122,6 +123,13 @@ up() {
             "CREATE DATABASE $db" \
         || unavailable "cannot create the $db database"
     mkdir -p "$STATE/storage"
+    # the port is chosen just before the server starts (two checkouts
+    # starting at once must not both pick it); another Gnocchi (or
+    # anything) on it is not ours: take the next free one
+    for _ in $(seq 1 20); do
+        port_busy "$PORT" || break
+        PORT=$((PORT + 1))
+    done
     cat > "$STATE/gnocchi.conf" <<CONF
 [DEFAULT]
 debug = false
