@@ -154,6 +154,24 @@ class LibvirtHost:
         dom.pinEmulator(tuple(c in emulator_cpus for c in range(n)),
                         self.libvirt.VIR_DOMAIN_AFFECT_LIVE)
 
+    def dirty_rate_bps(self, guest: Guest, seconds: int,
+                       sleep=None) -> Optional[float]:
+        """QEMU's dirty-page rate over ``seconds`` (bytes/s), or ``None``
+        when the measurement did not finish."""
+        import time
+
+        lv = self.libvirt
+        dom = self.conn.lookupByUUIDString(guest.uuid)
+        dom.startDirtyRateCalc(int(seconds), 0)
+        (sleep or time.sleep)(seconds + 0.5)
+        stats = self.conn.domainListGetStats(
+            [dom], lv.VIR_DOMAIN_STATS_DIRTYRATE)
+        values = stats[0][1] if stats else {}
+        # calc_status 2: VIR_DOMAIN_DIRTYRATE_MEASURED
+        if values.get("dirtyrate.calc_status") != 2:
+            return None
+        return float(values["dirtyrate.megabytes_per_second"]) * 1024 ** 2
+
     def balloon_stats(self, guest: Guest) -> Optional[BalloonStats]:
         stats = self.conn.lookupByUUIDString(guest.uuid).memoryStats()
         if "actual" not in stats:
