@@ -38,31 +38,6 @@ def test_numa_bytes_from_numa_maps(tmp_path):
     assert host.numa_bytes(str(tmp_path), 43) == ()
 
 
-@pytest.fixture
-def vcpu_threads():
-    """Two real threads named like libvirt's vCPU threads."""
-    stop = threading.Event()
-    tids = []
-    ready = threading.Barrier(3)
-
-    def run(i):
-        tid = threading.get_native_id()
-        with open(f"/proc/self/task/{tid}/comm", "w") as f:
-            f.write(f"CPU {i}/TCG")
-        tids.append(tid)
-        ready.wait()
-        stop.wait()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
-    for t in threads:
-        t.start()
-    ready.wait()
-    yield tids
-    stop.set()
-    for t in threads:
-        t.join()
-
-
 def test_vcpu_threads_are_found_and_pinned(tmp_path, vcpu_threads):
     (tmp_path / "guest.pid").write_text(f"{os.getpid()}\n")
     pid = qemu.qemu_pid(str(tmp_path), "guest")

@@ -4,7 +4,6 @@ changes; only libvirt's job-taking calls are recorded instead of made."""
 from __future__ import annotations
 
 import os
-import threading
 
 import pytest
 
@@ -61,31 +60,9 @@ class ThisProcessHost:
 
 
 @pytest.fixture
-def host(tmp_path):
+def host(tmp_path, vcpu_threads):
     (tmp_path / "guest.pid").write_text(str(os.getpid()))
-    stop = threading.Event()
-    ready = threading.Barrier(3)
-
-    def run(i):
-        tid = threading.get_native_id()
-        with open(f"/proc/self/task/{tid}/comm", "w") as f:
-            f.write(f"CPU {i}/TCG")
-        ready.wait()
-        stop.wait()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
-    for t in threads:
-        t.start()
-    ready.wait()
-    yield ThisProcessHost(str(tmp_path))
-    for tid in os.listdir("/proc/self/task"):
-        try:
-            os.sched_setaffinity(int(tid), CPUS)
-        except OSError:
-            pass
-    stop.set()
-    for t in threads:
-        t.join()
+    return ThisProcessHost(str(tmp_path))
 
 
 def vcpu_affinity(host):
