@@ -31,7 +31,10 @@ class Journal:
         self._lock = threading.Lock()
         directory = os.path.dirname(os.path.abspath(path))
         os.makedirs(directory, exist_ok=True)
-        self._seq = max((r.seq for r in self.load()), default=0)
+        # the records written so far, kept as they are written: replaying
+        # them for every decision must not re-read the whole file
+        self._records = self.load()
+        self._seq = max((r.seq for r in self._records), default=0)
 
     def load(self) -> list[J.Record]:
         records = []
@@ -80,7 +83,9 @@ class Journal:
                 raise JournalError(exc.errno, f"journal {self.path}: "
                                               f"{exc.strerror}") from exc
             self._seq = rec.seq
+            self._records.append(rec)
             return rec
 
     def sessions(self) -> dict[str, J.SessionState]:
-        return J.replay(self.load())
+        with self._lock:
+            return J.replay(list(self._records))

@@ -94,11 +94,11 @@ class Flusher(threading.Thread):
             result = self.sink.push(items)
             spool.done(result.landed)
             if result.unknown:
+                waiting = set(result.unknown)
                 LOG.warning("Gnocchi does not know %d instance(s) yet; "
                             "their %d record(s) stay spooled",
                             len({i.resource_id for i in items
-                                 if i.id in set(result.unknown)}),
-                            len(result.unknown))
+                                 if i.id in waiting}), len(waiting))
                 spool.defer(result.unknown,
                             time.time() + self.unknown_retry_s)
             landed += len(result.landed)
