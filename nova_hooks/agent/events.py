@@ -55,9 +55,9 @@ class EventPump:
         self.clock = clock
         self.queue: queue.Queue = queue.Queue()
         self.events: list[tuple[float, str, int, int]] = []
+        self._lifecycle = libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE
         self._callback_id = conn.domainEventRegisterAny(
-            None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, self._on_event,
-            None)
+            None, self._lifecycle, self._on_event, None)
         self._worker = threading.Thread(target=self._work,
                                         name="agent-worker", daemon=True)
         self._worker.start()
@@ -85,10 +85,21 @@ class EventPump:
             except Exception:  # noqa: BLE001 - the worker must live on
                 LOG.exception("%s: %s not handled", uuid, sig.value)
 
-    def close(self) -> None:
+    def reattach(self, conn) -> None:
+        """Follow the events of a new connection (libvirtd came back);
+        the worker and what is queued stay."""
+        self._deregister()
+        self.conn = conn
+        self._callback_id = conn.domainEventRegisterAny(
+            None, self._lifecycle, self._on_event, None)
+
+    def _deregister(self) -> None:
         try:
             self.conn.domainEventDeregisterAny(self._callback_id)
         except Exception as exc:  # noqa: BLE001 - connection already gone
             LOG.debug("event callback not deregistered: %s", exc)
+
+    def close(self) -> None:
+        self._deregister()
         self.queue.put(None)
         self._worker.join(timeout=30)

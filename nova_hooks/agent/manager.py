@@ -12,6 +12,13 @@ lifecycle signals, making only bounded, journaled changes.
   again through libvirt so that its view matches the threads.
 * ``FAILED``: every change of the session is undone from the journal.
 
+Between signals, :meth:`Manager.sample` runs one sampling round of a
+guest (the page-access backends, :mod:`nova_hooks.agent.sampler`) and
+re-plans from what it measured: affinity follows the hot set's node,
+the balloon follows hot + warm (no more often than
+``rebalance_interval_s``).  The figures are journaled as ``observe``
+records when they first appear and whenever they move.
+
 Every change is written to the journal before it is made; when the
 journal cannot be written the change is not made.  The manager is
 called from a worker thread, never from libvirt's event loop.
@@ -30,7 +37,10 @@ from nova_hooks.agent import qemu
 from nova_hooks.agent.journal import Journal
 from nova_hooks.agent.journal import JournalError
 from nova_hooks.agent.qmp import QmpError
+from nova_hooks.agent.sampler import GuestSampler
+from nova_hooks.agent.sampler import hint_observation
 from nova_hooks.core import balloon as balloon_plan
+from nova_hooks.core import classify
 from nova_hooks.core import journal_model as J
 from nova_hooks.core import lifecycle
 from nova_hooks.core import pinning
@@ -38,6 +48,7 @@ from nova_hooks.core.types import BalloonPolicy
 from nova_hooks.core.types import Hint
 from nova_hooks.core.types import Phase
 from nova_hooks.core.types import PinningPolicy
+from nova_hooks.core.types import Thresholds
 from nova_hooks.core.types import VmFigures
 
 LOG = logging.getLogger(__name__)
@@ -52,6 +63,21 @@ class Session:
     guest: Any = None
     #: when each step happened (time.monotonic), for the timeline
     timeline: dict[str, float] = dataclasses.field(default_factory=dict)
+    sampler: Optional[GuestSampler] = None
+    thresholds: Thresholds = dataclasses.field(default_factory=Thresholds)
+    #: the latest sampled figures, and the last ones journaled
+    figures: Optional[VmFigures] = None
+    journaled_figures: Optional[VmFigures] = None
+    journaled_phase: Optional[Phase] = None
+    rounds: int = 0
+    next_round: float = 0.0
+    last_balloon: float = float("-inf")
+
+
+#: phases in which a guest is sampled
+SAMPLED_PHASES = frozenset({Phase.INCOMING, Phase.POSTCOPY, Phase.STEADY})
+#: closed sessions whose last figures stay queryable (status)
+MAX_FINISHED = 256
 
 
 class Manager:
@@ -60,7 +86,13 @@ class Manager:
                  dry_run: bool = False, balloon_enabled: bool = True,
                  pinning_enabled: bool = True,
                  balloon_during_postcopy: bool = True,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 backends: tuple = (),
+                 thresholds_for: Optional[Callable[[Optional[Hint]],
+                                                   Thresholds]] = None,
+                 interval_s: float = 1.0,
+                 transfer_interval_s: float = 0.25,
+                 rebalance_interval_s: float = 10.0) -> None:
         self.host = host
         self.journal = journal
         self.pinning_policy = pinning_policy
@@ -73,16 +105,70 @@ class Manager:
         self.clock = clock
         self.sessions: dict[str, Session] = {}
         self.hints: dict[str, Hint] = {}
+        self.backends = tuple(backends)
+        self.thresholds_for = thresholds_for or (lambda _hint: Thresholds())
+        self.interval_s = interval_s
+        self.transfer_interval_s = transfer_interval_s
+        self.rebalance_interval_s = rebalance_interval_s
+        #: uuid -> status of sessions that ended (bounded)
+        self.finished: dict[str, dict[str, Any]] = {}
         self._lock = threading.RLock()
 
     # -- entry points ---------------------------------------------------
     def prepare(self, hint: Hint) -> None:
         """Remember the forecast for a guest that has not arrived yet."""
         with self._lock:
-            self.hints[hint.instance_uuid] = hint
             sess = self.sessions.get(hint.instance_uuid)
+            earlier = sess.hint if sess is not None \
+                else self.hints.get(hint.instance_uuid)
+            if earlier is not None:
+                # context that came first (e.g. the flavor from Nova's
+                # notification) stays where the new hint is silent
+                hint = dataclasses.replace(
+                    hint, vm_type=hint.vm_type or earlier.vm_type,
+                    migration_id=hint.migration_id or earlier.migration_id)
+            self.hints[hint.instance_uuid] = hint
             if sess is not None:
                 sess.hint = hint
+                sess.thresholds = self._thresholds(hint)
+                if sess.sampler is not None:
+                    sess.sampler.thresholds = sess.thresholds
+
+    def context(self, uuid: str, vm_type: Optional[str] = None,
+                migration_id: Optional[str] = None) -> None:
+        """Context from elsewhere (Nova's notifications, the domain's
+        metadata): fills what the hint does not say, never overrides
+        the predictor's hint."""
+        with self._lock:
+            sess = self.sessions.get(uuid)
+            hint = sess.hint if sess is not None else self.hints.get(uuid)
+            base = hint or Hint(instance_uuid=uuid)
+            merged = dataclasses.replace(
+                base, vm_type=base.vm_type or vm_type,
+                migration_id=base.migration_id or migration_id)
+            if merged != hint:
+                self.prepare(merged)
+
+    def note(self, uuid: str, event: str, wall_ts: float,
+             wall_now: Optional[float] = None) -> None:
+        """Put an event another component timed (wall clock, e.g. the
+        qemu hook's marker) on the session's timeline."""
+        wall_now = time.time() if wall_now is None else wall_now
+        with self._lock:
+            sess = self.sessions.get(uuid)
+            if sess is not None:
+                sess.timeline.setdefault(
+                    event, self.clock() - max(0.0, wall_now - wall_ts))
+
+    def _thresholds(self, hint: Optional[Hint]) -> Thresholds:
+        try:
+            return self.thresholds_for(hint)
+        except ValueError as exc:
+            # a hint's bad override must not cost the guest its shaping
+            LOG.warning("%s: thresholds of the hint refused (%s); using "
+                        "the configured ones", hint.instance_uuid
+                        if hint else "?", exc)
+            return self.thresholds_for(None)
 
     def signal(self, uuid: str, sig: Signal) -> None:
         with self._lock:
@@ -102,10 +188,13 @@ class Manager:
                                   detail="skipped: concurrency cap")
                     self._journal(uuid, J.Kind.CLOSE, detail="skipped")
                     return
+                hint = self.hints.pop(uuid, None)
                 sess = self.sessions[uuid] = Session(
-                    uuid, hint=self.hints.pop(uuid, None))
+                    uuid, hint=hint, thresholds=self._thresholds(hint))
+                sess.sampler = GuestSampler(self.backends, sess.thresholds,
+                                            self.clock)
                 if not self._journal(uuid, J.Kind.OPEN,
-                                     detail="incoming migration"):
+                                     detail=_open_detail(sess)):
                     del self.sessions[uuid]
                     return
             sess.phase = nxt
@@ -136,14 +225,19 @@ class Manager:
     # -- phases ---------------------------------------------------------
     def _incoming(self, sess: Session) -> None:
         sess.guest = self.host.guest(sess.uuid)
+        sess.sampler.probe(sess.guest, Phase.INCOMING)
         if sess.hint is not None and sess.hint.preferred_node is not None:
             self._set_affinity(sess, "forecast pre-configuration")
 
     def _postcopy(self, sess: Session) -> None:
         sess.guest = self.host.guest(sess.uuid)
+        if sess.sampler is not None and not sess.sampler.active:
+            sess.sampler.probe(sess.guest, Phase.POSTCOPY)
         self._set_affinity(sess, "post-copy")
         if self.balloon_enabled:
             self._balloon(sess, during_postcopy=True)
+        # the first round soon after post-copy began
+        sess.next_round = self.clock() + self.transfer_interval_s
 
     def _completed(self, sess: Session) -> None:
         sess.guest = self.host.guest(sess.uuid)
@@ -155,6 +249,9 @@ class Manager:
         if vcpu is not None and emul is not None and not self.dry_run:
             # libvirt's own record of the pinning, now that it can be set
             self.host.pin(sess.guest, vcpu, emul)
+        if sess.sampler is not None:
+            # backends that needed libvirt's job may watch the guest now
+            sess.sampler.probe(sess.guest, Phase.STEADY)
         if self.balloon_enabled:
             # what was queued during post-copy is planned again now, with
             # the guest's own memory stats, and made in bounded steps
@@ -163,21 +260,107 @@ class Manager:
             self._journal(sess.uuid, J.Kind.DONE, action, J.Channel.QUEUED,
                           after=after, detail="replanned at completion")
         sess.timeline.setdefault("libvirt_synced", self.clock())
+        sess.next_round = self.clock() + self.interval_s
+
+    # -- sampling -------------------------------------------------------
+    def due(self, now: Optional[float] = None) -> list[str]:
+        """Guests whose next sampling round is due."""
+        now = self.clock() if now is None else now
+        with self._lock:
+            return [u for u, s in self.sessions.items()
+                    if s.phase in SAMPLED_PHASES and s.next_round <= now
+                    and s.sampler is not None]
+
+    def sample(self, uuid: str) -> Optional[VmFigures]:
+        """One sampling round of ``uuid`` and the adjustments it calls
+        for; ``None`` when the guest is not sampled (any more)."""
+        with self._lock:
+            sess = self.sessions.get(uuid)
+            if sess is None or sess.phase not in SAMPLED_PHASES \
+                    or sess.sampler is None:
+                return None
+            phase, hint, sampler = sess.phase, sess.hint, sess.sampler
+            interval = (self.interval_s if phase is Phase.STEADY
+                        else self.transfer_interval_s)
+            sess.next_round = self.clock() + interval
+        # backends read procfs, logs and stats: not under the lock, so a
+        # signal is never held up by a sampling round
+        try:
+            guest = self.host.guest(uuid)
+            result = sampler.round(guest, phase, hint)
+        except Exception as exc:  # noqa: BLE001 - the guest may be leaving
+            LOG.warning("%s: sampling round failed: %s", uuid, exc)
+            return None
+        with self._lock:
+            if self.sessions.get(uuid) is not sess or sess.phase is not phase:
+                return None         # the migration moved on meanwhile
+            sess.guest = guest
+            sess.figures = result.figures
+            sess.rounds += 1
+            sess.timeline.setdefault("first_round", self.clock())
+            self._journal_figures(sess, result.seconds)
+            try:
+                if phase is not Phase.INCOMING:
+                    self._adjust(sess)
+            except Exception:  # noqa: BLE001 - one guest never stops the agent
+                LOG.exception("%s: adjusting after sampling failed; "
+                              "restoring", uuid)
+                self._restore(sess, "error while adjusting")
+        return result.figures
+
+    def _journal_figures(self, sess: Session, seconds: float) -> None:
+        last, now = sess.journaled_figures, sess.figures
+        if last is not None and sess.journaled_phase is sess.phase \
+                and not _moved(last, now, self.balloon_policy):
+            return
+        record = _figures_record(now)
+        record["round_ms"] = round(seconds * 1000, 3)
+        record["phase"] = sess.phase.value
+        if self._journal(sess.uuid, J.Kind.OBSERVE, after=record,
+                         detail="sampled"):
+            sess.journaled_figures = now
+            sess.journaled_phase = sess.phase
+
+    def _adjust(self, sess: Session) -> None:
+        self._set_affinity(sess, f"sampled ({sess.phase.value})")
+        if not self.balloon_enabled:
+            return
+        if self.clock() - sess.last_balloon < self.rebalance_interval_s:
+            return
+        self._balloon(sess, during_postcopy=sess.phase is Phase.POSTCOPY)
+
+    def status(self, uuid: str) -> Optional[dict[str, Any]]:
+        """What the agent knows of ``uuid``: phase, figures, backends and
+        timeline (also for a session that ended lately)."""
+        with self._lock:
+            sess = self.sessions.get(uuid)
+            if sess is None:
+                return self.finished.get(uuid)
+            return _status(sess)
 
     # -- changes --------------------------------------------------------
     def _figures(self, sess: Session, need_kib: Optional[int]) -> VmFigures:
-        guest = sess.guest
-        total = guest.maximum_kib * 1024
-        ws = sess.hint.working_set_kib if sess.hint else None
-        hot = min(total, ws * 1024) if ws else total
+        """The latest sampled figures, else the hint's (the forecast
+        working set), else the whole guest as in use."""
+        figures = sess.figures
+        if figures is None:
+            guest_bytes = sess.guest.maximum_kib * 1024
+            obs = hint_observation(sess.hint, guest_bytes)
+            figures = classify.combine([obs] if obs else [],
+                                       sess.thresholds, guest_bytes)
+        if need_kib is not None:
+            figures = dataclasses.replace(figures, guest_need_kib=need_kib)
+        return figures
+
+    def _hot_by_node(self, sess: Session,
+                     figures: VmFigures) -> tuple[tuple[int, int], ...]:
+        if figures.hot_bytes_by_node:
+            return figures.hot_bytes_by_node
         try:
-            by_node = self.host.node_bytes(guest)
+            # where the guest's memory is, when the hot set is not located
+            return self.host.node_bytes(sess.guest)
         except qemu.QemuNotFound:
-            by_node = ()
-        return VmFigures(guest_bytes=total, hot_bytes=hot, warm_bytes=0,
-                         cold_bytes=total - hot, hot_bytes_by_node=by_node,
-                         guest_need_kib=need_kib,
-                         sources=("hint",) if ws else ())
+            return ()
 
     def _set_affinity(self, sess: Session, why: str) -> None:
         if not self.pinning_enabled:
@@ -188,7 +371,8 @@ class Manager:
             return
         figures = self._figures(sess, None)
         plan = pinning.plan_pinning(
-            self.host.topology(), len(vcpus), figures.hot_bytes_by_node,
+            self.host.topology(), len(vcpus),
+            self._hot_by_node(sess, figures),
             self.pinning_policy,
             sess.hint.preferred_node if sess.hint else None)
         before = [qemu.get_affinity(vcpus[i]) for i in sorted(vcpus)]
@@ -217,8 +401,8 @@ class Manager:
 
     def _balloon(self, sess: Session, during_postcopy: bool) -> None:
         guest = sess.guest
-        need = None
-        if not during_postcopy:
+        need = sess.figures.guest_need_kib if sess.figures else None
+        if not during_postcopy and need is None:
             stats = self.host.balloon_stats(guest)
             need = stats.need_kib if stats else None
         figures = self._figures(sess, need)
@@ -228,6 +412,8 @@ class Manager:
         if not plan.changes:
             LOG.info("%s: balloon unchanged (%s)", sess.uuid, plan.reason)
             return
+        # a decision to move: the next waits rebalance_interval_s
+        sess.last_balloon = self.clock()
         state = self.journal.sessions().get(sess.uuid)
         if state is not None and \
                 state.applied.get(J.Action.BALLOON) == plan.target_kib:
@@ -348,6 +534,11 @@ class Manager:
     def _close(self, sess: Session, why: str) -> None:
         self._journal(sess.uuid, J.Kind.CLOSE, detail=why)
         self.sessions.pop(sess.uuid, None)
+        done = _status(sess)
+        done["closed"] = why
+        self.finished[sess.uuid] = done
+        while len(self.finished) > MAX_FINISHED:
+            self.finished.pop(next(iter(self.finished)))
 
     def restore_open_sessions(self) -> list[str]:
         """After a restart: undo every session the journal shows open."""
@@ -359,3 +550,53 @@ class Manager:
                     self._restore(sess, "agent restarted")
                 restored.append(uuid)
         return restored
+
+
+def _open_detail(sess: Session) -> str:
+    t = sess.thresholds
+    hint = sess.hint
+    parts = [f"thresholds {t.hot_access_rate:g}/{t.warm_access_rate:g}/"
+             f"{t.cold_min_idle_s:g}"]
+    if hint is not None:
+        for name in ("vm_type", "profile_id", "migration_id"):
+            if getattr(hint, name):
+                parts.append(f"{name} {getattr(hint, name)}")
+    return f"incoming migration ({', '.join(parts)})"
+
+
+def _figures_record(figures: VmFigures) -> dict[str, Any]:
+    out = {k: v for k, v in figures.as_dict().items() if v is not None}
+    out["sources"] = list(figures.sources)
+    return out
+
+
+def _moved(before: VmFigures, after: VmFigures,
+           policy: BalloonPolicy) -> bool:
+    """Whether the figures moved enough to be worth a journal line: a
+    class size by the balloon's smallest change, the hot set's node, or
+    the sources."""
+    step = max(policy.min_change_kib * 1024, 1)
+    return (before.sources != after.sources
+            or abs(before.hot_bytes - after.hot_bytes) >= step
+            or abs(before.warm_bytes - after.warm_bytes) >= step
+            or abs(before.cold_bytes - after.cold_bytes) >= step
+            or _top_node(before) != _top_node(after))
+
+
+def _top_node(figures: VmFigures) -> Optional[int]:
+    nodes = figures.hot_bytes_by_node
+    return max(nodes, key=lambda nb: nb[1])[0] if nodes else None
+
+
+def _status(sess: Session) -> dict[str, Any]:
+    t0 = min(sess.timeline.values(), default=None)
+    return {
+        "instance_uuid": sess.uuid,
+        "phase": sess.phase.value if sess.phase else None,
+        "rounds": sess.rounds,
+        "figures": _figures_record(sess.figures) if sess.figures else None,
+        "backends": sess.sampler.status() if sess.sampler else None,
+        "thresholds": dataclasses.asdict(sess.thresholds),
+        "timeline_s": {k: round(v - t0, 6)
+                       for k, v in sess.timeline.items()} if t0 else {},
+    }

@@ -5,9 +5,12 @@ Runs on each compute host (oslo.config, oslo.log)::
     nova-adaptive-agent --config-file /etc/nova/nova-adaptive-agent.conf
 
 Follows libvirt's lifecycle events of this host; for each incoming live
-migration it shapes the guest's affinity and balloon while post-copy
+migration it samples the guest's page accesses (the backends of
+``[page_sampling]``), shapes its affinity and balloon while post-copy
 runs, re-applies through libvirt at completion, and restores on failure.
-On start it restores every session the journal shows open.
+On start it restores every session the journal shows open.  When the
+connection to libvirtd drops it reconnects (the journal and the open
+sessions stay) and re-registers for events.
 """
 from __future__ import annotations
 
@@ -21,9 +24,12 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from nova_hooks import conf as agent_conf
+from nova_hooks.core import classify
 from nova_hooks.core import lifecycle
 from nova_hooks.core.types import BalloonPolicy
+from nova_hooks.core.types import Hint
 from nova_hooks.core.types import PinningPolicy
+from nova_hooks.core.types import Thresholds
 
 LOG = logging.getLogger(__name__)
 
@@ -44,20 +50,75 @@ def policies(conf: cfg.ConfigOpts) -> tuple[PinningPolicy, BalloonPolicy]:
                           require_guest_need=rm.balloon_require_guest_need))
 
 
+def thresholds_resolver(conf: cfg.ConfigOpts):
+    """``hint -> Thresholds``: the configured defaults, per VM type and
+    per profile (parsed once: a malformed entry stops the agent at
+    start with its name), then the hint's own overrides."""
+    from nova_hooks.agent.sampler import parse_threshold_map
+
+    ps = conf.page_sampling
+    default = Thresholds(hot_access_rate=ps.hot_access_rate,
+                         warm_access_rate=ps.warm_access_rate,
+                         cold_min_idle_s=ps.cold_min_idle_s,
+                         write_weight=ps.write_weight,
+                         dirty_window_s=ps.dirty_window_s)
+    by_type = parse_threshold_map(ps.vm_type_thresholds, default)
+    by_profile = parse_threshold_map(ps.profile_thresholds, default)
+
+    def resolve(hint: Optional[Hint]) -> Thresholds:
+        if hint is None:
+            return default
+        return classify.resolve_thresholds(
+            default, by_type, by_profile, hint.vm_type, hint.profile_id,
+            hint.thresholds)
+    return resolve
+
+
+def _connect(conf: cfg.ConfigOpts, stop: threading.Event,
+             first: bool):
+    """A connection to libvirtd; after the first, retried until it
+    answers or the agent stops."""
+    import libvirt
+
+    delay = 1.0
+    while True:
+        try:
+            conn = libvirt.open(conf.agent.libvirt_uri)
+            conn.setKeepAlive(5, 3)
+            return conn
+        except libvirt.libvirtError as exc:
+            if first:
+                raise
+            LOG.warning("libvirt at %s not reachable (%s); retrying in "
+                        "%.0f s", conf.agent.libvirt_uri, exc, delay)
+        if stop.wait(delay):
+            return None
+        delay = min(delay * 2, 30.0)
+
+
 def run(conf: cfg.ConfigOpts, stop: threading.Event) -> int:
     import libvirt
 
+    from nova_hooks.agent import backends as page_backends
     from nova_hooks.agent import events
+    from nova_hooks.agent import markers
+    from nova_hooks.agent import rounds
     from nova_hooks.agent.host import LibvirtHost
     from nova_hooks.agent.journal import Journal
     from nova_hooks.agent.manager import Manager
 
     opts = conf.agent
+    ps = conf.page_sampling
+    thresholds_for = thresholds_resolver(conf)
     events.start_event_loop()
-    conn = libvirt.open(opts.libvirt_uri)
-    conn.setKeepAlive(5, 3)
+    conn = _connect(conf, stop, first=True)
     host = LibvirtHost(conn, opts.qemu_run_dir, opts.proc_root,
                        opts.sys_root, opts.second_monitor_socket)
+    loaded, missing = page_backends.load(ps.backends, host, conf)
+    for name, why in missing.items():
+        LOG.warning("sampling backend %s not available: %s", name, why)
+    LOG.info("sampling backends: %s",
+             ", ".join(b.name for b in loaded) or "none")
     pin_policy, balloon_policy = policies(conf)
     rm = conf.resource_manager
     manager = Manager(host, Journal(opts.journal_path), pin_policy,
@@ -65,15 +126,26 @@ def run(conf: cfg.ConfigOpts, stop: threading.Event) -> int:
                       dry_run=opts.dry_run,
                       balloon_enabled=rm.balloon_enabled,
                       pinning_enabled=rm.pinning_enabled,
-                      balloon_during_postcopy=rm.balloon_during_postcopy)
+                      balloon_during_postcopy=rm.balloon_during_postcopy,
+                      backends=tuple(loaded),
+                      thresholds_for=thresholds_for,
+                      interval_s=ps.interval_s,
+                      transfer_interval_s=ps.transfer_interval_s,
+                      rebalance_interval_s=rm.rebalance_interval_s)
     if opts.restore_on_start:
         restored = manager.restore_open_sessions()
         if restored:
             LOG.warning("restored %d guest(s) left open by a previous run: "
                         "%s", len(restored), ", ".join(restored))
 
+    markers.sweep(opts.hook_marker_dir)
+
     def handle(uuid: str, sig: lifecycle.Signal) -> None:
         manager.signal(uuid, sig)
+        if sig is lifecycle.Signal.INCOMING:
+            marker = markers.take(opts.hook_marker_dir, uuid)
+            if marker is not None:
+                manager.note(uuid, "hook_migrate_begin", marker["ts"])
         if sig is lifecycle.Signal.COMPLETED:
             timer = threading.Timer(opts.steady_manage_s, manager.release,
                                     (uuid,))
@@ -89,18 +161,46 @@ def run(conf: cfg.ConfigOpts, stop: threading.Event) -> int:
         server.start()
         LOG.info("RPC endpoint: topic %s, server %s", opts.rpc_topic,
                  opts.host)
+    listener = None
+    if opts.notifications_enabled:
+        from nova_hooks.agent import notifications
+        listener = notifications.make_listener(
+            conf, notifications.NotificationEndpoint(
+                opts.host, lambda u, flavor: manager.context(u, flavor),
+                pump.inject))
+        listener.start()
+        LOG.info("listening to Nova's %s for host %s",
+                 opts.notifications_topic, opts.host)
+    sampling_stop = threading.Event()
+    rounds.start(manager, sampling_stop,
+                 min(ps.transfer_interval_s, ps.interval_s) / 2)
     LOG.info("nova-adaptive-agent up on %s (journal %s%s)", opts.libvirt_uri,
              opts.journal_path, ", dry run" if opts.dry_run else "")
     try:
         while not stop.wait(1.0):
-            if not conn.isAlive():
-                LOG.error("libvirt connection to %s lost", opts.libvirt_uri)
-                return 1
+            if conn.isAlive():
+                continue
+            LOG.error("libvirt connection to %s lost; reconnecting",
+                      opts.libvirt_uri)
+            new = _connect(conf, stop, first=False)
+            if new is None:
+                break
+            conn = host.conn = new
+            # the same worker and queue: what RPC injected meanwhile stays
+            pump.reattach(conn)
+            LOG.info("reconnected to %s; events followed again",
+                     opts.libvirt_uri)
     finally:
-        if server is not None:
-            server.stop()
-            server.wait()
+        sampling_stop.set()
+        for service in (server, listener):
+            if service is not None:
+                service.stop()
+                service.wait()
         pump.close()
+        for backend in loaded:
+            release = getattr(backend, "release", None)
+            if release is not None:
+                release()
         try:
             conn.close()
         except libvirt.libvirtError:

@@ -27,6 +27,11 @@ OPTS = [
                 help="While post-copy runs, balloon through the guest's "
                      "second QMP monitor when it has one (else the change "
                      "waits for completion)."),
+    cfg.FloatOpt("rebalance_interval_s", default=10.0, min=0.0,
+                 help="Least time between two balloon decisions for one "
+                      "guest; sampling re-plans more often, the balloon "
+                      "moves at most this often (the guest needs time to "
+                      "give pages back)."),
     cfg.BoolOpt("pinning_enabled", default=True,
                 help="Move vCPU and emulator affinity toward the NUMA "
                      "node holding the hot memory."),

@@ -173,8 +173,10 @@ def combine(observations: Sequence[Observation], thresholds: Thresholds,
     Precedence (first match wins, in ``observations`` order within a
     kind): per-page samples, then regions.  Memory outside the sampled
     pages/regions is cold when the source covers all of the guest, else
-    it is split into cold (the guest's free memory, from balloon stats)
-    and warm (the rest: unknown, so kept).  With neither pages nor
+    it is split into cold (the guest's free memory from balloon stats,
+    or what a later source covering the whole guest — the forecast —
+    calls cold, whichever is more) and warm (the rest: unknown, so
+    kept).  With neither pages nor
     regions, the dirty rate over ``dirty_window_s`` is the hot set and
     the guest's used memory the warm set.  Node placement of the hot set
     comes from the samples, else from the node distribution of the guest
@@ -193,17 +195,29 @@ def combine(observations: Sequence[Observation], thresholds: Thresholds,
 
     cls: Optional[Classification] = None
     covers_all = False
+    chosen: Optional[Observation] = None
     for obs in observations:
         if obs.pages is not None:
             cls, covers_all = classify_pages(obs.pages, thresholds), \
                 obs.covers_all
+            chosen = obs
             break
     if cls is None:
         for obs in observations:
             if obs.regions:
                 cls, covers_all = classify_regions(obs.regions, thresholds), \
                     obs.covers_all
+                chosen = obs
                 break
+    # a later source that covers the whole guest (e.g. the forecast)
+    # tells how much of what the chosen one did not see is cold
+    fuller_cold = 0
+    if cls is not None and not covers_all:
+        fuller = next((o for o in observations if o is not chosen
+                       and o.covers_all and o.regions), None)
+        if fuller is not None:
+            fuller_cold = classify_regions(fuller.regions,
+                                           thresholds).cold_bytes
 
     free = (balloon.unused_kib * 1024
             if balloon is not None and balloon.unused_kib is not None
@@ -219,7 +233,7 @@ def combine(observations: Sequence[Observation], thresholds: Thresholds,
         if covers_all:
             cold += rest
         else:
-            extra_cold = min(rest, max(0, free - cold))
+            extra_cold = min(rest, max(0, max(free, fuller_cold) - cold))
             cold += extra_cold
             warm += rest - extra_cold
         read_rate, write_rate = cls.read_rate, cls.write_rate

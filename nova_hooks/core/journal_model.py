@@ -24,6 +24,8 @@ class Kind(enum.Enum):
     DONE = "done"
     FAILED = "failed"
     CLOSE = "close"
+    #: what sampling measured (``after``: the figures); changes nothing
+    OBSERVE = "observe"
 
 
 class Action(enum.Enum):

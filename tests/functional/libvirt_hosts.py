@@ -43,13 +43,33 @@ def load_hosts(base: Path | None = None) -> dict:
     return json.loads((base / "hosts.json").read_text())
 
 
-def domain_xml(hosts: dict, name: str, second_monitor: bool = False) -> str:
+#: QEMU trace events of the destination's post-copy page requests
+POSTCOPY_TRACE_EVENTS = ("postcopy_ram_fault_thread_request",
+                         "postcopy_place_page")
+_QEMU_NS = "xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'"
+
+
+def domain_xml(hosts: dict, name: str, second_monitor: bool = False,
+               trace_postcopy: bool = False) -> str:
     """The guest's domain XML; ``second_monitor`` adds a second QMP
-    monitor at ``<qemu_run_dir>/<name>.qmp2`` on whichever host runs it."""
+    monitor at ``<qemu_run_dir>/<name>.qmp2`` on whichever host runs it,
+    ``trace_postcopy`` has QEMU log its post-copy page requests to the
+    domain log (the ``postcopy_trace`` backend reads them)."""
     guest = hosts["guest"]
     key = "domain_xml_template_qmp2" if second_monitor \
         else "domain_xml_template"
     text = Path(guest[key]).read_text()
+    if trace_postcopy:
+        args = "".join(f"<qemu:arg value='-trace'/><qemu:arg value='{ev}'/>"
+                       for ev in POSTCOPY_TRACE_EVENTS)
+        if "<qemu:commandline>" in text:
+            text = text.replace("<qemu:commandline>",
+                                f"<qemu:commandline>{args}", 1)
+        else:
+            text = text.replace("</domain>", f"<qemu:commandline>{args}"
+                                "</qemu:commandline></domain>", 1)
+        if _QEMU_NS not in text:
+            text = text.replace("<domain ", f"<domain {_QEMU_NS} ", 1)
     return text.replace(guest["name_placeholder"], name)
 
 
@@ -123,13 +143,15 @@ def connection(hosts: dict, host: str):
 
 def start_guest(hosts: dict, name: str, host: str = "A",
                 boot_timeout_s: float = 120.0,
-                second_monitor: bool = False) -> list[int]:
+                second_monitor: bool = False,
+                trace_postcopy: bool = False) -> list[int]:
     """Define and start the guest ``name`` on ``host``; return once it
     prints a heartbeat (the heartbeats seen so far)."""
     with contextlib.suppress(FileNotFoundError):
         serial_log(hosts, host, name).unlink()
     with connection(hosts, host) as conn:
-        dom = conn.defineXML(domain_xml(hosts, name, second_monitor))
+        dom = conn.defineXML(domain_xml(hosts, name, second_monitor,
+                                        trace_postcopy))
         dom.create()
     return wait_heartbeats(hosts, host, name, timeout_s=boot_timeout_s)
 

@@ -68,7 +68,13 @@ host = {self.server}
 journal_path = {self.journal}
 qemu_run_dir = {b['qemu_run_dir']}
 rpc_enabled = true
+notifications_enabled = true
+qemu_log_dir = {b['serial_dir']}
 steady_manage_s = 3600
+[page_sampling]
+transfer_interval_s = 0.25
+interval_s = 1
+vm_type_thresholds = m1.tiny:0.4/0.04/20
 [resource_manager]
 guest_cpus = {CPUS[-1]}
 balloon_floor_mib = 96
@@ -87,7 +93,7 @@ balloon_require_guest_need = false
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, self.logs()
-            if "RPC endpoint" in self.logs():
+            if "nova-adaptive-agent up" in self.logs():
                 return
             time.sleep(0.2)
         raise AssertionError(f"agent did not come up:\n{self.logs()}")
@@ -120,6 +126,41 @@ def rpc_call(transport_url: str, server: str, method: str, **payload):
     return client.call({}, method, payload=payload)
 
 
+def notify_pre(transport_url: str, server: str, instance: str,
+               flavor: str, agent: "Agent") -> None:
+    """Nova's destination compute announcing the incoming migration
+    (instance.live_migration_pre.start, as a versioned notification)."""
+    import oslo_messaging as messaging
+    from oslo_config import cfg
+
+    conf = cfg.ConfigOpts()
+    conf([], project="nova-adaptive-test")
+    transport = messaging.get_notification_transport(conf, url=transport_url)
+    notifier = messaging.Notifier(
+        transport, publisher_id=f"nova-compute:{server}",
+        driver="messagingv2", topics=["versioned_notifications"])
+    payload = {"nova_object.name": "InstanceActionPayload",
+               "nova_object.namespace": "nova",
+               "nova_object.version": "1.8",
+               "nova_object.data": {
+                   "uuid": instance, "host": "hosta", "node": "hosta",
+                   "flavor": {"nova_object.name": "FlavorPayload",
+                              "nova_object.data": {"name": flavor}}}}
+    # the listener's queue may still be being declared: say it again
+    # until the agent logs it (a repeat changes nothing)
+    for _ in range(10):
+        notifier.info({}, "instance.live_migration_pre.start", payload)
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            if "instance.live_migration_pre.start from" in agent.logs():
+                transport.cleanup()
+                return
+            time.sleep(0.2)
+    transport.cleanup()
+    raise AssertionError(f"the agent never saw the notification:\n"
+                         f"{agent.logs()}")
+
+
 def vcpu_affinity_on(hosts, host, name) -> list[list[int]]:
     from nova_hooks.agent import qemu
 
@@ -147,7 +188,10 @@ def test_agent_shapes_the_guest_during_postcopy(
     agent = Agent(tmp_path, hosts, transport_url)
     agent.start()
     try:
-        lh.start_guest(hosts, guest, "A", second_monitor=second_monitor)
+        # with the second monitor, QEMU also traces its post-copy page
+        # requests for the postcopy_trace backend
+        lh.start_guest(hosts, guest, "A", second_monitor=second_monitor,
+                       trace_postcopy=second_monitor)
         with lh.connection(hosts, "A") as conn:
             instance = conn.lookupByName(guest).UUIDString()
         before = lh.wait_heartbeats(hosts, "A", guest, count=2)
@@ -155,6 +199,7 @@ def test_agent_shapes_the_guest_during_postcopy(
                           version="1.0", instance_uuid=instance,
                           working_set_kib=64 * MIB)
         assert answer["accepted"] and not answer["duplicate"], answer
+        notify_pre(transport_url, agent.server, instance, "m1.tiny", agent)
         hint_at = time.time()
         tl = lh.postcopy_migrate(hosts, guest, "A", "B")
         assert tl["ok"], tl
@@ -189,6 +234,19 @@ def test_agent_shapes_the_guest_during_postcopy(
             print(f"  {when:8.3f}  {what}")
         print("journal:", *(json.dumps(r) for r in records), sep="\n  ")
 
+        # the flavor from Nova's notification chose the thresholds
+        opened = [r for r in records if r["kind"] == "open"]
+        assert opened[0]["detail"] == (
+            "incoming migration (thresholds 0.4/0.04/20, vm_type m1.tiny)")
+        # the guest was sampled while post-copy ran
+        observed = [r for r in records if r["kind"] == "observe"]
+        during = [r for r in observed if r["after"]["phase"] == "postcopy"]
+        assert during, records
+        assert "numa_maps" in during[0]["after"]["sources"]
+        if second_monitor:
+            traced = [r for r in during
+                      if "postcopy_trace" in r["after"]["sources"]]
+            assert traced and traced[0]["after"]["miss_ratio"] is not None
         # affinity moved while post-copy was still running ...
         assert _between(records, "done", "vcpu_affinity", "sched",
                         pc_start, pc_end), records

@@ -39,9 +39,15 @@ class DirtyRateBackend(Backend):
     name = "dirty_rate"
     during_postcopy = False
 
-    def __init__(self, host, conf=None) -> None:
+    #: QEMU's calculation dirties the guest's own pages a little and
+    #: takes ``seconds``: measured at most this often, reused in between
+    min_period_s = 30.0
+
+    def __init__(self, host, conf=None, clock=time.monotonic) -> None:
         super().__init__(host, conf)
         self.seconds = 1
+        self.clock = clock
+        self.last: dict[str, tuple[float, Optional[float]]] = {}
         if conf is not None:
             self.seconds = conf.page_sampling.dirty_rate_calc_s
 
@@ -51,6 +57,10 @@ class DirtyRateBackend(Backend):
         return None
 
     def sample(self, guest) -> Observation:
-        rate = self.host.dirty_rate_bps(guest, self.seconds,
-                                        sleep=time.sleep)
+        when, rate = self.last.get(guest.uuid, (float("-inf"), None))
+        now = self.clock()
+        if now - when >= self.min_period_s:
+            rate = self.host.dirty_rate_bps(guest, self.seconds,
+                                            sleep=time.sleep)
+            self.last[guest.uuid] = (now, rate)
         return Observation(backend=self.name, dirty_rate_bps=rate)

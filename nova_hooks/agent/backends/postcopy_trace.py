@@ -39,24 +39,35 @@ def parse(text: str) -> tuple[int, int, dict[str, list[int]]]:
     return misses, placed, offsets
 
 
-def regions(offsets: list[int], guest_bytes: int, n_regions: int,
-            ) -> tuple[Region, ...]:
-    """Equal slices of guest memory; a slice's access rate is its share
-    of the misses relative to the busiest slice."""
-    if not offsets or guest_bytes <= 0 or n_regions <= 0:
-        return ()
-    size = -(-guest_bytes // n_regions)
+def bin_counts(offsets: list[int], guest_bytes: int,
+               n_regions: int) -> dict[int, int]:
+    """Misses per equal slice of guest memory."""
     counts: dict[int, int] = {}
+    if guest_bytes <= 0 or n_regions <= 0:
+        return counts
+    size = -(-guest_bytes // n_regions)
     for off in offsets:
         if 0 <= off < guest_bytes:
             counts[off // size] = counts.get(off // size, 0) + 1
-    if not counts:
+    return counts
+
+
+def regions(offsets: list[int], guest_bytes: int, n_regions: int,
+            counts: dict[int, int] | None = None) -> tuple[Region, ...]:
+    """The slices the guest missed pages in; a slice's access rate is
+    its share of the misses relative to the busiest slice.  Slices with
+    no miss are left out: the trace does not say they are cold (their
+    pages may have come in pre-copy or by background streaming)."""
+    if counts is None:
+        counts = bin_counts(offsets, guest_bytes, n_regions)
+    if not counts or guest_bytes <= 0 or n_regions <= 0:
         return ()
+    size = -(-guest_bytes // n_regions)
     top = max(counts.values())
     return tuple(Region(start=i * size,
                         size=min(size, guest_bytes - i * size),
-                        access_rate=counts.get(i, 0) / top)
-                 for i in range(n_regions) if i * size < guest_bytes)
+                        access_rate=counts[i] / top)
+                 for i in sorted(counts) if i * size < guest_bytes)
 
 
 class PostcopyTraceBackend(Backend):
@@ -73,6 +84,11 @@ class PostcopyTraceBackend(Backend):
             self.max_bytes = conf.page_sampling.trace_read_max_kib * 1024
             self.n_regions = min(conf.page_sampling.max_regions, 1024)
         self.offsets: dict[str, int] = {}
+        #: per guest, misses per slice and the fault / placement totals
+        #: since the session began: the hot set is what the guest asked
+        #: for first, so rounds add up rather than replace each other
+        self.counts: dict[str, dict[int, int]] = {}
+        self.totals: dict[str, list[int]] = {}
 
     def _path(self, guest) -> str:
         return os.path.join(self.log_dir, f"{guest.name}.log")
@@ -102,6 +118,13 @@ class PostcopyTraceBackend(Backend):
                                                           "replace"))
         ram = max(offsets.values(), key=len) if offsets else []
         guest_bytes = guest.maximum_kib * 1024
-        return Observation(backend=self.name, faults=misses, placed=placed,
-                           regions=regions(ram, guest_bytes,
-                                           self.n_regions))
+        counts = self.counts.setdefault(guest.uuid, {})
+        for i, n in bin_counts(ram, guest_bytes, self.n_regions).items():
+            counts[i] = counts.get(i, 0) + n
+        totals = self.totals.setdefault(guest.uuid, [0, 0])
+        totals[0] += misses
+        totals[1] += placed
+        return Observation(backend=self.name, faults=totals[0],
+                           placed=totals[1],
+                           regions=regions([], guest_bytes, self.n_regions,
+                                           counts))
