@@ -364,3 +364,41 @@ def test_an_aborted_migration_is_undone_and_the_source_untouched(
         lh.wait_heartbeats(hosts, "A", guest, above=last)
     finally:
         agent.stop()
+
+
+@pytest.mark.timeout(600)
+def test_the_agent_follows_libvirtd_through_a_restart(
+        tmp_path, hosts, transport_url, guest):
+    """libvirtd on the destination restarts while the agent is idle: the
+    agent reconnects, follows events again, and shapes the next
+    incoming migration during post-copy."""
+    agent = Agent(tmp_path, hosts, transport_url)
+    agent.start()
+    try:
+        lh.start_guest(hosts, guest, "A")
+        root = Path(__file__).resolve().parents[2]
+        subprocess.run(
+            ["bash", str(root / "tools/services/30-libvirt-hosts.sh"),
+             "restart-libvirtd", "B"], check=True, capture_output=True,
+            env={**os.environ, "WA_STATE_DIR": str(state_dir())},
+            timeout=120)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and \
+                "events followed again" not in agent.logs():
+            time.sleep(0.5)
+        assert "events followed again" in agent.logs(), agent.logs()
+        assert "lost; reconnecting" in agent.logs()
+        tl = lh.postcopy_migrate(hosts, guest, "A", "B")
+        assert tl["ok"], tl
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not any(
+                r["kind"] == "done" for r in agent.records()):
+            time.sleep(0.5)
+        done = [r for r in agent.records() if r["kind"] == "done"
+                and r.get("action") == "vcpu_affinity"]
+        assert done and done[0]["ts"] <= tl["t0_wall"] + \
+            tl["resumed_on_dst"], agent.records()
+        last_a = max(lh.heartbeats(hosts, "A", guest))
+        lh.wait_heartbeats(hosts, "B", guest, above=last_a, count=2)
+    finally:
+        agent.stop()

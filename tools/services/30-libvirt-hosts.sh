@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Two libvirt "hosts" on this one machine, and a tiny TCG guest that can be
 # live-migrated (post-copy) between them, for the destination-agent tests.
-#   bash tools/services/30-libvirt-hosts.sh up|down
+#   bash tools/services/30-libvirt-hosts.sh up|down|restart-libvirtd A|B
 #
 # Each host is a libvirtd in its own network + UTS + mount namespace:
 #   host A: netns <P>A, hostname hosta.wa.test, 10.77.0.1/24
@@ -258,6 +258,12 @@ stdio_handler = "file"
 migration_address = "${IP[$X]}"
 migration_host = "${IP[$X]}"
 CONF
+    launch_libvirtd "$X"
+}
+
+launch_libvirtd() {  # launch_libvirtd A|B: start host X's libvirtd
+    local X=$1 H=$STATE/host$1 x
+    x=$(echo "$X" | tr AB ab)
     # 'ip netns exec' gives a new mount namespace already; unshare adds a
     # private UTS one and keeps the bind mounts away from the root one
     ip netns exec "$P$X" unshare --uts --mount --propagation private sh -c "
@@ -412,8 +418,18 @@ down() {
     return 0
 }
 
+restart_libvirtd() {  # restart_libvirtd A|B: the daemon only
+    local X=$1 H=$STATE/host$1
+    case "$X" in A|B) ;; *) echo "no host $X" >&2; return 2 ;; esac
+    stop_pid "libvirtd $X" "$H/libvirtd.pid" libvirtd
+    # running guests stay: libvirtd finds their QEMU again on start
+    launch_libvirtd "$X"
+    say "host $X: libvirtd restarted, pid $(cat "$H/libvirtd.pid")"
+}
+
 case "${1:-}" in
     up) up ;;
     down) down ;;
-    *) echo "usage: $0 up|down" >&2; exit 2 ;;
+    restart-libvirtd) restart_libvirtd "${2:-}" ;;
+    *) echo "usage: $0 up|down|restart-libvirtd A|B" >&2; exit 2 ;;
 esac
