@@ -19,7 +19,7 @@ services=()
 for script in tools/services/[0-9]*.sh; do
     [ -e "$script" ] && services+=("$script")
 done
-# shellcheck disable=SC2317  # called by the EXIT trap
+# shellcheck disable=SC2317,SC2329  # called by the EXIT trap
 stop_services() {
     local i
     for (( i=${#services[@]}-1; i>=0; i-- )); do
