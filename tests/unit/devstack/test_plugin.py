@@ -29,6 +29,9 @@ HERE = Path(__file__).resolve().parent
 STUB = HERE / "stub-devstack.sh"
 INI = HERE / "ini_stub.py"
 
+# Services DevStack enables on its own (stackrc) that the plugin looks at.
+DEVSTACK_DEFAULTS = ["key", "g-api", "n-api", "n-cpu", "placement-api"]
+
 ALL_PHASES = [("stack", "install"), ("stack", "post-config"),
               ("stack", "extra")]
 
@@ -189,15 +192,45 @@ def _assert_every_option_documented(path: Path) -> None:
                 f"[{section}] {option} is not an option of {path.name}"
 
 
+def _local_conf(node: str) -> tuple[list[str], list[str]]:
+    """The services and the plugins (in order) of the sample
+    ``devstack/local.conf.<node>``."""
+    services: list[str] = list(DEVSTACK_DEFAULTS)
+    plugins: list[str] = []
+    in_localrc = False
+    for line in (ROOT / "devstack" / f"local.conf.{node}").read_text(
+            ).splitlines():
+        if line.startswith("[["):
+            in_localrc = line == "[[local|localrc]]"
+            continue
+        words = line.split()
+        if not in_localrc or not words:
+            continue
+        if line.startswith("ENABLED_SERVICES="):
+            services = line.partition("=")[2].split(",")
+        elif words[0] == "enable_service":
+            services += words[1:]
+        elif words[0] == "enable_plugin":
+            plugins.append(words[1])
+    return services, plugins
+
+
+def test_sample_local_confs_enable_plugins_in_order():
+    _, controller = _local_conf("controller")
+    assert controller.index("ceilometer") < controller.index("watcher") \
+        < controller.index("watcher-adaptive")
+    _, compute = _local_conf("compute")
+    assert "watcher" not in compute
+    assert compute.index("ceilometer") < compute.index("watcher-adaptive")
+
+
 # --------------------------------------------------------------------
-# a single node with everything: controller and compute at once
+# the sample controller: Watcher and a compute on one node
 
 @pytest.fixture(scope="module")
 def aio(tmp_path_factory):
-    stack = Stack(tmp_path_factory.mktemp("aio"),
-                  ["key", "g-api", "n-cpu", "watcher-api",
-                   "watcher-decision-engine", "watcher-adaptive-agent",
-                   "watcher-adaptive-collector"],
+    services, _ = _local_conf("controller")
+    stack = Stack(tmp_path_factory.mktemp("aio"), services,
                   WATCHER_ADAPTIVE_QEMU_HOOK="true")
     stack.run(ALL_PHASES)
     return stack
@@ -425,8 +458,8 @@ def test_unstack_stops_and_clean_removes_what_it_wrote(tmp_path):
 # the other roles
 
 def test_compute_node_touches_no_controller_service(tmp_path):
-    stack = Stack(tmp_path, ["n-cpu", "watcher-adaptive-agent",
-                             "watcher-adaptive-collector"])
+    services, _ = _local_conf("compute")
+    stack = Stack(tmp_path, services)
     stack.run(ALL_PHASES)
     assert not stack.watcher_conf.exists()
     assert not stack.calls("openstack")
