@@ -215,6 +215,14 @@ def _local_conf(node: str) -> tuple[list[str], list[str]]:
     return services, plugins
 
 
+def _local_conf_settings(node: str) -> dict[str, str]:
+    """The plugin's own settings the sample sets (``WATCHER_ADAPTIVE_*``
+    but the repository)."""
+    text = (ROOT / "devstack" / f"local.conf.{node}").read_text()
+    return dict(re.findall(r"^(WATCHER_ADAPTIVE_(?!REPO)\w+)=(\S+)$", text,
+                           re.M))
+
+
 def test_sample_local_confs_enable_plugins_in_order():
     _, controller = _local_conf("controller")
     assert controller.index("ceilometer") < controller.index("watcher") \
@@ -436,12 +444,26 @@ def test_qemu_hook_is_installed_and_leaves_its_marker(aio):
     assert json.loads(marker.read_text())["name"] == "instance-0001"
 
 
-def test_unstack_stops_and_clean_removes_what_it_wrote(tmp_path):
-    stack = Stack(tmp_path, ["n-cpu", "watcher-adaptive-agent",
-                             "watcher-adaptive-collector"],
-                  WATCHER_ADAPTIVE_QEMU_HOOK="True")
+# --------------------------------------------------------------------
+# the other roles
+
+def test_compute_node_then_unstack_and_clean(tmp_path):
+    services, _ = _local_conf("compute")
+    settings = _local_conf_settings("compute")
+    assert settings == {"WATCHER_ADAPTIVE_QEMU_HOOK": "True"}
+    stack = Stack(tmp_path, services, **settings)
     stack.run(ALL_PHASES)
-    assert stack.agent_conf.exists() and stack.hook.exists()
+    assert not stack.watcher_conf.exists()
+    assert not stack.calls("openstack")
+    assert not stack.calls("watcher-adaptive")
+    assert [c[1] for c in stack.calls("run_process")] == [
+        "watcher-adaptive-agent", "watcher-adaptive-collector"]
+    assert not stack.calls("stop_process")
+    assert stack.agent_conf.exists() and stack.collector_conf.exists()
+    assert stack.hook.exists()
+    assert stack.calls("restart_service") == [
+        ["restart_service", "libvirtd"]]
+
     stack.run([("unstack", ""), ("clean", "")])
     assert stack.calls("stop_process", "unstack:") == [
         ["stop_process", "watcher-adaptive-agent"],
@@ -451,26 +473,8 @@ def test_unstack_stops_and_clean_removes_what_it_wrote(tmp_path):
     assert not stack.collector_conf.parent.exists()
     assert not stack.hook.exists()
     # nova-cpu.conf belongs to Nova: clean leaves it alone
-    assert Path(stack.env["NOVA_CPU_CONF"]).exists()
-
-
-# --------------------------------------------------------------------
-# the other roles
-
-def test_compute_node_touches_no_controller_service(tmp_path):
-    services, _ = _local_conf("compute")
-    stack = Stack(tmp_path, services)
-    stack.run(ALL_PHASES)
-    assert not stack.watcher_conf.exists()
-    assert not stack.calls("openstack")
-    assert not stack.calls("watcher-adaptive")
-    assert [c[1] for c in stack.calls("run_process")] == [
-        "watcher-adaptive-agent", "watcher-adaptive-collector"]
-    assert not stack.calls("stop_process")
-    # the hook is opt-in: no hook, no libvirtd restart
-    assert not stack.hook.exists()
-    assert not stack.calls("restart_service")
-    assert stack.agent_conf.exists() and stack.collector_conf.exists()
+    assert _ini(Path(stack.env["NOVA_CPU_CONF"]))["libvirt"][
+        "live_migration_permit_post_copy"] == "True"
 
 
 def test_controller_with_basic_auth_gnocchi_uses_profiler_setup(tmp_path):
