@@ -53,7 +53,7 @@ run_process() {
 }
 
 stop_process() { _stub_record stop_process "$@"; }
-setup_develop() { _stub_record setup_develop "$@"; }
+pip_install() { _stub_record pip_install "$@"; }
 restart_service() { _stub_record restart_service "$@"; }
 warn() { _stub_record warn "$@"; }
 echo_summary() { _stub_record echo_summary "$@"; }

@@ -244,10 +244,19 @@ def aio(tmp_path_factory):
     return stack
 
 
-def test_installs_the_package_with_the_host_agent_extra(aio):
-    assert aio.calls("setup_develop") == [
-        ["setup_develop", f"{aio.dest}/watcher-adaptive", "host-agent"]]
-    assert aio.calls("setup_develop", "stack:install")
+def _requirements() -> list[str]:
+    lines = (ROOT / "requirements.txt").read_text().splitlines()
+    return [r for r in (line.split("#")[0].strip() for line in lines) if r]
+
+
+def test_installs_the_package_keeping_devstacks_watcher(aio):
+    wanted = [r for r in _requirements()
+              if not r.startswith("python-watcher")]
+    assert len(wanted) == len(_requirements()) - 1
+    assert aio.calls("pip_install", "stack:install") == [
+        ["pip_install", *wanted],
+        ["pip_install", "--no-deps", "-e", f"{aio.dest}/watcher-adaptive"]]
+    assert len(aio.calls("pip_install")) == 2
 
 
 def test_writes_the_strategy_options_into_watcher_conf(aio):
@@ -485,8 +494,8 @@ def test_controller_with_basic_auth_gnocchi_uses_profiler_setup(tmp_path):
                   WATCHER_ADAPTIVE_GNOCCHI_URL="http://gnocchi:8041",
                   WATCHER_ADAPTIVE_PROFILE_GRANULARITY="60")
     stack.run(ALL_PHASES)
-    assert stack.calls("setup_develop") == [
-        ["setup_develop", f"{stack.dest}/watcher-adaptive"]]
+    assert stack.calls("pip_install")[-1] == [
+        "pip_install", "--no-deps", "-e", f"{stack.dest}/watcher-adaptive"]
     setup = [c[1:] for c in stack.calls("watcher-adaptive")
              if c[1] == "profiler-setup"]
     assert len(setup) == 1
