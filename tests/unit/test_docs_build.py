@@ -16,6 +16,13 @@ def test_sphinx_build_without_warnings(tmp_path):
         capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (tmp_path / "html" / "user" / "validation.html").exists()
+    for page in ("admin/install.html", "admin/limits.html"):
+        assert (tmp_path / "html" / page).exists(), page
+    # the configuration reference lists the options of all three
+    # namespaces (one option of each)
+    reference = (tmp_path / "html" / "configuration.html").read_text()
+    for option in ("model_path", "max_record_bytes", "balloon_floor_mib"):
+        assert option in reference, option
 
 
 def test_readme_is_valid_restructuredtext():
