@@ -117,6 +117,13 @@ class LibvirtHost:
         maximum = int(values.get("balloon.maximum") or 0)
         current = int(values.get("balloon.current") or maximum)
         vcpus = int(values.get("vcpu.current") or 0)
+        if not maximum or not vcpus:
+            # a driver without these stats: virDomainGetInfo (QEMU keeps
+            # the balloon size from its events, so no job is taken)
+            _state, max_kib, cur_kib, n_vcpus, _cpu = dom.info()
+            maximum = maximum or int(max_kib)
+            current = int(values.get("balloon.current") or cur_kib)
+            vcpus = vcpus or int(n_vcpus)
         return Guest(uuid, dom.name(), vcpus, current, maximum)
 
     def threads(self, guest: Guest) -> tuple[dict[int, int], list[int]]:

@@ -1,0 +1,68 @@
+"""The libvirt adapter and the manager against libvirt's own
+``test:///default`` driver (real libvirt API, an in-process fake
+hypervisor; it has no migration, so lifecycle signals are given)."""
+from __future__ import annotations
+
+import pytest
+
+from nova_hooks.agent.host import LibvirtHost
+from nova_hooks.agent.journal import Journal
+from nova_hooks.agent.manager import Manager
+from nova_hooks.core.lifecycle import Signal
+from nova_hooks.core.types import BalloonPolicy
+from nova_hooks.core.types import Hint
+from nova_hooks.core.types import PinningPolicy
+
+libvirt = pytest.importorskip(
+    "libvirt", reason="libvirt-python (the host-agent extra) not installed")
+MIB = 1024
+
+
+@pytest.fixture
+def conn():
+    c = libvirt.open("test:///default")
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def dom(conn):
+    return conn.lookupByName("test")
+
+
+def test_guest_figures_come_from_nowait_stats(conn, dom, tmp_path):
+    host = LibvirtHost(conn, str(tmp_path))
+    guest = host.guest(dom.UUIDString())
+    assert guest.name == "test"
+    assert guest.maximum_kib == dom.maxMemory()
+    assert guest.current_kib == dom.info()[2]
+
+
+def test_the_balloon_goes_through_libvirt(conn, dom, tmp_path):
+    # (pinning is tested on real QEMU in tests/functional: the test
+    # driver refuses VIR_DOMAIN_AFFECT_LIVE on pinVcpuFlags)
+    host = LibvirtHost(conn, str(tmp_path))
+    guest = host.guest(dom.UUIDString())
+    host.set_balloon(guest, guest.maximum_kib // 2)
+    assert dom.info()[2] == guest.maximum_kib // 2
+
+
+def test_manager_balloons_at_completion_and_restores_on_failure(
+        conn, dom, tmp_path):
+    host = LibvirtHost(conn, str(tmp_path))
+    uuid = dom.UUIDString()
+    maximum = dom.maxMemory()
+    original = dom.info()[2]
+    manager = Manager(host, Journal(str(tmp_path / "journal.jsonl")),
+                      PinningPolicy(),
+                      BalloonPolicy(floor_kib=64 * MIB, headroom_kib=0,
+                                    headroom_ratio=0.0,
+                                    max_step_kib=maximum,
+                                    require_guest_need=False),
+                      pinning_enabled=False)
+    manager.prepare(Hint(uuid, working_set_kib=maximum // 4))
+    manager.signal(uuid, Signal.INCOMING)
+    manager.signal(uuid, Signal.COMPLETED)
+    assert dom.info()[2] == max(maximum // 4, 64 * MIB)
+    manager.signal(uuid, Signal.FAILED)   # e.g. the guest is torn down
+    assert dom.info()[2] == original
