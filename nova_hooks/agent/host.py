@@ -161,6 +161,21 @@ class LibvirtHost:
         dom.pinEmulator(tuple(c in emulator_cpus for c in range(n)),
                         self.libvirt.VIR_DOMAIN_AFFECT_LIVE)
 
+    def stats_period(self, guest: Guest) -> int:
+        """The balloon statistics period of the live domain (0: none),
+        from its XML (no job taken)."""
+        import re
+
+        xml = self.conn.lookupByUUIDString(guest.uuid).XMLDesc(0)
+        m = re.search(r"<memballoon\b.*?</memballoon>", xml, re.S)
+        period = re.search(r"<stats\s+period=['\"](\d+)['\"]",
+                           m.group(0)) if m else None
+        return int(period.group(1)) if period else 0
+
+    def set_stats_period(self, guest: Guest, seconds: int) -> None:
+        self.conn.lookupByUUIDString(guest.uuid).setMemoryStatsPeriod(
+            int(seconds), self.libvirt.VIR_DOMAIN_AFFECT_LIVE)
+
     def dirty_rate_bps(self, guest: Guest, seconds: int,
                        sleep=None) -> Optional[float]:
         """QEMU's dirty-page rate over ``seconds`` (bytes/s), or ``None``

@@ -92,7 +92,8 @@ class Manager:
                                                    Thresholds]] = None,
                  interval_s: float = 1.0,
                  transfer_interval_s: float = 0.25,
-                 rebalance_interval_s: float = 10.0) -> None:
+                 rebalance_interval_s: float = 10.0,
+                 stats_period_s: int = 0) -> None:
         self.host = host
         self.journal = journal
         self.pinning_policy = pinning_policy
@@ -110,6 +111,7 @@ class Manager:
         self.interval_s = interval_s
         self.transfer_interval_s = transfer_interval_s
         self.rebalance_interval_s = rebalance_interval_s
+        self.stats_period_s = stats_period_s
         #: uuid -> status of sessions that ended (bounded)
         self.finished: dict[str, dict[str, Any]] = {}
         self._lock = threading.RLock()
@@ -219,8 +221,19 @@ class Manager:
         """Stop managing a guest whose migration completed."""
         with self._lock:
             sess = self.sessions.get(uuid)
-            if sess is not None:
-                self._close(sess, "steady state reached")
+            if sess is None:
+                return
+            # the statistics period was raised only for the duration
+            state = self.journal.sessions().get(uuid)
+            undo = J.restore_actions(state) if state else {}
+            if J.Action.STATS_PERIOD in undo:
+                try:
+                    self._undo(sess, J.Action.STATS_PERIOD,
+                               undo[J.Action.STATS_PERIOD], "let go")
+                except Exception as exc:  # noqa: BLE001 - guest may be gone
+                    LOG.warning("%s: statistics period not put back: %s",
+                                uuid, exc)
+            self._close(sess, "steady state reached")
 
     # -- phases ---------------------------------------------------------
     def _incoming(self, sess: Session) -> None:
@@ -249,6 +262,15 @@ class Manager:
         if vcpu is not None and emul is not None and not self.dry_run:
             # libvirt's own record of the pinning, now that it can be set
             self.host.pin(sess.guest, vcpu, emul)
+        if self.stats_period_s and self.balloon_enabled:
+            # the guest's own memory statistics, fresh while managed
+            period = self.host.stats_period(sess.guest)
+            if period == 0 or period > self.stats_period_s:
+                self._change(sess, J.Action.STATS_PERIOD, J.Channel.LIBVIRT,
+                             period, self.stats_period_s,
+                             lambda: self.host.set_stats_period(
+                                 sess.guest, self.stats_period_s),
+                             "memory statistics while managed")
         if sess.sampler is not None:
             # backends that needed libvirt's job may watch the guest now
             sess.sampler.probe(sess.guest, Phase.STEADY)
@@ -507,6 +529,11 @@ class Manager:
         except Exception:  # noqa: BLE001 - the guest is gone: nothing to undo
             self._journal(sess.uuid, J.Kind.DONE, action, J.Channel.SCHED,
                           after=original, detail="guest gone")
+            return
+        if action is J.Action.STATS_PERIOD:
+            self._change(sess, action, J.Channel.LIBVIRT, None, original,
+                         lambda: self.host.set_stats_period(guest, original),
+                         why)
             return
         if action is J.Action.BALLOON:
             qmp = self.host.qmp(guest)

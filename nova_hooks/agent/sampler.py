@@ -32,6 +32,9 @@ from nova_hooks.core.types import VmFigures
 LOG = logging.getLogger(__name__)
 #: consecutive failed rounds after which a backend is dropped
 MAX_FAILURES = 3
+#: steady-state rounds between probes of the backends still unavailable
+#: (e.g. balloon statistics appear one period after it was set)
+REPROBE_ROUNDS = 5
 HINT_SOURCE = "hint"
 
 
@@ -72,6 +75,7 @@ class GuestSampler:
         self.unavailable: dict[str, str] = {}
         self._failures: dict[str, int] = {}
         self._probed_steady = False
+        self._steady_rounds = 0
 
     def probe(self, guest, phase: Phase) -> None:
         """Probe every backend not yet active.  Backends that need
@@ -110,8 +114,12 @@ class GuestSampler:
               hint: Optional[Hint] = None) -> RoundResult:
         """One sampling round: every active backend the phase allows,
         then the hint, combined into figures."""
-        if phase is Phase.STEADY and not self._probed_steady:
-            self.probe(guest, phase)
+        if phase is Phase.STEADY:
+            if not self._probed_steady or (
+                    self.unavailable
+                    and self._steady_rounds % REPROBE_ROUNDS == 0):
+                self.probe(guest, phase)
+            self._steady_rounds += 1
         started = self.clock()
         job_held = phase in (Phase.INCOMING, Phase.POSTCOPY)
         observations: list[Observation] = []

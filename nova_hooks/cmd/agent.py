@@ -131,7 +131,8 @@ def run(conf: cfg.ConfigOpts, stop: threading.Event) -> int:
                       thresholds_for=thresholds_for,
                       interval_s=ps.interval_s,
                       transfer_interval_s=ps.transfer_interval_s,
-                      rebalance_interval_s=rm.rebalance_interval_s)
+                      rebalance_interval_s=rm.rebalance_interval_s,
+                      stats_period_s=rm.memory_stats_period_s)
     if opts.restore_on_start:
         restored = manager.restore_open_sessions()
         if restored:

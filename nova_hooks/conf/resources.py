@@ -32,6 +32,13 @@ OPTS = [
                       "guest; sampling re-plans more often, the balloon "
                       "moves at most this often (the guest needs time to "
                       "give pages back)."),
+    cfg.IntOpt("memory_stats_period_s", default=2, min=0, max=3600,
+               help="While the agent manages a guest (after its migration "
+                    "completed), the balloon driver reports its memory "
+                    "statistics at least this often; the guest's own "
+                    "period is put back when the agent lets go. 0: leave "
+                    "the period alone (Nova sets [libvirt] "
+                    "mem_stats_period_seconds, 10 by default)."),
     cfg.BoolOpt("pinning_enabled", default=True,
                 help="Move vCPU and emulator affinity toward the NUMA "
                      "node holding the hot memory."),

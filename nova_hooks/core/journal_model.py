@@ -38,6 +38,9 @@ class Action(enum.Enum):
     BALLOON = "balloon"
     VCPU_AFFINITY = "vcpu_affinity"
     EMULATOR_AFFINITY = "emulator_affinity"
+    #: the balloon driver's statistics period (int seconds, 0 = off),
+    #: raised while the agent manages a guest, put back when it lets go
+    STATS_PERIOD = "stats_period"
 
 
 class Channel(enum.Enum):

@@ -66,3 +66,22 @@ def test_manager_balloons_at_completion_and_restores_on_failure(
     assert dom.info()[2] == max(maximum // 4, 64 * MIB)
     manager.signal(uuid, Signal.FAILED)   # e.g. the guest is torn down
     assert dom.info()[2] == original
+
+
+def test_stats_period_is_raised_while_managed_and_put_back(
+        conn, dom, tmp_path):
+    host = LibvirtHost(conn, str(tmp_path))
+    uuid = dom.UUIDString()
+    guest = host.guest(uuid)
+    before = host.stats_period(guest)
+    manager = Manager(host, Journal(str(tmp_path / "journal.jsonl")),
+                      PinningPolicy(), BalloonPolicy(),
+                      pinning_enabled=False, stats_period_s=2)
+    manager.signal(uuid, Signal.INCOMING)
+    manager.signal(uuid, Signal.COMPLETED)
+    assert host.stats_period(guest) == 2
+    manager.release(uuid)
+    assert host.stats_period(guest) == before
+    kinds = [(r.kind.value, r.action.value if r.action else None)
+             for r in manager.journal.load()]
+    assert kinds.count(("done", "stats_period")) == 2
