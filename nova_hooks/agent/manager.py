@@ -69,6 +69,8 @@ class Session:
     figures: Optional[VmFigures] = None
     journaled_figures: Optional[VmFigures] = None
     journaled_phase: Optional[Phase] = None
+    #: the hot set's node the affinity was last planned for
+    planned_node: Optional[int] = -2
     rounds: int = 0
     next_round: float = 0.0
     last_balloon: float = float("-inf")
@@ -112,6 +114,7 @@ class Manager:
         self.transfer_interval_s = transfer_interval_s
         self.rebalance_interval_s = rebalance_interval_s
         self.stats_period_s = stats_period_s
+        self._host_topology = None
         #: uuid -> status of sessions that ended (bounded)
         self.finished: dict[str, dict[str, Any]] = {}
         self._lock = threading.RLock()
@@ -285,6 +288,15 @@ class Manager:
         sess.next_round = self.clock() + self.interval_s
 
     # -- sampling -------------------------------------------------------
+    def next_round_in(self, now: Optional[float] = None) -> Optional[float]:
+        """Seconds until the next sampling round is due (``None``: no
+        guest is sampled)."""
+        now = self.clock() if now is None else now
+        with self._lock:
+            times = [s.next_round for s in self.sessions.values()
+                     if s.phase in SAMPLED_PHASES and s.sampler is not None]
+        return max(0.0, min(times) - now) if times else None
+
     def due(self, now: Optional[float] = None) -> list[str]:
         """Guests whose next sampling round is due."""
         now = self.clock() if now is None else now
@@ -344,7 +356,13 @@ class Manager:
             sess.journaled_phase = sess.phase
 
     def _adjust(self, sess: Session) -> None:
-        self._set_affinity(sess, f"sampled ({sess.phase.value})")
+        node = _top_node(sess.figures) if sess.figures else None
+        if node != sess.planned_node or sess.phase is Phase.POSTCOPY:
+            # in steady state the placement is re-planned only when the
+            # hot set's node moved: reading every QEMU thread's affinity
+            # each round is most of a round's cost
+            self._set_affinity(sess, f"sampled ({sess.phase.value})")
+            sess.planned_node = node
         if not self.balloon_enabled:
             return
         if self.clock() - sess.last_balloon < self.rebalance_interval_s:
@@ -374,6 +392,12 @@ class Manager:
             figures = dataclasses.replace(figures, guest_need_kib=need_kib)
         return figures
 
+    def _topology(self):
+        # the host's NUMA layout does not change while the agent runs
+        if self._host_topology is None:
+            self._host_topology = self.host.topology()
+        return self._host_topology
+
     def _hot_by_node(self, sess: Session,
                      figures: VmFigures) -> tuple[tuple[int, int], ...]:
         if figures.hot_bytes_by_node:
@@ -393,7 +417,7 @@ class Manager:
             return
         figures = self._figures(sess, None)
         plan = pinning.plan_pinning(
-            self.host.topology(), len(vcpus),
+            self._topology(), len(vcpus),
             self._hot_by_node(sess, figures),
             self.pinning_policy,
             sess.hint.preferred_node if sess.hint else None)

@@ -10,8 +10,13 @@ LOG = logging.getLogger(__name__)
 
 
 def run(manager, stop: threading.Event, tick_s: float) -> None:
-    """Until ``stop``: every ``tick_s``, one round for every due guest."""
-    while not stop.wait(tick_s):
+    """Until ``stop``: one round for every due guest, waking when the
+    next one is due (at most every ``tick_s`` when no guest is sampled,
+    so a new session is picked up soon)."""
+    while True:
+        wait = manager.next_round_in()
+        if stop.wait(tick_s if wait is None else min(wait, tick_s)):
+            return
         for uuid in manager.due():
             try:
                 manager.sample(uuid)

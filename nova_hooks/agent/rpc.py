@@ -1,6 +1,8 @@
 """The agent's oslo.messaging RPC endpoint (topic ``[agent] rpc_topic``,
 server ``[agent] host``): ``prepare``, ``started``, ``completed`` and
-``aborted`` of :mod:`nova_hooks.core.contract`.
+``aborted`` of :mod:`nova_hooks.core.contract`, and ``status``, a query
+of what the agent measured and did for one guest (phase, figures,
+backends, timeline), also for a session that ended lately.
 
 Each call validates its payload and answers at once with what the agent
 did (``{"accepted": true, ...}``) or why not; the work is queued for
@@ -14,6 +16,7 @@ import logging
 import threading
 from typing import Any
 from typing import Callable
+from typing import Optional
 
 from nova_hooks.core import contract
 from nova_hooks.core.lifecycle import Signal
@@ -33,9 +36,11 @@ class AgentEndpoint:
     """RPC methods; ``prepare`` hands hints to ``on_hint``, the others
     queue lifecycle signals through ``on_signal``."""
 
-    def __init__(self, on_hint: Callable, on_signal: Callable) -> None:
+    def __init__(self, on_hint: Callable, on_signal: Callable,
+                 on_status: Optional[Callable] = None) -> None:
         self.on_hint = on_hint
         self.on_signal = on_signal
+        self.on_status = on_status
         self._seen: dict[tuple, None] = {}
         self._lock = threading.Lock()
 
@@ -74,6 +79,23 @@ class AgentEndpoint:
 
     def aborted(self, ctxt, payload):
         return self._handle("aborted", payload)
+
+    def status(self, ctxt, payload):
+        """``{"found": bool, "status": {...}}`` for one guest; a query,
+        so no idempotency key and no effect."""
+        if not isinstance(payload, dict):
+            return {"found": False, "error": "payload must be an object"}
+        try:
+            contract.check_version(payload.get("version"))
+        except contract.ContractError as exc:
+            return {"found": False, "error": str(exc),
+                    "version": contract.VERSION}
+        uuid = payload.get("instance_uuid")
+        if not isinstance(uuid, str) or not uuid:
+            return {"found": False, "error": "instance_uuid is required"}
+        found = self.on_status(uuid) if self.on_status else None
+        return {"found": found is not None, "status": found,
+                "version": contract.VERSION}
 
 
 #: (module, list attribute = group) that oslo.messaging registers on the

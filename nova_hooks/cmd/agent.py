@@ -157,8 +157,8 @@ def run(conf: cfg.ConfigOpts, stop: threading.Event) -> int:
     server = None
     if opts.rpc_enabled:
         from nova_hooks.agent import rpc
-        server = rpc.make_server(conf, rpc.AgentEndpoint(manager.prepare,
-                                                         pump.inject))
+        server = rpc.make_server(conf, rpc.AgentEndpoint(
+            manager.prepare, pump.inject, manager.status))
         server.start()
         LOG.info("RPC endpoint: topic %s, server %s", opts.rpc_topic,
                  opts.host)
@@ -173,8 +173,7 @@ def run(conf: cfg.ConfigOpts, stop: threading.Event) -> int:
         LOG.info("listening to Nova's %s for host %s",
                  opts.notifications_topic, opts.host)
     sampling_stop = threading.Event()
-    rounds.start(manager, sampling_stop,
-                 min(ps.transfer_interval_s, ps.interval_s) / 2)
+    rounds.start(manager, sampling_stop, ps.transfer_interval_s)
     LOG.info("nova-adaptive-agent up on %s (journal %s%s)", opts.libvirt_uri,
              opts.journal_path, ", dry run" if opts.dry_run else "")
     try:

@@ -45,6 +45,12 @@ class Message:
                 self.migration_id or "")
 
 
+def check_version(version: Any) -> str:
+    """``version`` when this agent speaks it, else :class:`ContractError`
+    (any minor of the agent's major is accepted)."""
+    return _check_version(version)
+
+
 def _check_version(version: Any) -> str:
     if not isinstance(version, str) or "." not in version:
         raise ContractError(f"bad contract version: {version!r}")

@@ -247,6 +247,17 @@ def test_agent_shapes_the_guest_during_postcopy(
             traced = [r for r in during
                       if "postcopy_trace" in r["after"]["sources"]]
             assert traced and traced[0]["after"]["miss_ratio"] is not None
+        # what the agent measured, asked over RPC (the migration action
+        # records it in the migration history)
+        answer = rpc_call(transport_url, agent.server, "status",
+                          version="1.0", instance_uuid=instance)
+        assert answer["found"], answer
+        status = answer["status"]
+        print("status:", json.dumps(status, indent=1))
+        assert status["phase"] == "steady" and status["rounds"] > 0
+        assert "numa_maps" in status["backends"]["active"]
+        assert status["figures"]["guest_bytes"] == \
+            hosts["guest"]["memory_mib"] * MIB * 1024
         # affinity moved while post-copy was still running ...
         assert _between(records, "done", "vcpu_affinity", "sched",
                         pc_start, pc_end), records
