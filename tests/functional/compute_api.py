@@ -124,6 +124,8 @@ class ComputeApiStandIn:
         self.migrations: list[Migration] = []
         #: the next os-migrateLive gets this (code, message) instead
         self.refuse_next: Optional[tuple[int, str]] = None
+        #: this many of the next GETs answer 503 (an API restart)
+        self.unavailable_gets = 0
         #: (method, path, microversion) of every request, in order
         self.requests: list[tuple[str, str, Optional[str]]] = []
         self.lock = threading.RLock()
@@ -325,7 +327,11 @@ class _Handler(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(length) or b"{}") if length \
             else {}
         with api.lock:
-            code, doc = self._dispatch(method, path, query, body)
+            if method == "GET" and api.unavailable_gets > 0:
+                api.unavailable_gets -= 1
+                code, doc = 503, _fault(503, "Service Unavailable")
+            else:
+                code, doc = self._dispatch(method, path, query, body)
         self._send(code, doc)
 
     def _dispatch(self, method, path, query, body) -> tuple[int, dict]:

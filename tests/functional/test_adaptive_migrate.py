@@ -426,3 +426,90 @@ def test_unknown_instance_costs_the_migration_nothing(
                          gnocchi=gnocchi_client, agent_timeout=0.5)
     assert action.execute() is True
     assert nova_api.servers[vm].host == dest
+
+
+def test_nova_api_outage_while_waiting_is_ridden_out(
+        nova_api, rabbit_transport_url, dest):
+    vm = str(uuid.uuid4())
+    nova_api.add_server(vm, SOURCE)
+    action = make_action(nova_api, params(vm, dest), rabbit_transport_url,
+                         agent_timeout=0.5)
+    action.pre_condition()
+    nova_api.unavailable_gets = 4       # the API restarts mid-migration
+    assert action.execute() is True
+    assert nova_api.unavailable_gets == 0
+    assert nova_api.servers[vm].host == dest
+
+
+def test_nova_api_down_fails_the_pre_condition(
+        nova_api, rabbit_transport_url, dest):
+    from watcher.common import exception
+
+    vm = str(uuid.uuid4())
+    nova_api.add_server(vm, SOURCE)
+    action = make_action(nova_api, params(vm, dest), rabbit_transport_url)
+    nova_api.unavailable_gets = 100
+    with pytest.raises(exception.ActionExecutionFailure, match="503"):
+        action.pre_condition()
+
+
+def test_strategy_output_to_completed_migrations(
+        tmp_path, rabbit_transport_url, vcpu_threads):  # noqa: F811
+    """The strategy's adaptive_migrate actions, as planned for an
+    overloading host, executed one by one: the hint the strategy wrote
+    reaches the agent of the host the plan chose."""
+    from tests.unit.strategy import builders
+    from tests.unit.strategy.test_adaptive_migration import load_strategy
+    from watcher_adaptive.core import hotset
+
+    if len(CPUS) < 2:
+        pytest.skip("needs 2 CPUs")
+    tag = uuid.uuid4().hex[:6]
+    src, dst = f"hot-{tag}", f"calm-{tag}"
+    vms = {f"busy-{tag}-{i}": {"host": src,
+                               "metadata": {"adaptive_vm_type": "db"}}
+           for i in range(5)}
+    model = builders.make_model({src: {}, dst: {}}, vms)
+    rising = [0.5 + 0.04 * k for k in range(11)] + [0.9]
+    cpu = {builders.vm_uuid(name): rising for name in vms}
+    (tmp_path / "s").mkdir()
+    strategy = load_strategy(tmp_path / "s", builders.RecordingSource(cpu),
+                             horizon=1800)
+    strategy.config.action_type = "adaptive_migrate"
+    strategy._history_source = type("NoHistory", (), {
+        "read": staticmethod(lambda uuid: [])})()
+    strategy._compute_model = model
+    planned = strategy.execute().actions
+    assert planned
+
+    (tmp_path / "guest.pid").write_text(str(os.getpid()))
+    agent = Agent(tmp_path, rabbit_transport_url, dst,
+                  ThisProcessHost(str(tmp_path)))
+    api = ComputeApiStandIn({src: ("enabled", "up"),
+                             dst: ("enabled", "up")}, step_s=0.1).start()
+    try:
+        for name in vms:
+            api.add_server(builders.vm_uuid(name), src, name=name)
+        t0 = time.monotonic()
+        for planned_action in planned:
+            action = make_action(api, planned_action["input_parameters"],
+                                 rabbit_transport_url)
+            action.pre_condition()
+            assert action.execute() is True
+            action.post_condition()
+        took = time.monotonic() - t0
+    finally:
+        api.stop()
+        agent.stop()
+    moved = {a["input_parameters"]["resource_id"] for a in planned}
+    assert {u for u, s in api.servers.items() if s.host == dst} == moved
+    prepares = {p["instance_uuid"]: p for k, _, p, a in agent.received
+                if k == "prepare" and a["accepted"]}
+    assert set(prepares) == moved
+    for p in prepares.values():
+        assert p["vm_type"] == "db"
+        assert p["working_set_kib"] == round(
+            hotset.CLASS_DEFAULT_HOT_SHARE["db"] * 2048 * 1024)
+        assert p["forecast"]["horizon_s"] == 1800
+    print(f"\nstrategy -> {len(planned)} adaptive_migrate -> completed "
+          f"in {took:.2f} s")
