@@ -126,6 +126,9 @@ class ComputeApiStandIn:
         self.refuse_next: Optional[tuple[int, str]] = None
         #: this many of the next GETs answer 503 (an API restart)
         self.unavailable_gets = 0
+        #: the next os-migrateLive starts the migration, then answers 500
+        #: (the answer lost on the way, as behind a failing proxy)
+        self.lose_next_answer = False
         #: (method, path, microversion) of every request, in order
         self.requests: list[tuple[str, str, Optional[str]]] = []
         self.lock = threading.RLock()
@@ -257,6 +260,9 @@ class ComputeApiStandIn:
                                   daemon=True, name=f"move-{mig.id}")
         self._workers.append(worker)
         worker.start()
+        if self.lose_next_answer:
+            self.lose_next_answer = False
+            return 500, _fault(500, "Unexpected API Error.")
         return 202, {}
 
     def abort(self, uuid: str, mid: int) -> tuple[int, dict]:

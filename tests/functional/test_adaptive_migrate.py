@@ -441,6 +441,22 @@ def test_nova_api_outage_while_waiting_is_ridden_out(
     assert nova_api.servers[vm].host == dest
 
 
+@pytest.mark.parametrize("started", [True, False])
+def test_lost_answer_to_the_migration_request(
+        nova_api, rabbit_transport_url, dest, started):
+    vm = str(uuid.uuid4())
+    nova_api.add_server(vm, SOURCE)
+    action = make_action(nova_api, params(vm, dest), rabbit_transport_url,
+                         agent_timeout=0.5)
+    if started:
+        nova_api.lose_next_answer = True     # Nova took it, answer lost
+    else:
+        nova_api.refuse_next = (500, "Unexpected API Error.")
+    assert action.execute() is started
+    assert nova_api.servers[vm].host == (dest if started else SOURCE)
+    assert len(nova_api.migrations_of(vm)) == int(started)
+
+
 def test_nova_api_down_fails_the_pre_condition(
         nova_api, rabbit_transport_url, dest):
     from watcher.common import exception

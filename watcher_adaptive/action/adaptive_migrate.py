@@ -326,7 +326,11 @@ class AdaptiveMigrate(base.BaseAction):
         except nova.NovaRefused as exc:
             return self._finish(run, M.Outcome.REFUSED, str(exc))
         except nova.NovaError as exc:
-            return self._finish(run, M.Outcome.FAILED, str(exc))
+            # no answer is not a no: Nova may have taken it anyway
+            if not self._started_anyway():
+                return self._finish(run, M.Outcome.FAILED, str(exc))
+            LOG.warning("%s: %s, yet the migration of %s started", NAME,
+                        exc, uuid)
         run.accepted_at = self._clock()
         LOG.info("%s: Nova accepted the live migration of %s %s -> %s",
                  NAME, uuid, self.source_node, dst)
@@ -342,6 +346,15 @@ class AdaptiveMigrate(base.BaseAction):
         if self._stop.is_set():
             return self._finish(run, M.Outcome.ABORTED, step.reason)
         return self._finish(run, M.Outcome.FAILED, step.reason)
+
+    def _started_anyway(self) -> bool:
+        """After a lost answer: whether the server is migrating now."""
+        try:
+            obs = self.compute().observe(self.instance_uuid)
+        except nova.NovaError:
+            return False
+        return obs.task_state == "migrating" or \
+            obs.migration_status in M.ABORTABLE_STATES
 
     def _wait(self, run: _Run) -> M.Step:
         timeout = float(self._opt("migration_timeout"))
