@@ -22,6 +22,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.base import RegressorMixin
 from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import validate_data
 
 #: hot share by profile class when nothing was learned yet: a guess from
 #: the kinds of guests (idle ones touch little, caches and databases
@@ -106,16 +107,14 @@ class HotSetPredictor(RegressorMixin, BaseEstimator):
             ) -> "HotSetPredictor":
         from sklearn.ensemble import HistGradientBoostingRegressor
 
-        X = np.asarray(X, dtype=float)
-        y = np.asarray(y, dtype=float)
-        if X.ndim != 2 or X.shape[0] != y.shape[0]:
-            raise ValueError("X must be 2-D with one row per target")
-        ok = np.isfinite(y)
-        X, y = X[ok], np.clip(y[ok], 0.0, 1.0)
+        X, y = validate_data(self, X, y, ensure_all_finite="allow-nan",
+                             y_numeric=True, dtype=np.float64)
+        y = np.clip(y, 0.0, 1.0)
         types = np.asarray(
             [t or "" for t in (vm_types if vm_types is not None
-                               else [""] * ok.size)], dtype=object)[ok]
-        self.n_features_in_ = X.shape[1]
+                               else [""] * y.size)], dtype=object)
+        if types.size != y.size:
+            raise ValueError("vm_types must have one entry per row")
         self.global_median_ = float(np.median(y)) if y.size \
             else DEFAULT_HOT_SHARE
         self.class_medians_: dict[str, float] = {
@@ -123,6 +122,7 @@ class HotSetPredictor(RegressorMixin, BaseEstimator):
             for t in set(types.tolist())
             if t and int(np.sum(types == t)) >= self.min_class_samples}
         self.model_ = None
+        self.n_iter_ = 0
         if y.size >= self.min_samples:
             # the booster learns the correction to the baseline (the
             # VM's last measured share, else its class default): with
@@ -142,6 +142,7 @@ class HotSetPredictor(RegressorMixin, BaseEstimator):
                     min_samples_leaf=max(5, y.size // 50),
                     random_state=self.random_state).fit(
                         X[:, self.columns_], y - base)
+                self.n_iter_ = int(self.model_.n_iter_)
         return self
 
     def _baseline(self, X: np.ndarray, vm_types: Sequence[Optional[str]]
@@ -171,7 +172,8 @@ class HotSetPredictor(RegressorMixin, BaseEstimator):
     def predict(self, X, vm_types: Optional[Sequence[str]] = None
                 ) -> np.ndarray:
         check_is_fitted(self, "class_medians_")
-        X = np.asarray(X, dtype=float)
+        X = validate_data(self, X, reset=False,
+                          ensure_all_finite="allow-nan", dtype=np.float64)
         types = list(vm_types) if vm_types is not None \
             else [None] * X.shape[0]
         fallback = self.class_default(types)

@@ -71,3 +71,17 @@ def test_expected_hot_kib():
     assert hotset.expected_hot_kib(1.7, 100) == 100
     with pytest.raises(ValueError):
         hotset.expected_hot_kib(float("nan"), 100)
+
+
+def test_sklearn_estimator_contract():
+    from sklearn.utils.estimator_checks import check_estimator
+
+    check_estimator(
+        hotset.HotSetPredictor(max_iter=20, min_samples=5, random_state=0),
+        expected_failed_checks={
+            "check_estimators_nan_inf": "NaN features are profile values "
+                                        "not known, handled natively",
+            "check_regressors_train": "predicts shares of memory, clipped "
+                                      "to 0..1; the check's targets are "
+                                      "not shares",
+        })
