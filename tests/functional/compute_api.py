@@ -21,7 +21,9 @@ choosing a failure or a migration that never ends); with
 ``on_live_migrate(server, host)`` the callable does the work (e.g. a
 real libvirt migration between two hosts) while the record says
 ``running``; it returns when done and raises when it failed, and may
-watch ``server.abort_requested``.
+watch ``server.abort_requested`` and update ``server.migration`` (e.g.
+``status = "running (post-copy)"`` or the memory figures) under
+``api.lock``.
 """
 from __future__ import annotations
 
@@ -55,6 +57,8 @@ class Server:
     task_state: Optional[str] = None
     abort_requested: threading.Event = dataclasses.field(
         default_factory=threading.Event)
+    #: the migration in progress (set by os-migrateLive)
+    migration: Optional["Migration"] = None
 
     def view(self) -> dict:
         return {"id": self.uuid, "name": self.name, "status": self.status,
@@ -254,6 +258,7 @@ class ComputeApiStandIn:
         mig = Migration(next(self._ids), str(_uuid4()), uuid, srv.host,
                         host)
         self.migrations.append(mig)
+        srv.migration = mig
         srv.status, srv.task_state = "MIGRATING", "migrating"
         srv.abort_requested.clear()
         worker = threading.Thread(target=self._move, args=(srv, mig),
@@ -360,7 +365,8 @@ class _Handler(BaseHTTPRequestHandler):
             return 200, {"migrations": [
                 mig.view(live=True) for mig in api.migrations
                 if mig.instance_uuid == m.group(1)
-                and mig.status in ("queued", "preparing", "running")]}
+                and (mig.status in ("queued", "preparing")
+                     or mig.status.startswith("running"))]}
         m = re.fullmatch(r"/servers/([^/]+)/migrations/(\d+)", path)
         if m and method == "DELETE":
             return api.abort(m.group(1), int(m.group(2)))

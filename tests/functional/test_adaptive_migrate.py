@@ -529,3 +529,38 @@ def test_strategy_output_to_completed_migrations(
         assert p["forecast"]["horizon_s"] == 1800
     print(f"\nstrategy -> {len(planned)} adaptive_migrate -> completed "
           f"in {took:.2f} s")
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_pluggable_mover_carries_the_migration(
+        agent, rabbit_transport_url, dest, fails):
+    """What the libvirt end-to-end test plugs in: a callable that moves
+    the guest while the record says running (here it only walks the
+    record into post-copy, as Nova shows it, and sleeps)."""
+    calls = []
+
+    def mover(server, host):
+        calls.append((server.uuid, host, server.migration.status))
+        with api.lock:
+            server.migration.status = "running (post-copy)"
+            server.migration.memory_processed_bytes = 2**20
+        time.sleep(0.8)
+        if fails:
+            raise RuntimeError("post-copy failed")
+
+    api = ComputeApiStandIn({SOURCE: ("enabled", "up"),
+                             dest: ("enabled", "up")},
+                            on_live_migrate=mover, step_s=0.1).start()
+    try:
+        vm = str(uuid.uuid4())
+        api.add_server(vm, SOURCE)
+        action = make_action(api, params(vm, dest), rabbit_transport_url)
+        assert action.execute() is (not fails)
+    finally:
+        api.stop()
+    assert calls == [(vm, dest, "running")]
+    assert api.servers[vm].host == (SOURCE if fails else dest)
+    assert [m.status for m in api.migrations_of(vm)] == \
+        ["error" if fails else "completed"]
+    assert action._run.last.memory_processed_bytes == 2**20
+    assert agent.kinds()[-1] == ("aborted" if fails else "completed")

@@ -116,6 +116,9 @@ class _Run:
     correlation_id: str
     prepared: Optional[bool] = None
     accepted_at: Optional[float] = None
+    #: when the waiting saw the end (the duration does not include the
+    #: messages to the agent after it)
+    ended_at: Optional[float] = None
     last: Optional[M.Observation] = None
     migration_id: Optional[str] = None
     finished: bool = False
@@ -375,8 +378,10 @@ class AdaptiveMigrate(base.BaseAction):
             step = M.judge(obs, self.source_node, self.destination_node,
                            elapsed, timeout)
             if step.verdict is not M.Verdict.WAIT:
+                run.ended_at = self._clock()
                 return step
             if self._stop.wait(M.next_delay(elapsed, interval)):
+                run.ended_at = self._clock()
                 return M.Step(M.Verdict.FAILED, "aborted while waiting")
 
     @staticmethod
@@ -426,12 +431,12 @@ class AdaptiveMigrate(base.BaseAction):
         from watcher_adaptive.adapters import migration_history
 
         last = run.last or M.Observation(None, None)
-        now = self._clock()
+        end = run.ended_at if run.ended_at is not None else self._clock()
         record = M.MigrationRecord(
             instance_uuid=self.instance_uuid, outcome=outcome,
             ended_at=self._wall(),
             duration_s=None if run.accepted_at is None
-            else now - run.accepted_at,
+            else end - run.accepted_at,
             memory_total_bytes=last.memory_total_bytes,
             memory_processed_bytes=last.memory_processed_bytes,
             expected_hot_kib=self.hint.get("expected_hot_kib"),

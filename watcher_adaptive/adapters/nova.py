@@ -135,7 +135,7 @@ class ComputeApi:
             return obs
         status = str(record.get("status") or "").lower() or None
         total = processed = None
-        if status == "running":
+        if status is not None and status.startswith("running"):
             live = self._in_progress(uuid, record.get("id"))
             if live:
                 total = live.get("memory_total_bytes")

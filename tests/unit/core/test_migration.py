@@ -19,6 +19,8 @@ def obs(status="MIGRATING", host=SRC, task="migrating", mig="running"):
 @pytest.mark.parametrize("o,elapsed,verdict", [
     (obs(), 1, M.Verdict.WAIT),
     (obs(mig="queued"), 1, M.Verdict.WAIT),
+    (obs("ACTIVE", DST, "migrating", "running (post-copy)"), 1,
+     M.Verdict.WAIT),
     (obs(mig=None), 1, M.Verdict.WAIT),
     # Nova marked the record completed but has not moved the host yet
     (obs(host=SRC, mig="completed"), 1, M.Verdict.WAIT),
