@@ -76,3 +76,16 @@ def libvirt_hosts_env() -> dict:
         "libvirt", reason="libvirt-python not installed (pip install "
         "'.[host-agent]'; it builds against libvirt-dev)")
     return hosts
+
+
+@pytest.fixture(scope="session")
+def rabbit_transport_url() -> str:
+    """The broker ``tools/services/10-rabbitmq.sh`` found or started."""
+    base = state_dir() / "rabbitmq"
+    if (base / "unavailable").exists():
+        pytest.skip("RabbitMQ unavailable: "
+                    + (base / "unavailable").read_text().strip())
+    if not (base / "transport_url").exists():
+        pytest.skip("RabbitMQ not started (run the tests through "
+                    "tools/run-tests.sh)")
+    return (base / "transport_url").read_text().strip()

@@ -13,7 +13,8 @@ PURE = ("watcher_adaptive.traces", "watcher_adaptive.replay.api",
         "watcher_adaptive.profiler.record", "watcher_adaptive.profiler.gate",
         "watcher_adaptive.profiler.framing", "watcher_adaptive.profiler.spool",
         "watcher_adaptive.profiler.sink",
-        "watcher_adaptive.profiler.guest.agent")
+        "watcher_adaptive.profiler.guest.agent",
+        "watcher_adaptive.core.migration", "watcher_adaptive.core.hotset")
 
 _SCRIPT = """
 import importlib, importlib.abc, sys

@@ -43,8 +43,28 @@ METRICS: dict[str, tuple[str, str, float]] = {
     "profile_mem_used": ("adaptive.mem.used_ratio", "mean", 1.0),
     "profile_disk_write_share": ("adaptive.disk.write_share", "mean", 1.0),
     "profile_net_rx_share": ("adaptive.net.rx_share", "mean", 1.0),
+    # what the hot-set predictor reads of the moved instances
+    "profile_mem_total_mb": ("adaptive.mem.total_mb", "mean", 1.0),
+    "profile_ws_ratio": ("adaptive.mem.working_set_ratio", "mean", 1.0),
+    "profile_anon_mb": ("adaptive.mem.anon_mb", "mean", 1.0),
+    "profile_cache_mb": ("adaptive.mem.cache_mb", "mean", 1.0),
+    "profile_minflt_ps": ("adaptive.mem.minflt_ps", "mean", 1.0),
+    "profile_majflt_ps": ("adaptive.mem.majflt_ps", "mean", 1.0),
+    "profile_refault_ps": ("adaptive.mem.refault_ps", "mean", 1.0),
+    "profile_cpu_idle": ("adaptive.cpu.idle", "mean", 1.0),
 }
 DEFAULT_METRICS = ("cpu_cores", "memory_mb")
+#: our key -> the guest agent's feature name, for the hot-set predictor
+HOTSET_METRICS = {
+    "profile_mem_total_mb": "mem.total_mb",
+    "profile_mem_used": "mem.used_ratio",
+    "profile_ws_ratio": "mem.working_set_ratio",
+    "profile_anon_mb": "mem.anon_mb", "profile_cache_mb": "mem.cache_mb",
+    "profile_minflt_ps": "mem.minflt_ps",
+    "profile_majflt_ps": "mem.majflt_ps",
+    "profile_refault_ps": "mem.refault_ps",
+    "profile_cpu_idle": "cpu.idle",
+    "profile_disk_write_share": "disk.write_share"}
 #: what one audit of the strategy reads
 AUDIT_METRICS = ("cpu_cores",)
 #: profile features the predictor's behaviour columns take, read when a

@@ -173,6 +173,18 @@ def build_parser() -> argparse.ArgumentParser:
     pb.add_argument("--max-iter", type=_positive_int, default=200,
                     help="boosting iterations per model (default 200)")
 
+    hb = sub.add_parser(
+        "hotset-backtest", help="does the predicted hot working set of "
+                                "a migrating VM beat its profile-class "
+                                "default? (recorded guest-agent run and "
+                                "stated synthetic migrations)")
+    hb.add_argument("--run", type=Path, metavar="FILE",
+                    help="a run recorded by tools/record_profile_run.py "
+                         "(default: none, synthetic only)")
+    hb.add_argument("--seed", type=int, default=0)
+    hb.add_argument("--output", type=Path, metavar="FILE",
+                    help="write the results as JSON here")
+
     gz = sub.add_parser(
         "guest-agent-zipapp", help="pack the in-guest profiling agent into "
                                    "one .pyz that runs on a guest's python3 "
@@ -217,6 +229,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return _profile_backtest(args)
         if args.command == "profiler-setup":
             return _profiler_setup(args)
+        if args.command == "hotset-backtest":
+            return _hotset_backtest(args)
         if args.command == "guest-agent-zipapp":
             from watcher_adaptive.profiler import zipapp
             print(zipapp.build(args.output))
@@ -362,6 +376,21 @@ def _profile_backtest(args: argparse.Namespace) -> int:
         (args.output / "results.json").write_text(
             json.dumps(report, indent=1))
         print(pb.plot(report, args.output / "profile_backtest.png"))
+    return 0
+
+
+def _hotset_backtest(args: argparse.Namespace) -> int:
+    import json
+
+    from watcher_adaptive.predict import hotset_backtest as hb
+
+    if args.run is not None and not args.run.exists():
+        raise UsageError(f"{args.run}: no such run file")
+    results = hb.run(args.run, seed=args.seed)
+    print(hb.table(results))
+    if args.output:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(json.dumps(results, indent=1))
     return 0
 
 

@@ -34,6 +34,28 @@ OPTS = [
                help="Where the strategy remembers when it last moved each "
                     "instance, for the cooldown and the hourly budget "
                     "across audits."),
+    cfg.StrOpt("action_type",
+               default="migrate",
+               choices=[
+                   ("migrate", "Watcher's own live migrate action"),
+                   ("adaptive_migrate",
+                    "watcher-adaptive's action: the destination agent "
+                    "gets the forecast and the expected hot working set "
+                    "before Nova migrates (needs the adaptive_migrate "
+                    "action in the applier's weights)")],
+               help="Which action each planned move becomes."),
+    cfg.StrOpt("hotset_model_path",
+               default="",
+               help="Saved hot-set predictor (joblib of a fitted "
+                    "watcher_adaptive.core.hotset.HotSetPredictor) for the "
+                    "adaptive_migrate hint. Empty or unusable: the "
+                    "instance's last measured hot share from its "
+                    "migration history, else its profile-class default."),
+    cfg.StrOpt("vm_type_metadata_key",
+               default="adaptive_vm_type",
+               help="Instance metadata key naming the profile class "
+                    "(idle, web, batch, db, cache or your own) sent in "
+                    "the hint and used for the class default."),
     cfg.BoolOpt("allow_pinned_moves",
                 default=False,
                 help="Let the strategy move instances of CPU-pinned flavors "

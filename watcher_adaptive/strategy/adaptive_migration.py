@@ -5,11 +5,14 @@ Thin on purpose: it turns Watcher's compute model into a snapshot
 Gnocchi requests (a :class:`UsageSource`), forecasts (the trained
 predictor, or the reactive rule when the model or its inputs are
 missing — logged as a fallback), lets the pure planner decide, and
-writes one live ``migrate`` action per planned move.  Watcher's migrate
-action accepts no free-text parameter, so the why of each action (host at
-risk, forecast quantile and horizon, expected loads) is logged at
-``explain=full``, kept in :attr:`AdaptiveMigration.explanations` and
-summed up in the efficacy indicators.
+writes one live migration action per planned move: Watcher's
+``migrate``, or with ``action_type = adaptive_migrate`` our own action
+whose ``hint`` carries the forecast, the profile class and the expected
+hot working set (:mod:`.hints`) to the destination agent.  The why of
+each action (host at risk, forecast quantile and horizon, expected
+loads) is logged at ``explain=full``, kept in
+:attr:`AdaptiveMigration.explanations` and summed up in the efficacy
+indicators.
 """
 from __future__ import annotations
 
@@ -32,6 +35,7 @@ from watcher_adaptive.core import planner
 from watcher_adaptive.core.types import DemandForecast
 from watcher_adaptive.core.types import Plan
 from watcher_adaptive.strategy import cluster
+from watcher_adaptive.strategy import hints
 from watcher_adaptive.strategy import journal
 from watcher_adaptive.strategy import schema
 
@@ -56,15 +60,25 @@ class UsageSource(Protocol):
         ``metrics`` is given, those metric keys)."""
 
 
+class HistorySource(Protocol):
+    """Where the hint reads an instance's past migrations (Gnocchi's
+    ``adaptive.migration.*`` in production)."""
+
+    def read(self, instance_uuid: str) -> list[dict]:
+        """Past migrations, oldest first (``hot_kib`` where measured)."""
+
+
 class AdaptiveMigration(base.WorkloadStabilizationBaseStrategy):
     """Predictive live migration before hosts overload."""
 
     def __init__(self, config, osc=None,
                  usage_source: Optional[UsageSource] = None,
                  clock: Callable[[], float] = time.time,
-                 listeners=None) -> None:
+                 listeners=None,
+                 history_source: Optional[HistorySource] = None) -> None:
         super().__init__(config, osc)
         self._listeners = listeners
+        self._history_source = history_source
         self._usage_source = usage_source
         self._clock = clock
         self.plan: Optional[Plan] = None
@@ -120,10 +134,10 @@ class AdaptiveMigration(base.WorkloadStabilizationBaseStrategy):
                 snapshot,
                 vm_movable=snapshot.vm_movable & ~self.forecast.cold_start)
         self.plan = planner.plan(snapshot, self.forecast, params.policy)
+        moved = []
         for move in self.plan.moves:
             inst = index.instances[move.vm]
             src, dst = index.nodes[move.source], index.nodes[move.target]
-            self.add_action_migrate(inst, "live", src, dst)
             why = {
                 "instance": inst.uuid, "source": src.hostname,
                 "destination": dst.hostname, "reason": move.reason,
@@ -141,6 +155,7 @@ class AdaptiveMigration(base.WorkloadStabilizationBaseStrategy):
                 "profile": None,
             }
             self.explanations.append(why)
+            moved.append((inst, src, dst, why))
             if params.explain == "full":
                 LOG.info("%s: migrate %s %s -> %s (%s): predicted load at "
                          "q%.2f over %d s %.2f -> %.2f, target %.2f",
@@ -148,9 +163,106 @@ class AdaptiveMigration(base.WorkloadStabilizationBaseStrategy):
                          move.reason, params.quantile,
                          int(params.horizon_s), move.source_load_before,
                          move.source_load_after, move.target_load_after)
+        self._emit(moved, now)
         moves.record((e["instance"] for e in self.explanations), now, last)
         if self.explanations:
             self._notify_listeners()
+
+    def _emit(self, moved: list, now: float) -> None:
+        """One action per move: ``migrate``, or ``adaptive_migrate``
+        with its hint."""
+        if self._config_value("action_type", "migrate") != \
+                "adaptive_migrate":
+            for inst, src, dst, _why in moved:
+                self.add_action_migrate(inst, "live", src, dst)
+            return
+        key = self._config_value("vm_type_metadata_key",
+                                 "adaptive_vm_type")
+        vm_types = [(inst.metadata or {}).get(key) if isinstance(
+            inst.metadata, dict) else None for inst, *_ in moved]
+        memory = [float(inst.memory) * 1024.0 for inst, *_ in moved]
+        uuids = [inst.uuid for inst, *_ in moved]
+        model = self._hotset_model()
+        profiles = self._hotset_profiles(uuids, now) if model is not None \
+            else [{} for _ in uuids]
+        shares = hints.hot_shares(vm_types, memory, profiles,
+                                  self._histories(uuids), model)
+        for (inst, src, dst, why), vm_type, mem, (share, source) in zip(
+                moved, vm_types, memory, shares, strict=True):
+            hint = hints.build(why, vm_type, mem, share, source)
+            why["expected_hot_kib"] = hint["expected_hot_kib"]
+            why["expected_hot_source"] = source
+            why["profile"] = vm_type
+            self.solution.add_action(
+                action_type="adaptive_migrate", resource_id=inst.uuid,
+                input_parameters={
+                    "migration_type": "live",
+                    "source_node": src.hostname,
+                    "destination_node": dst.hostname,
+                    "resource_name": inst.name, "hint": hint})
+
+    def _hotset_model(self):
+        path = self._config_value("hotset_model_path", "")
+        if not path:
+            return None
+        try:
+            import joblib
+            model = joblib.load(path)
+            model.source()          # a fitted HotSetPredictor
+            return model
+        except Exception as exc:  # noqa: BLE001 - fall back, logged
+            LOG.warning("%s: hot-set model %s unusable (%s: %s); "
+                        "history or class defaults instead", NAME, path,
+                        type(exc).__name__, exc)
+            return None
+
+    def _hotset_profiles(self, uuids: Sequence[str], now: float
+                         ) -> list[dict]:
+        """The moved instances' profile means over the last hour (the
+        guest agent's feature names); empty where unknown."""
+        from watcher_adaptive.adapters import gnocchi
+
+        stop = datetime.datetime.fromtimestamp(now, datetime.timezone.utc)
+        out: list[dict] = [{} for _ in uuids]
+        try:
+            window = self.usage_source().read_usage(
+                uuids, stop - datetime.timedelta(hours=1), stop,
+                self.params.granularity_s,
+                metrics=tuple(gnocchi.HOTSET_METRICS))
+        except Exception as exc:  # noqa: BLE001 - a refinement, logged
+            LOG.info("%s: no profiles for the hot-set model (%s: %s)",
+                     NAME, type(exc).__name__, exc)
+            return out
+        for key, feature in gnocchi.HOTSET_METRICS.items():
+            if key not in window.values:
+                continue
+            values = _aligned(window, uuids, key)
+            for i in range(len(uuids)):
+                row = values[i][np.isfinite(values[i])]
+                if row.size:
+                    out[i][feature] = float(row.mean())
+        return out
+
+    def _histories(self, uuids: Sequence[str]) -> list[list[dict]]:
+        source = self._history_source
+        if source is None:
+            try:
+                from watcher_adaptive.adapters import migration_history
+                source = self._history_source = \
+                    migration_history.MigrationHistory(self.osc.gnocchi())
+            except Exception as exc:  # noqa: BLE001 - optional, logged
+                LOG.info("%s: no migration history (%s: %s)", NAME,
+                         type(exc).__name__, exc)
+                return [[] for _ in uuids]
+        out = []
+        for uuid in uuids:
+            try:
+                out.append(list(source.read(uuid)))
+            except Exception as exc:  # noqa: BLE001 - optional, logged
+                LOG.info("%s: no migration history of %s (%s: %s)", NAME,
+                         uuid, type(exc).__name__, exc)
+                out.append([])
+        return out
 
     def _notify_listeners(self) -> None:
         from stevedore import extension

@@ -271,3 +271,116 @@ def test_profiles_that_cannot_be_read_are_skipped_not_fatal(tmp_path):
     snapshot, params = _snapshot_and_params(strategy, model)
     now = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
     assert strategy._profiles(snapshot, now, now, params) is None
+
+
+class FakeHistory:
+    """Past migrations per instance, as Gnocchi's history would serve."""
+
+    def __init__(self, rows_by_vm):
+        self.rows_by_vm = rows_by_vm
+        self.asked = []
+
+    def read(self, uuid):
+        self.asked.append(uuid)
+        return self.rows_by_vm.get(uuid, [])
+
+
+def adaptive_cluster():
+    model, cpu = hot_cluster()
+    for inst in model.get_all_instances().values():
+        if inst.name.startswith("busy-"):
+            inst.metadata = {"adaptive_vm_type": "db"}
+    return model, cpu
+
+
+def test_adaptive_migrate_actions_carry_the_hint(tmp_path):
+    from watcher.applier.actions.base import BaseAction  # noqa: F401
+
+    from watcher_adaptive.action.adaptive_migrate import SCHEMA
+    from watcher_adaptive.core import hotset
+
+    model, cpu = adaptive_cluster()
+    # every other busy instance has a measured history
+    measured = {builders.vm_uuid(f"busy-{i}") for i in range(0, 5, 2)}
+    history = FakeHistory({u: [{"ts": 1.0, "hot_kib": 512.0},
+                               {"ts": 2.0, "hot_kib": 1024.0 * 512}]
+                           for u in measured})
+    strategy = load_strategy(tmp_path, builders.RecordingSource(cpu),
+                             horizon=1800)
+    strategy.config.action_type = "adaptive_migrate"
+    strategy._history_source = history
+    strategy._compute_model = model
+    actions = strategy.execute().actions
+    assert actions
+    by_vm = {}
+    for action in actions:
+        assert action["action_type"] == "adaptive_migrate"
+        params = action["input_parameters"]
+        jsonschema.validate(params, SCHEMA)
+        by_vm[params["resource_id"]] = params["hint"]
+    assert set(history.asked) == set(by_vm)
+    mem_kib = 2048 * 1024
+    for why in strategy.explanations:
+        hint = by_vm[why["instance"]]
+        assert hint["forecast"]["quantile"] == 0.9
+        assert hint["forecast"]["horizon_s"] == 1800
+        assert hint["forecast"]["expected_cpu_cores"] == \
+            why["expected_cpu_cores"]
+        assert hint["vm_type"] == "db"
+        assert hint["memory_kib"] == mem_kib
+        if why["instance"] in measured:
+            # the newest measured hot set, 512 MiB of 2 GiB
+            assert hint["expected_hot_source"] == "history"
+            assert hint["expected_hot_kib"] == 512 * 1024
+        else:
+            assert hint["expected_hot_source"] == "class_default"
+            assert hint["expected_hot_kib"] == round(
+                hotset.CLASS_DEFAULT_HOT_SHARE["db"] * mem_kib)
+    sources = {h["expected_hot_source"] for h in by_vm.values()}
+    assert sources == {"history", "class_default"}, by_vm
+
+
+def test_hotset_model_is_used_when_configured(tmp_path, caplog):
+    import joblib
+    import numpy as np
+
+    from watcher_adaptive.core import hotset
+
+    rng = np.random.default_rng(0)
+    ws = rng.uniform(0.05, 0.9, 60)
+    X = np.vstack([hotset.feature_row({"mem.working_set_ratio": w})
+                   for w in ws])
+    fitted = hotset.HotSetPredictor(max_iter=30, random_state=0).fit(
+        X, ws, ["db"] * 60)
+    joblib.dump(fitted, tmp_path / "hotset.joblib")
+    model, cpu = adaptive_cluster()
+    busy = [builders.vm_uuid(f"busy-{i}") for i in range(5)]
+    profiles = {"profile_ws_ratio": {u: [0.2, 0.2] for u in busy}}
+    strategy = load_strategy(tmp_path, builders.RecordingSource(
+        cpu, profiles=profiles), horizon=1800)
+    strategy.config.action_type = "adaptive_migrate"
+    strategy.config.hotset_model_path = str(tmp_path / "hotset.joblib")
+    strategy._history_source = FakeHistory({})
+    strategy._compute_model = model
+    actions = strategy.execute().actions
+    assert actions
+    for action in actions:
+        hint = action["input_parameters"]["hint"]
+        assert hint["expected_hot_source"] == "model"
+        share = hint["expected_hot_kib"] / hint["memory_kib"]
+        # learned ws -> share; far from the db default of 0.6
+        assert abs(share - 0.2) < 0.1, share
+
+    strategy = load_strategy(tmp_path / "b", builders.RecordingSource(cpu),
+                             horizon=1800)
+    (tmp_path / "b").mkdir()
+    strategy.config.journal_path = str(tmp_path / "b" / "moves.json")
+    strategy.config.action_type = "adaptive_migrate"
+    strategy.config.hotset_model_path = str(tmp_path / "missing")
+    strategy._history_source = FakeHistory({})
+    strategy._compute_model = adaptive_cluster()[0]
+    with caplog.at_level(logging.WARNING):
+        actions = strategy.execute().actions
+    assert {a["input_parameters"]["hint"]["expected_hot_source"]
+            for a in actions} == {"class_default"}
+    assert "hot-set model" in caplog.text

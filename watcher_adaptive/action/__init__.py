@@ -1,0 +1,1 @@
+"""Watcher actions of watcher-adaptive (namespace ``watcher_actions``)."""
