@@ -271,10 +271,34 @@ def test_writes_the_strategy_options_into_watcher_conf(aio):
     assert opts.gnocchi_chunk_size == 500
     assert opts.resource_type == "instance"
     assert opts.allow_pinned_moves is False
+    assert opts.action_type == "adaptive_migrate"
     assert (aio.data / "watcher-adaptive").is_dir()
     groups = {c[2] for c in aio.calls("iniset")
               if c[1] == str(aio.watcher_conf)}
-    assert groups == {strategy.GROUP}
+    assert groups == {strategy.GROUP, "watcher_planners.weight"}
+
+
+def test_the_weight_planner_knows_adaptive_migrate(aio):
+    """Watcher's weight planner options, read with the installed
+    Watcher's own definitions from what the plugin wrote: adaptive_migrate
+    has migrate's weight and parallelization, and every default of the
+    installed Watcher is kept."""
+    from oslo_config import cfg
+    from watcher.decision_engine.planner import weight
+
+    conf = cfg.ConfigOpts()
+    conf.register_opts(weight.WeightPlanner.get_config_opts(),
+                       group="watcher_planners.weight")
+    conf(["--config-file", str(aio.watcher_conf)])
+    group = conf["watcher_planners.weight"]
+    weights = {k: int(v) for k, v in group.weights.items()}
+    parallel = {k: int(v) for k, v in group.parallelization.items()}
+    for name, value in weight.WeightPlanner.action_weights.items():
+        assert weights[name] == value
+    for name, value in weight.WeightPlanner.parallelization.items():
+        assert parallel[name] == value
+    assert weights["adaptive_migrate"] == weights["migrate"]
+    assert parallel["adaptive_migrate"] == parallel["migrate"]
 
 
 def test_agent_config_is_generated_and_set(aio):
