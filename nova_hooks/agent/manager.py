@@ -74,6 +74,8 @@ class Session:
     rounds: int = 0
     next_round: float = 0.0
     last_balloon: float = float("-inf")
+    #: the last "balloon unchanged" reason logged at INFO
+    balloon_said: str = ""
 
 
 #: phases in which a guest is sampled
@@ -430,8 +432,7 @@ class Manager:
             self._change(sess, J.Action.VCPU_AFFINITY, J.Channel.SCHED,
                          before, after, apply_vcpus,
                          f"{why}: {plan.reason}")
-        emu_before = sorted(set().union(
-            *(qemu.get_affinity(t) for t in emulator))) if emulator else []
+        emu_before = _affinity_of(emulator)
         emu_after = sorted(plan.emulator_cpus)
         if emulator and emu_before != emu_after:
             def apply_emulator():
@@ -456,7 +457,11 @@ class Manager:
                                          guest.maximum_kib, figures,
                                          self.balloon_policy, need)
         if not plan.changes:
-            LOG.info("%s: balloon unchanged (%s)", sess.uuid, plan.reason)
+            # said once per reason, not at every sampling round
+            log = LOG.info if plan.reason.split(" of ")[0] != \
+                sess.balloon_said else LOG.debug
+            log("%s: balloon unchanged (%s)", sess.uuid, plan.reason)
+            sess.balloon_said = plan.reason.split(" of ")[0]
             return
         # a decision to move: the next waits rebalance_interval_s
         sess.last_balloon = self.clock()
@@ -578,7 +583,10 @@ class Manager:
         else:
             def apply():
                 for tid in emulator:
-                    qemu.set_affinity(tid, original)
+                    try:
+                        qemu.set_affinity(tid, original)
+                    except ProcessLookupError:
+                        pass    # a short-lived worker thread ended
         self._change(sess, action, J.Channel.SCHED, None, original, apply,
                      why)
 
@@ -601,6 +609,18 @@ class Manager:
                     self._restore(sess, "agent restarted")
                 restored.append(uuid)
         return restored
+
+
+def _affinity_of(tids) -> list[int]:
+    """The CPUs any of ``tids`` may run on; QEMU's short-lived worker
+    threads may end between listing and reading, and are skipped."""
+    cpus: set[int] = set()
+    for tid in tids:
+        try:
+            cpus.update(qemu.get_affinity(tid))
+        except ProcessLookupError:
+            continue
+    return sorted(cpus)
 
 
 def _open_detail(sess: Session) -> str:

@@ -94,8 +94,8 @@ class AgentEndpoint:
         if not isinstance(uuid, str) or not uuid:
             return {"found": False, "error": "instance_uuid is required"}
         found = self.on_status(uuid) if self.on_status else None
-        return {"found": found is not None, "status": found,
-                "version": contract.VERSION}
+        return {"accepted": True, "found": found is not None,
+                "status": found, "version": contract.VERSION}
 
 
 #: (module, list attribute = group) that oslo.messaging registers on the

@@ -50,11 +50,13 @@ _QEMU_NS = "xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'"
 
 
 def domain_xml(hosts: dict, name: str, second_monitor: bool = False,
-               trace_postcopy: bool = False) -> str:
+               trace_postcopy: bool = False,
+               uuid: str | None = None) -> str:
     """The guest's domain XML; ``second_monitor`` adds a second QMP
     monitor at ``<qemu_run_dir>/<name>.qmp2`` on whichever host runs it,
     ``trace_postcopy`` has QEMU log its post-copy page requests to the
-    domain log (the ``postcopy_trace`` backend reads them)."""
+    domain log (the ``postcopy_trace`` backend reads them); ``uuid`` gives
+    the domain that UUID (Nova's instance UUID)."""
     guest = hosts["guest"]
     key = "domain_xml_template_qmp2" if second_monitor \
         else "domain_xml_template"
@@ -70,6 +72,8 @@ def domain_xml(hosts: dict, name: str, second_monitor: bool = False,
                                 "</qemu:commandline></domain>", 1)
         if _QEMU_NS not in text:
             text = text.replace("<domain ", f"<domain {_QEMU_NS} ", 1)
+    if uuid is not None:
+        text = text.replace("<name>", f"<uuid>{uuid}</uuid><name>", 1)
     return text.replace(guest["name_placeholder"], name)
 
 
@@ -144,14 +148,15 @@ def connection(hosts: dict, host: str):
 def start_guest(hosts: dict, name: str, host: str = "A",
                 boot_timeout_s: float = 120.0,
                 second_monitor: bool = False,
-                trace_postcopy: bool = False) -> list[int]:
+                trace_postcopy: bool = False,
+                uuid: str | None = None) -> list[int]:
     """Define and start the guest ``name`` on ``host``; return once it
     prints a heartbeat (the heartbeats seen so far)."""
     with contextlib.suppress(FileNotFoundError):
         serial_log(hosts, host, name).unlink()
     with connection(hosts, host) as conn:
         dom = conn.defineXML(domain_xml(hosts, name, second_monitor,
-                                        trace_postcopy))
+                                        trace_postcopy, uuid))
         dom.create()
     return wait_heartbeats(hosts, host, name, timeout_s=boot_timeout_s)
 

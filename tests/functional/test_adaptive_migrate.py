@@ -98,7 +98,8 @@ class Agent:
                 agent.received.append((kind, at, payload, answer))
                 return answer
 
-        self.endpoint = Recording(self.manager.prepare, self.manager.signal)
+        self.endpoint = Recording(self.manager.prepare, self.manager.signal,
+                                  self.manager.status)
         self.server = rpc.make_server(conf, self.endpoint)
         self.server.start()
 

@@ -13,8 +13,9 @@ Order of one execution:
    record (:func:`watcher_adaptive.core.migration.judge`) until it
    completed, failed or timed out (``migration_timeout``; on timeout
    the running migration is aborted);
-4. ``completed`` (or ``aborted``) to the agent, and the outcome, with
-   the agent's measured figures when its answer carries them, into
+4. ``completed`` (or ``aborted``) to the agent, then its ``status``
+   (what it measured: hot / warm / cold sizes, miss ratio), and the
+   outcome with those figures into
    Gnocchi as ``adaptive.migration.*`` of the instance.
 
 ``abort`` (Watcher cancelling the action plan) and ``revert`` stop the
@@ -239,6 +240,9 @@ class AdaptiveMigrate(base.BaseAction):
         from nova_hooks.core import contract
         from nova_hooks.core.types import Hint
 
+        if kind == "status":           # a query, not a contract message
+            return {"version": contract.VERSION,
+                    "instance_uuid": self.instance_uuid}
         hint = None
         extra: dict[str, Any] = {}
         if kind == "prepare":
@@ -341,8 +345,12 @@ class AdaptiveMigrate(base.BaseAction):
         step = self._wait(run)
         if step.verdict is M.Verdict.COMPLETED:
             answer = self._tell("completed", run)
+            # what the agent measured (its ``status``), then anything
+            # its ``completed`` answer carries on top
+            figures = M.status_figures(self._tell("status", run))
+            figures.update(M.agent_figures(answer))
             return self._finish(run, M.Outcome.COMPLETED, step.reason,
-                                M.agent_figures(answer))
+                                figures)
         if step.verdict is M.Verdict.TIMED_OUT:
             self._abort_in_nova(run)
             return self._finish(run, M.Outcome.TIMED_OUT, step.reason)

@@ -186,3 +186,27 @@ def agent_figures(answer: Optional[Mapping]) -> dict[str, float]:
         if math.isfinite(value) and value >= 0:
             out[field] = float(value)
     return out
+
+
+def status_figures(answer: Optional[Mapping]) -> dict[str, float]:
+    """The destination agent's measured figures from its ``status``
+    answer (``status.figures`` in bytes, as the agent journals them),
+    in the record's fields; empty when the agent knows nothing."""
+    if not isinstance(answer, Mapping) or not answer.get("found"):
+        return {}
+    status = answer.get("status")
+    figures = status.get("figures") if isinstance(status, Mapping) else None
+    if not isinstance(figures, Mapping):
+        return {}
+    out: dict[str, float] = {}
+    for key, field in (("hot_bytes", "hot_kib"), ("warm_bytes", "warm_kib"),
+                       ("cold_bytes", "cold_kib")):
+        value = figures.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) \
+                and math.isfinite(value) and value >= 0:
+            out[field] = float(value) / 1024.0
+    ratio = figures.get("miss_ratio")
+    if isinstance(ratio, (int, float)) and not isinstance(ratio, bool) \
+            and math.isfinite(ratio) and 0 <= ratio <= 1:
+        out["miss_ratio"] = float(ratio)
+    return out

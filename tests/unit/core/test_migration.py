@@ -75,3 +75,19 @@ def test_history_keeps_only_known_finite_figures():
 ])
 def test_agent_figures_take_numbers_only(answer, expected):
     assert M.agent_figures(answer) == expected
+
+
+def test_status_figures_from_the_agents_status_answer():
+    answer = {"accepted": True, "found": True, "status": {
+        "phase": "steady", "figures": {
+            "hot_bytes": 64 << 20, "warm_bytes": 1 << 20,
+            "cold_bytes": 128 << 20, "miss_ratio": 0.004}}}
+    assert M.status_figures(answer) == {
+        "hot_kib": 65536.0, "warm_kib": 1024.0, "cold_kib": 131072.0,
+        "miss_ratio": 0.004}
+    assert M.status_figures({"found": False, "status": None}) == {}
+    assert M.status_figures(None) == {}
+    bad = {"found": True, "status": {"figures": {
+        "hot_bytes": float("nan"), "cold_bytes": -1, "miss_ratio": 2.0,
+        "warm_bytes": True}}}
+    assert M.status_figures(bad) == {}

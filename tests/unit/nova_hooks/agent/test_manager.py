@@ -171,3 +171,25 @@ def test_the_concurrency_cap_leaves_extra_guests_alone(host, tmp_path):
     assert list(m.sessions) == [UUID]
     details = [r.detail for r in m.journal.load() if r.vm == other]
     assert details == ["skipped: concurrency cap", "skipped"]
+
+
+class VanishingWorkerHost(ThisProcessHost):
+    """QEMU's worker threads come and go (a fault the test cannot time
+    for real): the thread list names one that has already ended."""
+
+    def threads(self, guest):
+        vcpus, emulator = super().threads(guest)
+        return vcpus, [*emulator, 2 ** 22 + 12345]
+
+
+def test_a_worker_thread_that_ended_does_not_restore_the_session(
+        tmp_path, vcpu_threads):
+    (tmp_path / "guest.pid").write_text(str(os.getpid()))
+    host = VanishingWorkerHost(str(tmp_path))
+    m = make(host, tmp_path)
+    m.signal(UUID, Signal.INCOMING)
+    m.signal(UUID, Signal.POSTCOPY)
+    assert vcpu_affinity(host) == [CPUS[-1:], CPUS[-1:]]
+    assert m.journal.sessions()[UUID].open
+    m.signal(UUID, Signal.FAILED)
+    assert vcpu_affinity(host) == [CPUS, CPUS]

@@ -55,7 +55,8 @@ def test_status_answers_what_the_agent_knows():
     known = {"phase": "steady", "figures": {"hot_bytes": 1 << 20}}
     ep, _ = endpoint({UUID: known})
     answer = ep.status({}, {"version": "1.0", "instance_uuid": UUID})
-    assert answer == {"found": True, "status": known, "version": "1.0"}
+    assert answer == {"accepted": True, "found": True, "status": known,
+                      "version": "1.0"}
     other = ep.status({}, {"version": "1.0", "instance_uuid": "nope"})
     assert other["found"] is False and other["status"] is None
     assert ep.status({}, {"version": "9.0", "instance_uuid": UUID}
