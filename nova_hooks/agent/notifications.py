@@ -104,8 +104,15 @@ def make_listener(conf, endpoint: NotificationEndpoint,
     _register_messaging_opts(conf)
     transport = messaging.get_notification_transport(conf, url=url)
     targets = [messaging.Target(topic=conf.agent.notifications_topic)]
-    # a pool of its own per host: every agent sees every notification,
-    # and nothing is taken from other consumers of the topic
     return messaging.get_notification_listener(
         transport, targets, [endpoint], executor="threading",
-        pool=f"nova-adaptive-agent.{conf.agent.host}")
+        pool=pool_name(conf.agent.host))
+
+
+def pool_name(host: str) -> str:
+    """The listener's pool (RabbitMQ names its queue after it): one per
+    host, so every agent sees every notification and nothing is taken
+    from other consumers of the topic; and never ``<rpc topic>.<host>``,
+    the RPC server's own queue, or the two would share it and each take
+    half of the other's messages (seen: RPC calls timed out)."""
+    return f"nova-adaptive-agent-notifications.{host}"

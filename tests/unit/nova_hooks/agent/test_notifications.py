@@ -57,3 +57,18 @@ def test_only_this_hosts_notifications_reach_the_manager():
     assert got == [("context", UUID, "m1.db"),
                    ("signal", UUID, Signal.FAILED)]
     assert endpoint.seen == 2
+
+
+def test_the_listener_pool_is_not_the_rpc_servers_queue():
+    from oslo_config import cfg
+
+    from nova_hooks import conf as agent_conf
+    from nova_hooks.agent.notifications import pool_name
+
+    conf = cfg.ConfigOpts()
+    agent_conf.register_opts(conf)
+    conf([], default_config_files=[])
+    # RabbitMQ names the RPC server's queue <topic>.<server>
+    rpc_queue = f"{conf.agent.rpc_topic}.hostb"
+    assert pool_name("hostb") != rpc_queue
+    assert pool_name("hostb") != pool_name("hosta")
