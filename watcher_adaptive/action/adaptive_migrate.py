@@ -347,7 +347,8 @@ class AdaptiveMigrate(base.BaseAction):
             answer = self._tell("completed", run)
             # what the agent measured (its ``status``), then anything
             # its ``completed`` answer carries on top
-            figures = M.status_figures(self._tell("status", run))
+            figures = M.status_figures(self._tell("status", run)) \
+                if answer is not None else {}   # agent away: no 2nd wait
             figures.update(M.agent_figures(answer))
             return self._finish(run, M.Outcome.COMPLETED, step.reason,
                                 figures)
