@@ -11,37 +11,22 @@ root (frame numbers are hidden otherwise); works while post-copy runs.
 from __future__ import annotations
 
 import os
-import time
 from typing import Optional
 
 import numpy as np
 
-from nova_hooks.agent import qemu
-from nova_hooks.agent.backends import Backend
 from nova_hooks.agent.backends import pagemap
 from nova_hooks.core.types import Observation
 
 
-class IdlePageBackend(Backend):
+class IdlePageBackend(pagemap.PagemapBackend):
     name = "idle_page"
     during_postcopy = True
-
-    def __init__(self, host, conf=None, clock=time.monotonic) -> None:
-        super().__init__(host, conf)
-        self.clock = clock
-        self.max_ranges, self.pages_per_range = 1000, 64
-        if conf is not None:
-            self.max_ranges = conf.page_sampling.max_regions
-            self.pages_per_range = conf.page_sampling.pages_per_region
-        self.histories: dict[str, pagemap.RegionHistory] = {}
 
     @property
     def bitmap(self) -> str:
         return os.path.join(self.host.sys_root, "kernel", "mm", "page_idle",
                             "bitmap")
-
-    def _pid(self, guest) -> int:
-        return qemu.qemu_pid(self.host.run_dir, guest.name)
 
     def probe(self, guest) -> Optional[str]:
         if not os.path.exists(self.bitmap):
@@ -49,25 +34,10 @@ class IdlePageBackend(Backend):
                     "CONFIG_IDLE_PAGE_TRACKING")
         if not os.access(self.bitmap, os.R_OK | os.W_OK):
             return f"{self.bitmap} is not readable and writable (root?)"
-        try:
-            pid = self._pid(guest)
-            mapping = pagemap.ram_mapping(self.host.proc_root, pid,
-                                          guest.maximum_kib * 1024)
-        except (qemu.QemuNotFound, OSError) as exc:
-            return f"QEMU's mappings not readable: {exc}"
-        if mapping is None:
-            return "no mapping of QEMU looks like the guest's RAM"
-        return None
+        return self._probe_mapping(guest)
 
     def sample(self, guest) -> Observation:
-        pid = self._pid(guest)
-        proc = self.host.proc_root
-        mapping = pagemap.ram_mapping(proc, pid, guest.maximum_kib * 1024)
-        if mapping is None:
-            raise qemu.QemuNotFound("guest RAM mapping is gone")
-        plan = pagemap.plan_ranges(mapping, self.max_ranges,
-                                   self.pages_per_range)
-        entries = pagemap.read_entries(proc, pid, plan)
+        _pid, plan, entries = self._entries(guest)
         present = (entries & pagemap.PRESENT) != 0
         pfns = (entries & pagemap.PFN_MASK).astype(np.int64)
         usable = present & (pfns > 0)
@@ -91,15 +61,6 @@ class IdlePageBackend(Backend):
                 os.pwrite(fd, int(value).to_bytes(8, "little"), w * 8)
         finally:
             os.close(fd)
-        history = self.histories.setdefault(guest.uuid,
-                                            pagemap.RegionHistory())
-        now = self.clock()
-        first = history.rate is None
         probed = np.maximum(usable.sum(axis=1), 1)
-        accessed = ((usable & ~idle).sum(axis=1) / probed) if not first \
-            else np.zeros(plan.n)   # nothing was marked before round one
-        history.update(now, accessed)
-        if first:
-            return Observation(backend=self.name)
-        return Observation(backend=self.name, covers_all=True,
-                           regions=history.regions(plan, now))
+        accessed = (usable & ~idle).sum(axis=1) / probed
+        return self._observe(guest, plan, accessed, None, covers_all=True)

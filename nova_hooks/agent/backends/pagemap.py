@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
 from typing import Optional
 
 import numpy as np
 
+from nova_hooks.agent import qemu
+from nova_hooks.agent.backends import Backend
+from nova_hooks.core.types import Observation
 from nova_hooks.core.types import Region
 
 PAGE = 4096
@@ -115,3 +119,56 @@ class RegionHistory:
                    write_rate=float(min(1.0, self.write[i])),
                    idle_s=float(now - self.last_seen[i]))
             for i in range(plan.n))
+
+
+class PagemapBackend(Backend):
+    """What ``idle_page`` and ``soft_dirty`` share: the bounded sample of
+    QEMU's guest-RAM mapping, its pagemap entries, and the per-guest
+    history that turns rounds into regions."""
+
+    def __init__(self, host, conf=None, clock=time.monotonic) -> None:
+        super().__init__(host, conf)
+        self.clock = clock
+        self.max_ranges, self.pages_per_range = 1000, 64
+        if conf is not None:
+            self.max_ranges = conf.page_sampling.max_regions
+            self.pages_per_range = conf.page_sampling.pages_per_region
+        self.histories: dict[str, RegionHistory] = {}
+
+    def _pid(self, guest) -> int:
+        return qemu.qemu_pid(self.host.run_dir, guest.name)
+
+    def _probe_mapping(self, guest) -> Optional[str]:
+        """``None`` when QEMU's guest-RAM mapping can be read, else why."""
+        try:
+            if ram_mapping(self.host.proc_root, self._pid(guest),
+                           guest.maximum_kib * 1024) is None:
+                return "no mapping of QEMU looks like the guest's RAM"
+        except (qemu.QemuNotFound, OSError) as exc:
+            return f"QEMU's mappings not readable: {exc}"
+        return None
+
+    def _entries(self, guest) -> tuple[int, SamplePlan, np.ndarray]:
+        """QEMU's pid, the sample plan and its pagemap entries."""
+        pid = self._pid(guest)
+        mapping = ram_mapping(self.host.proc_root, pid,
+                              guest.maximum_kib * 1024)
+        if mapping is None:
+            raise qemu.QemuNotFound("guest RAM mapping is gone")
+        plan = plan_ranges(mapping, self.max_ranges, self.pages_per_range)
+        return pid, plan, read_entries(self.host.proc_root, pid, plan)
+
+    def _observe(self, guest, plan: SamplePlan, accessed: np.ndarray,
+                 written: Optional[np.ndarray],
+                 covers_all: bool) -> Observation:
+        """One round into the guest's history; the first round only
+        marks (nothing was marked before it), so it observes nothing."""
+        history = self.histories.setdefault(guest.uuid, RegionHistory())
+        now = self.clock()
+        if history.rate is None:
+            history.update(now, np.zeros(plan.n),
+                           None if written is None else np.zeros(plan.n))
+            return Observation(backend=self.name)
+        history.update(now, accessed, written)
+        return Observation(backend=self.name, covers_all=covers_all,
+                           regions=history.regions(plan, now))

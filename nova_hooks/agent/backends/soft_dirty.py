@@ -18,8 +18,6 @@ from typing import Optional
 
 import numpy as np
 
-from nova_hooks.agent import qemu
-from nova_hooks.agent.backends import Backend
 from nova_hooks.agent.backends import pagemap
 from nova_hooks.core.types import Observation
 
@@ -56,60 +54,27 @@ def kernel_tracks_soft_dirty() -> Optional[str]:
             pass
 
 
-class SoftDirtyBackend(Backend):
+class SoftDirtyBackend(pagemap.PagemapBackend):
     name = "soft_dirty"
     during_postcopy = False
 
     def __init__(self, host, conf=None, clock=time.monotonic,
                  kernel_check=kernel_tracks_soft_dirty) -> None:
-        super().__init__(host, conf)
-        self.clock = clock
+        super().__init__(host, conf, clock)
         self.kernel_check = kernel_check
-        self.max_ranges, self.pages_per_range = 1000, 64
-        if conf is not None:
-            self.max_ranges = conf.page_sampling.max_regions
-            self.pages_per_range = conf.page_sampling.pages_per_region
-        self.histories: dict[str, pagemap.RegionHistory] = {}
-
-    def _pid(self, guest) -> int:
-        return qemu.qemu_pid(self.host.run_dir, guest.name)
 
     def probe(self, guest) -> Optional[str]:
-        reason = self.kernel_check()
-        if reason is not None:
-            return reason
-        try:
-            pid = self._pid(guest)
-            if pagemap.ram_mapping(self.host.proc_root, pid,
-                                   guest.maximum_kib * 1024) is None:
-                return "no mapping of QEMU looks like the guest's RAM"
-        except (qemu.QemuNotFound, OSError) as exc:
-            return f"QEMU's mappings not readable: {exc}"
-        return None
+        return self.kernel_check() or self._probe_mapping(guest)
 
     def sample(self, guest) -> Observation:
-        pid = self._pid(guest)
-        proc = self.host.proc_root
-        mapping = pagemap.ram_mapping(proc, pid, guest.maximum_kib * 1024)
-        if mapping is None:
-            raise qemu.QemuNotFound("guest RAM mapping is gone")
-        plan = pagemap.plan_ranges(mapping, self.max_ranges,
-                                   self.pages_per_range)
-        entries = pagemap.read_entries(proc, pid, plan)
-        with open(os.path.join(proc, str(pid), "clear_refs"), "w") as f:
+        pid, plan, entries = self._entries(guest)
+        with open(os.path.join(self.host.proc_root, str(pid), "clear_refs"),
+                  "w") as f:
             f.write("4")
         present = (entries & pagemap.PRESENT) != 0
         dirty = (entries & pagemap.SOFT_DIRTY) != 0
         probed = np.maximum(present.sum(axis=1), 1)
-        history = self.histories.setdefault(guest.uuid,
-                                            pagemap.RegionHistory())
-        now = self.clock()
-        first = history.rate is None
         written = (present & dirty).sum(axis=1) / probed
         # a write is an access; reads are not seen by this backend
-        history.update(now, written if not first else np.zeros(plan.n),
-                       written if not first else np.zeros(plan.n))
-        if first:
-            return Observation(backend=self.name)
-        return Observation(backend=self.name, covers_all=False,
-                           regions=history.regions(plan, now))
+        return self._observe(guest, plan, written, written,
+                             covers_all=False)
