@@ -78,6 +78,44 @@ def libvirt_hosts_env() -> dict:
     return hosts
 
 
+class PrivateBroker:
+    """The private RabbitMQ node of ``tools/services/10-rabbitmq.sh``,
+    which the restart tests may stop and start (never the shared one)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.restarts = 0
+
+    def restart(self) -> float:
+        """Stop and start the node for real; the seconds it took."""
+        import subprocess
+
+        root = Path(__file__).resolve().parents[2]
+        started = time.monotonic()
+        subprocess.run(["bash", str(root / "tools/services/10-rabbitmq.sh"),
+                        "private-restart"], check=True,
+                       capture_output=True, timeout=180,
+                       env={**os.environ, "WA_STATE_DIR": str(state_dir())})
+        self.restarts += 1
+        return time.monotonic() - started
+
+
+@pytest.fixture(scope="session")
+def private_broker() -> PrivateBroker:
+    base = state_dir() / "rabbitmq"
+    if (base / "private_unavailable").exists():
+        pytest.skip("private RabbitMQ node unavailable: "
+                    + (base / "private_unavailable").read_text().strip())
+    if not (base / "private_transport_url").exists():
+        pytest.skip("private RabbitMQ node not started (run the tests "
+                    "through tools/run-tests.sh)")
+    if not (base / "rabbit.pid").exists():
+        pytest.skip("the private RabbitMQ node on 5673 belongs to another "
+                    "checkout's run: not ours to restart")
+    return PrivateBroker((base / "private_transport_url").read_text()
+                         .strip())
+
+
 @pytest.fixture(scope="session")
 def rabbit_transport_url() -> str:
     """The broker ``tools/services/10-rabbitmq.sh`` found or started."""

@@ -1,17 +1,27 @@
 #!/usr/bin/env bash
 # RabbitMQ for the oslo.messaging tests.
-#   bash tools/services/10-rabbitmq.sh up|down
+#   bash tools/services/10-rabbitmq.sh up|down|private-restart
 # Reuses a broker that already answers on 127.0.0.1:5672 with guest/guest
 # (this machine kind starts one before every session); otherwise installs
 # Debian's rabbitmq-server and starts a private node on port 5673 with its
 # own mnesia/log directories under $WA_STATE_DIR/rabbitmq.
 # Writes $STATE/transport_url, or $STATE/unavailable (the reason).
+# The private node is also started when the shared broker is there, for
+# the tests that restart a broker for real (never the shared one):
+# $STATE/private_transport_url; 'private-restart' stops and starts it.
 set -euo pipefail
 STATE=${WA_STATE_DIR:-${TMPDIR:-/tmp}/watcher-adaptive-state}/rabbitmq
 PRIVATE_PORT=5673
 NODE=wa-test@localhost
 mkdir -p "$STATE"
 say() { echo "[rabbitmq] $*"; }
+
+private_unavailable() {  # only the restart tests skip
+    echo "$1" > "$STATE/private_unavailable"
+    rm -f "$STATE/private_transport_url"
+    say "private node unavailable: $1 (the broker restart tests will skip)"
+    exit 1
+}
 
 unavailable() {
     echo "$1" > "$STATE/unavailable"
@@ -38,27 +48,45 @@ up() {
     if amqp_answers 5672; then
         echo "rabbit://guest:guest@127.0.0.1:5672/" > "$STATE/transport_url"
         say "using the broker on 127.0.0.1:5672"
+        # the restart tests' own node; its failure only skips those tests
+        rm -f "$STATE/private_unavailable"
+        ( start_private private_unavailable ) || true
         return 0
     fi
+    start_private
+    cp "$STATE/private_transport_url" "$STATE/transport_url"
+}
+
+start_private() {  # start_private FAIL: FAIL reason runs when it cannot
+    local fail=${1:-unavailable}
     if amqp_answers "$PRIVATE_PORT"; then
-        echo "rabbit://guest:guest@127.0.0.1:$PRIVATE_PORT/" > "$STATE/transport_url"
+        echo "rabbit://guest:guest@127.0.0.1:$PRIVATE_PORT/" > "$STATE/private_transport_url"
         say "private node already up on $PRIVATE_PORT"
         return 0
     fi
     if ! command -v rabbitmq-server >/dev/null 2>&1 && \
             [ ! -x /usr/lib/rabbitmq/bin/rabbitmq-server ]; then
-        command -v apt-get >/dev/null || unavailable "no apt-get to install rabbitmq-server"
+        command -v apt-get >/dev/null || "$fail" "no apt-get to install rabbitmq-server"
         export DEBIAN_FRONTEND=noninteractive
         if ! { apt-get -o DPkg::Lock::Timeout=600 update -q >/dev/null &&
                apt-get -o DPkg::Lock::Timeout=600 install -y -q \
                    --no-install-recommends rabbitmq-server >/dev/null; }; then
-            unavailable "apt-get install rabbitmq-server failed"
+            "$fail" "apt-get install rabbitmq-server failed"
         fi
     fi
     mkdir -p "$STATE/mnesia" "$STATE/log"
     chown -R rabbitmq:rabbitmq "$STATE" 2>/dev/null || true
     local epmd_before=0
     (exec 3<>/dev/tcp/127.0.0.1/4369) 2>/dev/null && epmd_before=1
+    # its own config and plugins files: the system's rabbitmq.conf may
+    # name port 5672 (a listener setting beats RABBITMQ_NODE_PORT)
+    printf 'listeners.tcp.default = 127.0.0.1:%s\nloopback_users.guest = true\n' \
+        "$PRIVATE_PORT" > "$STATE/rabbitmq.conf"
+    : > "$STATE/enabled_plugins"
+    chown rabbitmq:rabbitmq "$STATE/rabbitmq.conf" "$STATE/enabled_plugins" \
+        2>/dev/null || true
+    export RABBITMQ_CONFIG_FILE=$STATE/rabbitmq.conf \
+           RABBITMQ_ENABLED_PLUGINS_FILE=$STATE/enabled_plugins
     export RABBITMQ_MNESIA_BASE=$STATE/mnesia RABBITMQ_LOG_BASE=$STATE/log \
            RABBITMQ_PID_FILE=$STATE/rabbit.pid \
            RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 \
@@ -66,21 +94,21 @@ up() {
            RABBITMQ_DIST_PORT=25673
     su rabbitmq -s /bin/sh -c \
         "/usr/lib/rabbitmq/bin/rabbitmq-server -detached" \
-        >"$STATE/start.log" 2>&1 || unavailable "rabbitmq-server did not start, see $STATE/start.log"
+        >"$STATE/start.log" 2>&1 || "$fail" "rabbitmq-server did not start, see $STATE/start.log"
     su rabbitmq -s /bin/sh -c "cd /var/lib/rabbitmq && HOME=/var/lib/rabbitmq \
         /usr/lib/rabbitmq/bin/rabbitmqctl -n $NODE wait $STATE/rabbit.pid \
         --timeout 120" >/dev/null 2>&1 \
-        || unavailable "RabbitMQ node $NODE did not come up, see $STATE/log"
+        || "$fail" "RabbitMQ node $NODE did not come up, see $STATE/log"
     if [ "$epmd_before" = 0 ]; then
         ss -ltnpH 'sport = :4369' 2>/dev/null | grep -o 'pid=[0-9]*' \
             | head -1 | cut -d= -f2 > "$STATE/epmd.pid" || true
     fi
-    amqp_answers "$PRIVATE_PORT" || unavailable "private node does not answer AMQP"
-    echo "rabbit://guest:guest@127.0.0.1:$PRIVATE_PORT/" > "$STATE/transport_url"
+    amqp_answers "$PRIVATE_PORT" || "$fail" "private node does not answer AMQP"
+    echo "rabbit://guest:guest@127.0.0.1:$PRIVATE_PORT/" > "$STATE/private_transport_url"
     say "private node up on 127.0.0.1:$PRIVATE_PORT"
 }
 
-down() {
+stop_private() {
     local pid
     if [ -s "$STATE/rabbit.pid" ]; then
         pid=$(cat "$STATE/rabbit.pid")
@@ -94,15 +122,20 @@ down() {
         fi
         rm -f "$STATE/rabbit.pid"
     fi
+}
+
+down() {
+    stop_private
     if [ -s "$STATE/epmd.pid" ]; then
         kill -TERM "$(cat "$STATE/epmd.pid")" 2>/dev/null || true
         rm -f "$STATE/epmd.pid"
     fi
-    rm -f "$STATE/transport_url"
+    rm -f "$STATE/transport_url" "$STATE/private_transport_url"
 }
 
 case "${1:-}" in
     up) up ;;
     down) down ;;
-    *) echo "usage: $0 up|down" >&2; exit 2 ;;
+    private-restart) stop_private; start_private private_unavailable ;;
+    *) echo "usage: $0 up|down|private-restart" >&2; exit 2 ;;
 esac
