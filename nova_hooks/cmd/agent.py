@@ -14,9 +14,11 @@ sessions stay) and re-registers for events.
 """
 from __future__ import annotations
 
+import logging as std_logging
 import signal
 import sys
 import threading
+import time
 from typing import Optional
 from typing import Sequence
 
@@ -84,7 +86,12 @@ def _connect(conf: cfg.ConfigOpts, stop: threading.Event,
     while True:
         try:
             conn = libvirt.open(conf.agent.libvirt_uri)
-            conn.setKeepAlive(5, 3)
+            try:
+                # a dead remote libvirtd is noticed within ~20 s
+                conn.setKeepAlive(5, 3)
+            except libvirt.libvirtError as exc:
+                LOG.debug("no keepalive on %s: %s", conf.agent.libvirt_uri,
+                          exc)      # local drivers have none
             return conn
         except libvirt.libvirtError as exc:
             if first:
@@ -154,30 +161,43 @@ def run(conf: cfg.ConfigOpts, stop: threading.Event) -> int:
             timer.start()
 
     pump = events.EventPump(conn, handle)
-    server = None
-    if opts.rpc_enabled:
-        from nova_hooks.agent import rpc
-        server = rpc.make_server(conf, rpc.AgentEndpoint(
-            manager.prepare, pump.inject, manager.status))
-        server.start()
-        LOG.info("RPC endpoint: topic %s, server %s", opts.rpc_topic,
-                 opts.host)
-    listener = None
-    if opts.notifications_enabled:
-        from nova_hooks.agent import notifications
-        listener = notifications.make_listener(
-            conf, notifications.NotificationEndpoint(
-                opts.host, lambda u, flavor: manager.context(u, flavor),
-                pump.inject))
-        listener.start()
-        LOG.info("listening to Nova's %s for host %s",
-                 opts.notifications_topic, opts.host)
+    # the messaging side: it may fail to start (broker away, refused
+    # credentials); the agent then shapes guests on libvirt's events
+    # alone and tries again every RETRY_MESSAGING_S
+    services: dict[str, object] = {}
+
+    def start_messaging() -> bool:
+        pending = False
+        if opts.rpc_enabled and "rpc" not in services:
+            from nova_hooks.agent import rpc
+            pending |= not _start(services, "rpc", lambda: rpc.make_server(
+                conf, rpc.AgentEndpoint(manager.prepare, pump.inject,
+                                        manager.status)),
+                f"RPC endpoint: topic {opts.rpc_topic}, server {opts.host}")
+        if opts.notifications_enabled and "notifications" not in services:
+            from nova_hooks.agent import notifications
+            pending |= not _start(
+                services, "notifications",
+                lambda: notifications.make_listener(
+                    conf, notifications.NotificationEndpoint(
+                        opts.host,
+                        lambda u, flavor: manager.context(u, flavor),
+                        pump.inject)),
+                f"listening to Nova's {opts.notifications_topic} for host "
+                f"{opts.host}")
+        return pending
+
+    messaging_pending = start_messaging()
+    next_messaging_try = time.monotonic() + RETRY_MESSAGING_S
     sampling_stop = threading.Event()
     rounds.start(manager, sampling_stop, ps.transfer_interval_s)
     LOG.info("nova-adaptive-agent up on %s (journal %s%s)", opts.libvirt_uri,
              opts.journal_path, ", dry run" if opts.dry_run else "")
     try:
         while not stop.wait(1.0):
+            if messaging_pending and time.monotonic() >= next_messaging_try:
+                messaging_pending = start_messaging()
+                next_messaging_try = time.monotonic() + RETRY_MESSAGING_S
             if conn.isAlive():
                 continue
             LOG.error("libvirt connection to %s lost; reconnecting",
@@ -192,10 +212,9 @@ def run(conf: cfg.ConfigOpts, stop: threading.Event) -> int:
                      opts.libvirt_uri)
     finally:
         sampling_stop.set()
-        for service in (server, listener):
-            if service is not None:
-                service.stop()
-                service.wait()
+        for service in services.values():
+            service.stop()
+            service.wait()
         pump.close()
         for backend in loaded:
             release = getattr(backend, "release", None)
@@ -208,6 +227,44 @@ def run(conf: cfg.ConfigOpts, stop: threading.Event) -> int:
     return 0
 
 
+#: seconds between attempts to start RPC / notifications that failed
+RETRY_MESSAGING_S = 30.0
+
+
+def _start(services: dict, name: str, make, started: str) -> bool:
+    """Make and start one messaging service; a failure is logged with
+    what to check, never raised."""
+    try:
+        service = make()
+        service.start()
+    except Exception as exc:  # noqa: BLE001 - the agent lives on without it
+        LOG.error("%s could not start (%s: %s); check [DEFAULT] "
+                  "transport_url and the broker; shaping goes on from "
+                  "libvirt's events, retrying in %.0f s", name,
+                  type(exc).__name__, exc, RETRY_MESSAGING_S)
+        return False
+    services[name] = service
+    LOG.info(started)
+    return True
+
+
+def _register_transport_opts(conf: cfg.ConfigOpts) -> None:
+    """oslo.messaging's [DEFAULT] options (transport_url, ...), which it
+    would register only when the first transport is made: registered
+    before the options are logged, so they are logged (masked) too."""
+    try:
+        from oslo_messaging import opts as messaging_opts
+    except ImportError:
+        return
+    for group, opts in messaging_opts.list_opts():
+        if group is None or group == "DEFAULT":
+            for opt in opts:
+                try:
+                    conf.register_opt(opt)
+                except cfg.DuplicateOptError:
+                    pass
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     conf = cfg.ConfigOpts()
     logging.register_options(conf)
@@ -215,6 +272,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     conf(args=list(sys.argv[1:] if argv is None else argv),
          project="nova", prog="nova-adaptive-agent")
     logging.setup(conf, "nova-adaptive-agent")
+    _register_transport_opts(conf)
+    # every option at debug level; oslo.config masks the secret ones
+    conf.log_opt_values(LOG, std_logging.DEBUG)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

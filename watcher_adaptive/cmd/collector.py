@@ -9,6 +9,7 @@ whatever Gnocchi does not take stays in the spool for the next start.
 """
 from __future__ import annotations
 
+import logging as std_logging
 import os
 import signal
 import sys
@@ -148,6 +149,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     conf(args=list(sys.argv[1:] if argv is None else argv),
          project="watcher-adaptive", prog="watcher-adaptive-collector")
     logging.setup(conf, "watcher-adaptive")
+    # every option at debug level; oslo.config masks the secret ones
+    conf.log_opt_values(LOG, std_logging.DEBUG)
     stop: list = []
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.append(True))
