@@ -20,6 +20,15 @@ OPTS = [
                     "missing or not matching the audit's horizon: the "
                     "strategy falls back to its reactive rule on recent "
                     "history and logs why."),
+    cfg.FloatOpt("max_profile_shift",
+                 default=0.15, min=0.0, max=1.0,
+                 help="The most a VM's behaviour profile (reported by its "
+                      "guest, which may lie) may move its forecast "
+                      "quantiles, as a share of the VM's size, against the "
+                      "forecast from the hypervisor's own measurements "
+                      "alone; a VM whose profile moves it further is "
+                      "planned on the profile-less forecast (logged). 1.0 "
+                      "turns the check off."),
     cfg.IntOpt("gnocchi_chunk_size",
                default=500, min=1, max=5000,
                help="Instances per aggregates request to Gnocchi; one "

@@ -10,6 +10,7 @@ handles NaN natively).
 """
 from __future__ import annotations
 
+from typing import Callable
 from typing import Mapping
 from typing import Optional
 
@@ -80,9 +81,21 @@ def model_forecast(predictor: Predictor, history: np.ndarray,
                    vm_size: np.ndarray, quantile: float, horizon_s: float,
                    interval_s: float,
                    last_sample_epoch_s: Optional[float],
-                   profile: Optional[np.ndarray] = None) -> DemandForecast:
+                   profile: Optional[np.ndarray] = None,
+                   max_profile_shift: Optional[float] = None,
+                   on_distrust: Optional[Callable[[np.ndarray, np.ndarray],
+                                                  None]] = None
+                   ) -> DemandForecast:
     """Demand in capacity units from the predictor's peak quantiles.
 
+    :param max_profile_shift: the most a VM's behaviour profile (which
+        its guest reports, and may forge) may move any of its forecast
+        quantiles, as a share of the VM's size, against the forecast
+        from the hypervisor's own measurements alone; a VM whose profile
+        moves it further gets the profile-less forecast.  ``None``: no
+        check.
+    :param on_distrust: called with (mask of distrusted VMs, shift per
+        VM) when any profile is distrusted.
     :raises ModelMismatch: the model was trained for another horizon or
         sample interval, or does not cover ``quantile``.
     """
@@ -96,9 +109,32 @@ def model_forecast(predictor: Predictor, history: np.ndarray,
                      profile)
     samples = np.isfinite(np.asarray(history, dtype=float)).sum(axis=1)
     vm = predictor.vm_quantiles(X, history_samples=samples)
+    values, cold = vm.values, vm.cold_start
+    if max_profile_shift is not None and profile is not None and \
+            np.isfinite(profile).any():
+        plain = predictor.vm_quantiles(
+            features_now(history, vm_size, interval_s, last_sample_epoch_s,
+                         None), history_samples=samples)
+        shift = profile_shift(vm.values, plain.values)
+        distrusted = shift > max_profile_shift
+        if distrusted.any():
+            values = np.where(distrusted[:, None], plain.values, vm.values)
+            cold = np.where(distrusted, plain.cold_start, vm.cold_start)
+            if on_distrust is not None:
+                on_distrust(distrusted, shift)
     try:
-        return demand.from_quantiles(vm.quantiles, vm.values, vm_size,
-                                     quantile, horizon_s,
-                                     cold_start=vm.cold_start)
+        return demand.from_quantiles(vm.quantiles, values, vm_size,
+                                     quantile, horizon_s, cold_start=cold)
     except ValueError as exc:
         raise ModelMismatch(str(exc)) from None
+
+
+def profile_shift(with_profile: np.ndarray,
+                  without_profile: np.ndarray) -> np.ndarray:
+    """Per VM, the largest move of any forecast quantile that its
+    behaviour profile causes (share of the VM's size)."""
+    diff = np.abs(np.asarray(with_profile, dtype=float)
+                  - np.asarray(without_profile, dtype=float))
+    diff[~np.isfinite(diff)] = 0.0
+    return diff.max(axis=1) if diff.ndim == 2 and diff.shape[1] else \
+        np.zeros(diff.shape[0])

@@ -85,6 +85,8 @@ class AdaptiveMigration(base.WorkloadStabilizationBaseStrategy):
         self.forecast: Optional[DemandForecast] = None
         self.explanations: list[dict] = []
         self.fallback_reason: Optional[str] = None
+        #: instances whose behaviour profile was not believed this audit
+        self.distrusted_profiles: list[str] = []
 
     @classmethod
     def get_name(cls) -> str:
@@ -374,10 +376,28 @@ class AdaptiveMigration(base.WorkloadStabilizationBaseStrategy):
                 from watcher_adaptive.predict import predictor
                 model = predictor.load(model_path)
                 profile = self._profiles(snapshot, start, stop, params)
+
+                def distrust(mask, shift) -> None:
+                    # a guest reports its own profile: one that pulls its
+                    # forecast far from what the hypervisor measured is
+                    # not believed (a forged idle or busy look)
+                    self.distrusted_profiles = [
+                        snapshot.vm_names[i] for i in np.flatnonzero(mask)]
+                    LOG.warning(
+                        "%s: %d profile(s) moved the forecast more than "
+                        "%.2f of the VM's size and were not used: %s", NAME,
+                        len(self.distrusted_profiles), max_shift,
+                        ", ".join(f"{snapshot.vm_names[i]} ({shift[i]:.2f})"
+                                  for i in np.flatnonzero(mask)[:20]))
+
+                max_shift = float(self._config_value("max_profile_shift",
+                                                     0.15))
                 return online.model_forecast(
                     model, history, snapshot.vm_vcpus, params.quantile,
                     params.horizon_s, float(params.granularity_s),
-                    now, profile)
+                    now, profile,
+                    max_profile_shift=None if max_shift >= 1.0
+                    else max_shift, on_distrust=distrust)
             except Exception as exc:  # noqa: BLE001 - fall back, logged
                 self.fallback_reason = (f"model {model_path} unusable "
                                         f"({type(exc).__name__}: {exc})")
