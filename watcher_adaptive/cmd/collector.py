@@ -129,9 +129,10 @@ def run(conf: cfg.ConfigOpts, stop: list) -> int:
                 doc = C.status(collector, flusher)
                 C.write_status(opts.status_path, doc)
                 LOG.info("profiles: %d guest(s), totals %s, spooled %d, "
-                         "lost %d, pushed %d", len(doc["guests"]),
-                         doc["totals"], doc["spool_depth"], doc["lost"],
-                         doc["pushed"])
+                         "lost %s (+%d refused by the spool), pushed %d",
+                         len(doc["guests"]), doc["totals"],
+                         doc["spool_depth"], doc["lost"],
+                         doc["lost_spool_refused"], doc["pushed"])
                 next_status = now + opts.status_interval
     finally:
         channel.close()

@@ -13,6 +13,7 @@ import collections
 import json
 import logging
 import os
+import sqlite3
 import threading
 import time
 from typing import Callable
@@ -37,6 +38,10 @@ class Collector:
         self.clock = clock
         self.gates: dict[str, G.GuestGate] = {}
         self.spool_dropped = 0
+        #: accepted records the spool could not take (disk full, I/O
+        #: error): lost, and counted here since the disk cannot count them
+        self.spool_refused = 0
+        self._refusal_logged = float("-inf")
 
     def gate(self, guest_id: str) -> G.GuestGate:
         g = self.gates.get(guest_id)
@@ -59,7 +64,17 @@ class Collector:
             rec = g.admit(item, now)
             if rec is not None and rec.features:
                 accepted.append((guest_id, rec.ts, dict(rec.features)))
-        self.spool_dropped += self.spool.put(accepted)
+        try:
+            self.spool_dropped += self.spool.put(accepted)
+        except sqlite3.Error as exc:
+            # a full disk must not stop the reading of other guests
+            self.spool_refused += len(accepted)
+            if now - self._refusal_logged >= 60.0:
+                LOG.error("spool %s refused %d record(s) (%s); they are "
+                          "lost and counted (%d so far)", self.spool.path,
+                          len(accepted), exc, self.spool_refused)
+                self._refusal_logged = now
+            return 0
         return len(accepted)
 
 
@@ -144,15 +159,30 @@ def status(collector: Collector, flusher: Optional[Flusher]) -> dict:
         "guests": guests,
         "totals": dict(totals),
         "spool_depth": collector.spool.depth(),
-        "lost": collector.spool.lost,
+        "lost": _spool_lost(collector.spool),
+        "lost_spool_refused": collector.spool_refused,
         "pushed": flusher.pushed if flusher else 0,
         "push_failures": flusher.failures if flusher else 0,
         "last_push_error": flusher.last_error if flusher else None,
     }
 
 
-def write_status(path: str, doc: dict) -> None:
+def _spool_lost(spool: Spool) -> Optional[int]:
+    try:
+        return spool.lost
+    except sqlite3.Error:
+        return None
+
+
+def write_status(path: str, doc: dict) -> bool:
+    """Rewrite the status file; ``False`` (logged) when it cannot be
+    written (the log line still carries the figures)."""
     tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(doc, f, indent=1, sort_keys=True)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w") as f:
+            json.dump(doc, f, indent=1, sort_keys=True)
+        os.replace(tmp, path)
+    except OSError as exc:
+        LOG.error("status file %s not written: %s", path, exc)
+        return False
+    return True
