@@ -475,29 +475,14 @@ def test_strategy_output_to_completed_migrations(
     """The strategy's adaptive_migrate actions, as planned for an
     overloading host, executed one by one: the hint the strategy wrote
     reaches the agent of the host the plan chose."""
-    from tests.unit.strategy import builders
-    from tests.unit.strategy.test_adaptive_migration import load_strategy
+    from tests.functional.strategy_plans import plan_for_overloading_host
     from watcher_adaptive.core import hotset
 
     if len(CPUS) < 2:
         pytest.skip("needs 2 CPUs")
     tag = uuid.uuid4().hex[:6]
     src, dst = f"hot-{tag}", f"calm-{tag}"
-    vms = {f"busy-{tag}-{i}": {"host": src,
-                               "metadata": {"adaptive_vm_type": "db"}}
-           for i in range(5)}
-    model = builders.make_model({src: {}, dst: {}}, vms)
-    rising = [0.5 + 0.04 * k for k in range(11)] + [0.9]
-    cpu = {builders.vm_uuid(name): rising for name in vms}
-    (tmp_path / "s").mkdir()
-    strategy = load_strategy(tmp_path / "s", builders.RecordingSource(cpu),
-                             horizon=1800)
-    strategy.config.action_type = "adaptive_migrate"
-    strategy._history_source = type("NoHistory", (), {
-        "read": staticmethod(lambda uuid: [])})()
-    strategy._compute_model = model
-    planned = strategy.execute().actions
-    assert planned
+    planned, vms = plan_for_overloading_host(tmp_path, src, dst, tag)
 
     (tmp_path / "guest.pid").write_text(str(os.getpid()))
     agent = Agent(tmp_path, rabbit_transport_url, dst,
@@ -505,8 +490,8 @@ def test_strategy_output_to_completed_migrations(
     api = ComputeApiStandIn({src: ("enabled", "up"),
                              dst: ("enabled", "up")}, step_s=0.1).start()
     try:
-        for name in vms:
-            api.add_server(builders.vm_uuid(name), src, name=name)
+        for name, instance in vms.items():
+            api.add_server(instance, src, name=name)
         t0 = time.monotonic()
         for planned_action in planned:
             action = make_action(api, planned_action["input_parameters"],

@@ -31,15 +31,8 @@ def hosts(libvirt_hosts_env):
 
 
 @pytest.fixture(scope="module")
-def transport_url() -> str:
-    base = state_dir() / "rabbitmq"
-    if (base / "unavailable").exists():
-        pytest.skip("RabbitMQ unavailable: "
-                    + (base / "unavailable").read_text().strip())
-    if not (base / "transport_url").exists():
-        pytest.skip("RabbitMQ not started (run the tests through "
-                    "tools/run-tests.sh)")
-    return (base / "transport_url").read_text().strip()
+def transport_url(rabbit_transport_url) -> str:
+    return rabbit_transport_url
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ import pytest
 
 from tests.functional import libvirt_hosts as lh
 from tests.functional.compute_api import ComputeApiStandIn
+from tests.functional.strategy_plans import plan_for_overloading_host
 from tests.functional.test_adaptive_migrate import make_action
 from tests.functional.test_destination_agent import Agent
 from tests.functional.test_destination_agent import vcpu_affinity_on
@@ -45,31 +46,6 @@ def logged_at(log: str, needle: str) -> float:
     return float("nan")
 
 
-def plan_for_overloading_host(tmp_path, source: str, dest: str) -> list:
-    """What the strategy plans: five climbing VMs on ``source``, an idle
-    ``dest``; the moves are ``adaptive_migrate`` actions with hints."""
-    from tests.unit.strategy import builders
-    from tests.unit.strategy.test_adaptive_migration import load_strategy
-
-    vms = {f"busy-{i}": {"host": source,
-                         "metadata": {"adaptive_vm_type": "db"}}
-           for i in range(5)}
-    model = builders.make_model({source: {}, dest: {}}, vms)
-    rising = [0.5 + 0.04 * k for k in range(11)] + [0.9]
-    cpu = {builders.vm_uuid(name): rising for name in vms}
-    (tmp_path / "strategy").mkdir()
-    strategy = load_strategy(tmp_path / "strategy",
-                             builders.RecordingSource(cpu), horizon=1800)
-    strategy.config.action_type = "adaptive_migrate"
-    strategy._history_source = type("NoHistory", (), {
-        "read": staticmethod(lambda _uuid: [])})()
-    strategy._compute_model = model
-    planned = [a for a in strategy.execute().actions
-               if a["action_type"] == "adaptive_migrate"]
-    assert planned, "the strategy planned no adaptive_migrate"
-    return planned
-
-
 @pytest.mark.timeout(900)
 def test_strategy_to_action_to_agent_during_postcopy(
         tmp_path, libvirt_hosts_env, rabbit_transport_url):
@@ -77,8 +53,10 @@ def test_strategy_to_action_to_agent_during_postcopy(
     if len(CPUS) < 2:
         pytest.skip("needs 2 CPUs to show an affinity change")
     agent = Agent(tmp_path, hosts, rabbit_transport_url)
-    source = f"hosta-{uuid.uuid4().hex[:6]}"
-    planned = plan_for_overloading_host(tmp_path, source, agent.server)
+    tag = uuid.uuid4().hex[:6]
+    source = f"hosta-{tag}"
+    planned, _ = plan_for_overloading_host(tmp_path, source, agent.server,
+                                           tag)
     params = planned[0]["input_parameters"]
     assert params["destination_node"] == agent.server
     instance = params["resource_id"]

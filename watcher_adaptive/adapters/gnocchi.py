@@ -343,3 +343,32 @@ class GnocchiWriter:
                 batch, create_metrics=True)
             requests += 1
         return requests
+
+
+def ensure_policy_and_rule(client, name: str, metric_pattern: str,
+                           aggregation_methods: Sequence[str],
+                           definition: Sequence[Mapping[str, str]]) -> bool:
+    """Create the archive policy ``name`` and a rule ``<name>-rule``
+    sending ``metric_pattern`` metrics to it, unless they exist (an
+    operator's own policy of that name is kept as it is).  Returns
+    whether anything was created."""
+    from gnocchiclient import exceptions as gexc
+
+    created = False
+    try:
+        client.archive_policy.get(name)
+    except gexc.NotFound:
+        client.archive_policy.create({
+            "name": name, "back_window": 0,
+            "aggregation_methods": list(aggregation_methods),
+            "definition": [dict(d) for d in definition]})
+        created = True
+    rule = f"{name}-rule"
+    try:
+        client.archive_policy_rule.get(rule)
+    except gexc.NotFound:
+        client.archive_policy_rule.create({
+            "name": rule, "metric_pattern": metric_pattern,
+            "archive_policy_name": name})
+        created = True
+    return created

@@ -32,28 +32,12 @@ def ensure_archive_policy(client, name: str = ARCHIVE_POLICY,
     ``adaptive.migration.*`` to it, unless they exist (the longer
     pattern wins over the profiles' ``adaptive.*`` rule).  Returns
     whether anything was created."""
-    from gnocchiclient import exceptions as gexc
+    from watcher_adaptive.adapters.gnocchi import ensure_policy_and_rule
 
-    created = False
-    try:
-        client.archive_policy.get(name)
-    except gexc.NotFound:
-        client.archive_policy.create({
-            "name": name, "back_window": 0,
-            "aggregation_methods": ["last", "mean", "max", "min",
-                                    "count"],
-            "definition": [{"granularity": f"{GRANULARITY_S}s",
-                            "timespan": "365 days"}]})
-        created = True
-    rule = f"{name}-rule"
-    try:
-        client.archive_policy_rule.get(rule)
-    except gexc.NotFound:
-        client.archive_policy_rule.create({
-            "name": rule, "metric_pattern": f"{prefix}*",
-            "archive_policy_name": name})
-        created = True
-    return created
+    return ensure_policy_and_rule(
+        client, name, f"{prefix}*",
+        ["last", "mean", "max", "min", "count"],
+        [{"granularity": f"{GRANULARITY_S}s", "timespan": "365 days"}])
 
 
 def _stamp(ts: float) -> str:

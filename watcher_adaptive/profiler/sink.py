@@ -120,25 +120,10 @@ def ensure_archive_policy(client, name: str = ARCHIVE_POLICY,
     ``adaptive.*`` metrics to it, unless they exist.  Returns whether
     anything was created.  Used by ``watcher-adaptive profiler-setup``
     and the devstack plugin."""
-    from gnocchiclient import exceptions as gexc
+    from watcher_adaptive.adapters.gnocchi import ensure_policy_and_rule
 
-    created = False
-    try:
-        client.archive_policy.get(name)
-    except gexc.NotFound:
-        client.archive_policy.create({
-            "name": name, "back_window": 0,
-            "aggregation_methods": ["mean", "max", "min", "last", "count"],
-            "definition": [
-                {"granularity": f"{granularity_s}s", "timespan": "2 days"},
-                {"granularity": "300s", "timespan": "30 days"}]})
-        created = True
-    rule = f"{name}-rule"
-    try:
-        client.archive_policy_rule.get(rule)
-    except gexc.NotFound:
-        client.archive_policy_rule.create({
-            "name": rule, "metric_pattern": f"{prefix}*",
-            "archive_policy_name": name})
-        created = True
-    return created
+    return ensure_policy_and_rule(
+        client, name, f"{prefix}*",
+        ["mean", "max", "min", "last", "count"],
+        [{"granularity": f"{granularity_s}s", "timespan": "2 days"},
+         {"granularity": "300s", "timespan": "30 days"}])
