@@ -7,10 +7,21 @@ domain XML on stdin.  For ``migrate begin`` on the destination it writes
 ``<marker dir>/<uuid>.migrate`` (the time, the domain name) so the agent
 knows of the incoming guest before QEMU even starts.
 
+With ``NOVA_ADAPTIVE_HOOK_SECOND_MONITOR`` set (a path pattern with
+``{name}``, e.g. ``/run/libvirt/qemu/{name}.qmp2``, exported by the
+wrapper), it also gives the incoming guest a second QMP monitor on the
+destination only, by printing the domain XML with a
+``<qemu:commandline>`` ``-qmp unix:<path>,server=on,wait=off`` added:
+libvirt takes a ``migrate begin`` hook's output as the XML to start the
+incoming QEMU with.  The agent then balloons through that monitor while
+post-copy holds libvirt's job.  libvirt marks such a domain tainted
+(custom-argv).
+
 A libvirt hook must never call back into libvirt (libvirtd waits for the
 hook: it would deadlock), must be quick, and must not fail the
-operation: this one only writes a small file, prints nothing (libvirt
-then keeps the XML as it is) and exits 0 whatever happens.
+operation: this one only writes a small file and, when asked, the
+rewritten XML; on anything unexpected it prints nothing (libvirt then
+keeps the XML as it is) and it exits 0 whatever happens.
 """
 from __future__ import annotations
 
@@ -24,6 +35,8 @@ from typing import Optional
 from typing import Sequence
 
 MARKER_DIR_ENV = "NOVA_ADAPTIVE_HOOK_MARKER_DIR"
+SECOND_MONITOR_ENV = "NOVA_ADAPTIVE_HOOK_SECOND_MONITOR"
+QEMU_NS = "http://libvirt.org/schemas/domain/qemu/1.0"
 DEFAULT_MARKER_DIR = "/run/nova-adaptive-agent"
 #: the domain XML libvirt passes is small; never read more
 MAX_XML_BYTES = 4 * 1024 * 1024
@@ -41,6 +54,40 @@ def domain_uuid(xml_text: str) -> Optional[str]:
         return str(uuid.UUID(m.group(1))) if m else None
     except ValueError:
         return None
+
+
+_DOMAIN_OPEN = re.compile(r"<domain\b[^>]*>")
+_SAFE_PATH = re.compile(r"^[A-Za-z0-9_./+-]+$")
+
+
+def with_second_monitor(xml_text: str, socket_path: str) -> Optional[str]:
+    """``xml_text`` with a second QMP monitor at ``socket_path`` added to
+    its ``<qemu:commandline>``, or ``None`` when it should stay as it is
+    (a monitor is there already, or the XML or path is not what libvirt
+    writes / a plain path)."""
+    if not _SAFE_PATH.match(socket_path) or socket_path in xml_text:
+        return None
+    head = _DOMAIN_OPEN.search(xml_text)
+    end = xml_text.rfind("</domain>")
+    if head is None or end < head.end():
+        return None
+    tag = head.group(0)
+    prefix = re.search(r"xmlns:(\w+)=['\"]" + re.escape(QEMU_NS) + "['\"]",
+                       tag)
+    ns = prefix.group(1) if prefix else "qemu"
+    if prefix is None:
+        if "xmlns:qemu=" in tag:
+            return None       # 'qemu' bound to something else: leave it
+        tag = tag[:-1] + f" xmlns:qemu='{QEMU_NS}'>"
+    args = (f"<{ns}:arg value='-qmp'/>"
+            f"<{ns}:arg value='unix:{socket_path},server=on,wait=off'/>")
+    body = xml_text[head.end():end]
+    block = re.search(rf"<{ns}:commandline>", body)
+    if block:
+        body = body[:block.end()] + args + body[block.end():]
+    else:
+        body = body + f"<{ns}:commandline>{args}</{ns}:commandline>\n"
+    return xml_text[:head.start()] + tag + body + xml_text[end:]
 
 
 def write_marker(marker_dir: str, instance: str, name: str,
@@ -61,9 +108,22 @@ def main(argv: Optional[Sequence[str]] = None, stdin=None) -> int:
             xml_text = (stdin or sys.stdin).read(MAX_XML_BYTES)
             instance = domain_uuid(xml_text)
             if instance is not None:
-                write_marker(os.environ.get(MARKER_DIR_ENV,
-                                            DEFAULT_MARKER_DIR),
-                             instance, args[0], time.time())
+                try:
+                    write_marker(os.environ.get(MARKER_DIR_ENV,
+                                                DEFAULT_MARKER_DIR),
+                                 instance, args[0], time.time())
+                except OSError as exc:     # the marker is only context
+                    print(f"nova-adaptive-qemu-hook: {exc}",
+                          file=sys.stderr)
+            pattern = os.environ.get(SECOND_MONITOR_ENV)
+            if pattern and instance is not None:
+                rewritten = with_second_monitor(
+                    xml_text, pattern.format(name=args[0], uuid=instance))
+                if rewritten is not None:
+                    # one write: libvirt cancels the migration on a
+                    # half-written XML
+                    sys.stdout.write(rewritten)
+                    sys.stdout.flush()
     except Exception as exc:  # noqa: BLE001 - never fail the migration
         print(f"nova-adaptive-qemu-hook: {exc}", file=sys.stderr)
     return 0

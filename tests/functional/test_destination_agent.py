@@ -63,11 +63,14 @@ qemu_run_dir = {b['qemu_run_dir']}
 rpc_enabled = true
 notifications_enabled = true
 qemu_log_dir = {b['serial_dir']}
+hook_marker_dir = {tmp / 'markers'}
 steady_manage_s = 3600
 [page_sampling]
 transfer_interval_s = 0.25
 interval_s = 1
 vm_type_thresholds = m1.tiny:0.4/0.04/20
+# dirty_rate too (off by default)
+backends = postcopy_trace,balloon_stats,dirty_rate,numa_maps,damon
 [resource_manager]
 guest_cpus = {CPUS[-1]}
 balloon_floor_mib = 96
@@ -251,6 +254,20 @@ def test_agent_shapes_the_guest_during_postcopy(
         assert "numa_maps" in status["backends"]["active"]
         assert status["figures"]["guest_bytes"] == \
             hosts["guest"]["memory_mib"] * MIB * 1024
+        # after completion the libvirt backends watch the guest too
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not {
+                "balloon_stats", "dirty_rate"} <= set(
+                rpc_call(transport_url, agent.server, "status",
+                         version="1.0", instance_uuid=instance)
+                ["status"]["backends"]["active"]):
+            time.sleep(1)
+        status = rpc_call(transport_url, agent.server, "status",
+                          version="1.0", instance_uuid=instance)["status"]
+        assert {"balloon_stats", "dirty_rate"} <= set(
+            status["backends"]["active"]), status
+        assert status["figures"].get("dirty_rate_bps") is not None
+        assert status["figures"].get("guest_need_kib", 0) > 0
         # affinity moved while post-copy was still running ...
         assert _between(records, "done", "vcpu_affinity", "sched",
                         pc_start, pc_end), records
@@ -406,3 +423,73 @@ def test_the_agent_follows_libvirtd_through_a_restart(
         lh.wait_heartbeats(hosts, "B", guest, above=last_a, count=2)
     finally:
         agent.stop()
+
+
+@pytest.mark.timeout(900)
+def test_the_migrate_begin_hook_adds_a_second_monitor_on_the_destination(
+        tmp_path, hosts, transport_url, guest):
+    """libvirt's qemu hook rewrites the incoming domain's XML on host B
+    only (``migrate begin``): the guest, started on A without a second
+    monitor, gets one on B, and the agent balloons through it while
+    post-copy still runs."""
+    root = Path(__file__).resolve().parents[2]
+    hook_dir = Path(hosts["hosts"]["B"]["log_dir"]).parent / "etc" / "hooks"
+    hook = hook_dir / "qemu"
+    hook_dir.mkdir(parents=True, exist_ok=True)
+    hook.write_text(
+        "#!/bin/sh\n"
+        f"export NOVA_ADAPTIVE_HOOK_MARKER_DIR={tmp_path / 'markers'}\n"
+        "export NOVA_ADAPTIVE_HOOK_SECOND_MONITOR="
+        "'/run/libvirt/qemu/{name}.qmp2'\n"
+        f"exec {sys.executable} -m nova_hooks.cmd.qemu_hook \"$@\"\n")
+    hook.chmod(0o755)
+
+    def restart_b():
+        # libvirtd looks for hook scripts when it starts
+        subprocess.run(
+            ["bash", str(root / "tools/services/30-libvirt-hosts.sh"),
+             "restart-libvirtd", "B"], check=True, capture_output=True,
+            env={**os.environ, "WA_STATE_DIR": str(state_dir())},
+            timeout=120)
+
+    restart_b()
+    agent = Agent(tmp_path, hosts, transport_url)
+    try:
+        agent.start()
+        lh.start_guest(hosts, guest, "A", second_monitor=False)
+        with lh.connection(hosts, "A") as conn:
+            instance = conn.lookupByName(guest).UUIDString()
+        lh.wait_heartbeats(hosts, "A", guest, count=2)
+        answer = rpc_call(transport_url, agent.server, "prepare",
+                          version="1.0", instance_uuid=instance,
+                          working_set_kib=64 * MIB)
+        assert answer["accepted"], answer
+        tl = lh.postcopy_migrate(hosts, guest, "A", "B")
+        assert tl["ok"], tl
+        t0 = tl["t0_wall"]
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not any(
+                r["kind"] == "done" and r.get("channel") == "qmp"
+                for r in agent.records()):
+            time.sleep(0.5)
+        records = agent.records()
+        print("journal:", *(json.dumps(r) for r in records), sep="\n  ")
+        qmp_done = [r for r in records if r["kind"] == "done"
+                    and r.get("action") == "balloon"
+                    and r.get("channel") == "qmp"]
+        assert qmp_done, records
+        assert qmp_done[0]["ts"] <= t0 + tl["resumed_on_dst"]
+        run_dir = Path(hosts["hosts"]["B"]["qemu_run_dir"])
+        assert (run_dir / f"{guest}.qmp2").is_socket()
+        # the hook's marker is on the agent's timeline, before the
+        # incoming QEMU started
+        status = rpc_call(transport_url, agent.server, "status",
+                          version="1.0", instance_uuid=instance)["status"]
+        timeline = status["timeline_s"]
+        assert timeline["hook_migrate_begin"] <= timeline["incoming"]
+        last_a = max(lh.heartbeats(hosts, "A", guest))
+        lh.wait_heartbeats(hosts, "B", guest, above=last_a, count=2)
+    finally:
+        agent.stop()
+        hook.unlink()
+        restart_b()

@@ -45,3 +45,42 @@ def test_an_unwritable_marker_dir_does_not_fail_the_migration(tmp_path):
     (tmp_path / "m").write_text("a file where the directory should be")
     out = run_hook(tmp_path, "instance-0001", "migrate", "begin", "-")
     assert out.returncode == 0 and "nova-adaptive-qemu-hook" in out.stderr
+
+
+def test_second_monitor_is_added_for_the_destination_only(tmp_path):
+    env_path = "/run/libvirt/qemu/{name}.qmp2"
+    env = dict(os.environ, NOVA_ADAPTIVE_HOOK_MARKER_DIR=str(tmp_path / "m"),
+               NOVA_ADAPTIVE_HOOK_SECOND_MONITOR=env_path)
+    out = subprocess.run([sys.executable, "-m", "nova_hooks.cmd.qemu_hook",
+                          "instance-0001", "migrate", "begin", "-"],
+                         input=XML, capture_output=True, text=True, env=env,
+                         timeout=30)
+    assert out.returncode == 0
+    assert "xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'" in \
+        out.stdout
+    assert ("<qemu:commandline><qemu:arg value='-qmp'/><qemu:arg value="
+            "'unix:/run/libvirt/qemu/instance-0001.qmp2,server=on,"
+            "wait=off'/></qemu:commandline>") in out.stdout
+    assert out.stdout.rstrip().endswith("</domain>")
+    # other operations keep their XML even with the variable set
+    out = subprocess.run([sys.executable, "-m", "nova_hooks.cmd.qemu_hook",
+                          "instance-0001", "start", "begin", "-"],
+                         input=XML, capture_output=True, text=True, env=env,
+                         timeout=30)
+    assert out.stdout == ""
+
+
+def test_second_monitor_rewrite_cases():
+    from nova_hooks.cmd.qemu_hook import with_second_monitor as rewrite
+
+    ns = "xmlns:q='http://libvirt.org/schemas/domain/qemu/1.0'"
+    existing = (f"<domain type='qemu' {ns}><name>a</name><q:commandline>"
+                "<q:arg value='-x'/></q:commandline></domain>")
+    got = rewrite(existing, "/run/a.qmp2")
+    assert got.count("q:commandline>") == 2           # the same block
+    assert "<q:arg value='-qmp'/>" in got and "-x" in got
+    assert rewrite(got, "/run/a.qmp2") is None         # there already
+    assert rewrite("<not a domain/>", "/run/a.qmp2") is None
+    assert rewrite("<domain xmlns:qemu='urn:other'></domain>",
+                   "/run/a.qmp2") is None
+    assert rewrite("<domain></domain>", "/run/a b'.qmp2") is None
