@@ -569,3 +569,20 @@ def test_a_node_without_our_services_is_left_alone(tmp_path):
     stack.run(ALL_PHASES + [("unstack", ""), ("clean", "")])
     assert stack.calls() == []
     assert not any(stack.etc.rglob("*.conf"))
+
+
+def test_qemu_hook_can_add_a_second_monitor_on_this_destination(tmp_path):
+    stack = Stack(tmp_path, ["n-cpu", "watcher-adaptive-agent"],
+                  WATCHER_ADAPTIVE_QEMU_HOOK="True",
+                  WATCHER_ADAPTIVE_QEMU_HOOK_SECOND_MONITOR="True")
+    stack.run(ALL_PHASES)
+    uuid = "2f0e5a9c-3b1d-4c6e-8f7a-9d0b1c2e3f4b"
+    xml = f"<domain type='kvm'><name>instance-0002</name><uuid>{uuid}" \
+          "</uuid></domain>"
+    proc = subprocess.run([str(stack.hook), "instance-0002", "migrate",
+                           "begin", "-"], input=xml, text=True,
+                          capture_output=True, env=stack.env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "unix:/run/libvirt/qemu/instance-0002.qmp2,server=on,wait=off" \
+        in proc.stdout
+    assert proc.stdout.rstrip().endswith("</domain>")
