@@ -493,3 +493,69 @@ def test_the_migrate_begin_hook_adds_a_second_monitor_on_the_destination(
         agent.stop()
         hook.unlink()
         restart_b()
+
+
+@pytest.mark.timeout(900)
+def test_agent_killed_during_postcopy_restores_and_the_migration_goes_on(
+        tmp_path, hosts, transport_url, guest):
+    """SIGKILL while post-copy still pulls the guest's memory (slowed to
+    4 MiB/s): the restarted agent restores from its journal while
+    post-copy runs (affinity with sched_setaffinity, the balloon through
+    the second monitor), the migration completes, the guest lives, and
+    it ends with what the journal says."""
+    import threading
+
+    agent = Agent(tmp_path, hosts, transport_url)
+    agent.start()
+    try:
+        lh.start_guest(hosts, guest, "A", second_monitor=True)
+        with lh.connection(hosts, "A") as conn:
+            instance = conn.lookupByName(guest).UUIDString()
+        lh.wait_heartbeats(hosts, "A", guest, count=2)
+        rpc_call(transport_url, agent.server, "prepare", version="1.0",
+                 instance_uuid=instance, working_set_kib=64 * MIB)
+        result: dict = {}
+        mig = threading.Thread(target=lambda: result.update(
+            lh.postcopy_migrate(hosts, guest, "A", "B",
+                                postcopy_bandwidth_mib=4)), daemon=True)
+        mig.start()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not any(
+                r["kind"] == "done" and r.get("channel") == "qmp"
+                for r in agent.records()):
+            time.sleep(0.1)
+        shaped = [r for r in agent.records() if r["kind"] == "done"]
+        assert any(r.get("channel") == "qmp" for r in shaped), shaped
+        agent.stop(signal.SIGKILL)
+        killed_at = time.time()
+        agent.start()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any(
+                r["kind"] == "close" for r in agent.records()):
+            time.sleep(0.2)
+        records = agent.records()
+        closed = [r for r in records if r["kind"] == "close"]
+        assert closed and closed[-1]["detail"] == \
+            "restored: agent restarted", records
+        restored_at = closed[-1]["ts"]
+        mig.join(timeout=600)
+        print("\nkilled", round(killed_at - result["t0_wall"], 2),
+              "s after the migration call; restored",
+              round(restored_at - result["t0_wall"], 2), "s; completion",
+              result.get("resumed_on_dst"), "s")
+        print("journal:", *(json.dumps(r) for r in records), sep="\n  ")
+        assert result["ok"], result
+        # the restore happened while post-copy still ran
+        assert restored_at < result["t0_wall"] + result["resumed_on_dst"]
+        # the guest ends as the journal says: everything as it was
+        memory_mib = hosts["guest"]["memory_mib"]
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and \
+                balloon_kib(hosts, "B", guest) != memory_mib * MIB:
+            time.sleep(0.5)
+        assert balloon_kib(hosts, "B", guest) == memory_mib * MIB
+        assert vcpu_affinity_on(hosts, "B", guest) == [CPUS]
+        last_a = max(lh.heartbeats(hosts, "A", guest))
+        lh.wait_heartbeats(hosts, "B", guest, above=last_a, count=2)
+    finally:
+        agent.stop()
