@@ -74,6 +74,10 @@ class EventPump:
         """A signal from elsewhere (RPC, notification, restart)."""
         self.queue.put((uuid, sig))
 
+    def inject_call(self, fn: Callable[[], object]) -> None:
+        """Run ``fn`` on the worker, in order with the signals."""
+        self.queue.put((fn, None))
+
     def _work(self) -> None:
         while True:
             item: Optional[tuple] = self.queue.get()
@@ -81,9 +85,13 @@ class EventPump:
                 return
             uuid, sig = item
             try:
-                self.handle(uuid, sig)
+                if sig is None:
+                    uuid()          # a call queued by inject_call
+                else:
+                    self.handle(uuid, sig)
             except Exception:  # noqa: BLE001 - the worker must live on
-                LOG.exception("%s: %s not handled", uuid, sig.value)
+                LOG.exception("%s: %s not handled", uuid,
+                              getattr(sig, "value", "call"))
 
     def reattach(self, conn) -> None:
         """Follow the events of a new connection (libvirtd came back);

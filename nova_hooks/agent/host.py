@@ -143,8 +143,17 @@ class LibvirtHost:
         return Qmp(path, self.qmp_timeout_s) if os.path.exists(path) \
             else None
 
-    def state(self, uuid: str) -> tuple[int, int]:
-        return tuple(self.conn.lookupByUUIDString(uuid).state())
+    def state(self, uuid: str) -> Optional[tuple[int, int]]:
+        """``(state, reason)``, or ``None`` when the domain is gone (no
+        job taken)."""
+        try:
+            dom = self.conn.lookupByUUIDString(uuid)
+        except self.libvirt.libvirtError as exc:
+            if exc.get_error_code() == self.libvirt.VIR_ERR_NO_DOMAIN:
+                return None
+            raise
+        st, reason = dom.state()
+        return int(st), int(reason)
 
     # -- job-taking: only when no migration holds the job ----------------
     def set_balloon(self, guest: Guest, kib: int) -> None:

@@ -222,6 +222,30 @@ class Manager:
                               sig.value)
                 self._restore(sess, f"error while handling {sig.value}")
 
+    def resync(self, state_of: Callable[[str], Optional[tuple]]) -> list:
+        """Catch up with what libvirt's events may not have said (after
+        a reconnect, and now and then): each session of a migration still
+        in transfer gets the signal its guest's current state implies.
+        ``state_of(uuid)`` is ``(state, reason)`` or ``None`` when the
+        domain is gone.  Returns the ``(uuid, signal)`` pairs given."""
+        with self._lock:
+            open_now = [(u, s.phase) for u, s in self.sessions.items()]
+        given = []
+        for uuid, phase in open_now:
+            try:
+                state = state_of(uuid)
+            except Exception as exc:  # noqa: BLE001 - libvirt away again
+                LOG.debug("%s: state not read: %s", uuid, exc)
+                continue
+            sig = lifecycle.state_signal(phase, state)
+            if sig is not None:
+                LOG.warning("%s: libvirt shows %s while the agent had %s: "
+                            "catching up (%s)", uuid, state, phase.value,
+                            sig.value)
+                self.signal(uuid, sig)
+                given.append((uuid, sig))
+        return given
+
     def release(self, uuid: str) -> None:
         """Stop managing a guest whose migration completed."""
         with self._lock:

@@ -188,6 +188,7 @@ def run(conf: cfg.ConfigOpts, stop: threading.Event) -> int:
         return pending
 
     messaging_pending = start_messaging()
+    next_resync = time.monotonic() + RESYNC_S
     next_messaging_try = time.monotonic() + RETRY_MESSAGING_S
     sampling_stop = threading.Event()
     rounds.start(manager, sampling_stop, ps.transfer_interval_s)
@@ -199,6 +200,11 @@ def run(conf: cfg.ConfigOpts, stop: threading.Event) -> int:
                 messaging_pending = start_messaging()
                 next_messaging_try = time.monotonic() + RETRY_MESSAGING_S
             if conn.isAlive():
+                if time.monotonic() >= next_resync:
+                    # events missed (e.g. while libvirtd restarted) are
+                    # caught up from the guests' states
+                    pump.inject_call(lambda: manager.resync(host.state))
+                    next_resync = time.monotonic() + RESYNC_S
                 continue
             LOG.error("libvirt connection to %s lost; reconnecting",
                       opts.libvirt_uri)
@@ -208,6 +214,7 @@ def run(conf: cfg.ConfigOpts, stop: threading.Event) -> int:
             conn = host.conn = new
             # the same worker and queue: what RPC injected meanwhile stays
             pump.reattach(conn)
+            next_resync = 0.0       # catch up at once
             LOG.info("reconnected to %s; events followed again",
                      opts.libvirt_uri)
     finally:
@@ -229,6 +236,8 @@ def run(conf: cfg.ConfigOpts, stop: threading.Event) -> int:
 
 #: seconds between attempts to start RPC / notifications that failed
 RETRY_MESSAGING_S = 30.0
+#: seconds between catch-ups of open sessions with libvirt's states
+RESYNC_S = 15.0
 
 
 def _start(services: dict, name: str, make, started: str) -> bool:

@@ -20,6 +20,10 @@ RESUMED_MIGRATED, RESUMED_POSTCOPY = 1, 3
 SUSPENDED_POSTCOPY_FAILED = 8
 STOPPED_DESTROYED, STOPPED_MIGRATED, STOPPED_FAILED = 1, 3, 5
 STOPPED_SHUTDOWN, STOPPED_CRASHED = 0, 2
+# virDomainState and the reasons that matter here
+ST_RUNNING, ST_PAUSED, ST_SHUTOFF, ST_CRASHED = 1, 3, 5, 6
+RUNNING_POSTCOPY = 10
+PAUSED_MIGRATION, PAUSED_POSTCOPY, PAUSED_POSTCOPY_FAILED = 2, 12, 13
 
 
 class Signal(enum.Enum):
@@ -72,6 +76,31 @@ _NEXT: dict[tuple[Optional[Phase], Signal], Phase] = {
     (Phase.FAILED, Signal.FAILED): Phase.FAILED,
     (Phase.FAILED, Signal.GONE): Phase.FAILED,
 }
+
+
+def state_signal(phase: Optional[Phase],
+                 state: Optional[tuple[int, int]]) -> Optional[Signal]:
+    """What a guest's current libvirt state says happened to an incoming
+    migration whose events may have been missed (libvirtd restarted, the
+    agent reconnected): ``None`` when it says nothing new.
+
+    ``state`` is ``(state, reason)`` of ``virDomainGetState``, or
+    ``None`` when the domain is gone.
+    """
+    if phase not in (Phase.INCOMING, Phase.POSTCOPY):
+        return None
+    if state is None:
+        return Signal.FAILED
+    st, reason = state
+    if st == ST_RUNNING:
+        if reason == RUNNING_POSTCOPY:
+            return Signal.POSTCOPY if phase is Phase.INCOMING else None
+        return Signal.COMPLETED
+    if st == ST_PAUSED and reason == PAUSED_POSTCOPY_FAILED:
+        return Signal.FAILED
+    if st in (ST_SHUTOFF, ST_CRASHED):
+        return Signal.FAILED
+    return None         # still paused for the incoming migration
 
 
 def next_phase(phase: Optional[Phase], signal: Signal) -> Optional[Phase]:

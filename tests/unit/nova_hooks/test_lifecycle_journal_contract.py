@@ -151,3 +151,19 @@ def test_contract_other_kinds_have_no_hint():
     msg = contract.parse_message("completed", {"version": "1.0",
                                                "instance_uuid": "u"})
     assert msg.hint is None and msg.key == ("completed", "u", "")
+
+
+@pytest.mark.parametrize("phase, state, expected", [
+    (Phase.POSTCOPY, (1, 10), None),                  # still post-copy
+    (Phase.INCOMING, (1, 10), lc.Signal.POSTCOPY),       # missed the switch
+    (Phase.POSTCOPY, (1, 2), lc.Signal.COMPLETED),       # running, migrated
+    (Phase.INCOMING, (1, 1), lc.Signal.COMPLETED),
+    (Phase.INCOMING, (3, 2), None),                   # paused: incoming
+    (Phase.POSTCOPY, (3, 13), lc.Signal.FAILED),         # post-copy failed
+    (Phase.POSTCOPY, (5, 3), lc.Signal.FAILED),          # shut off
+    (Phase.INCOMING, None, lc.Signal.FAILED),            # domain gone
+    (Phase.STEADY, (5, 3), None),                     # not in transfer
+    (None, (1, 2), None),
+])
+def test_state_signal_table(phase, state, expected):
+    assert lc.state_signal(phase, state) is expected

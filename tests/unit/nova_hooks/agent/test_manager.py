@@ -193,3 +193,20 @@ def test_a_worker_thread_that_ended_does_not_restore_the_session(
     assert m.journal.sessions()[UUID].open
     m.signal(UUID, Signal.FAILED)
     assert vcpu_affinity(host) == [CPUS, CPUS]
+
+
+def test_resync_catches_up_with_missed_events(host, tmp_path):
+    m = make(host, tmp_path)
+    other = "0e3c2c5e-8a55-4d0c-9d7b-3b7c1c1f0a03"
+    m.signal(UUID, Signal.INCOMING)
+    m.signal(UUID, Signal.POSTCOPY)
+    m.signal(other, Signal.INCOMING)
+    states = {UUID: (1, 2), other: None}     # completed; gone
+    given = m.resync(states.get)
+    assert sorted(given, key=lambda g: g[0]) == sorted(
+        [(UUID, Signal.COMPLETED), (other, Signal.FAILED)],
+        key=lambda g: g[0])
+    assert m.sessions[UUID].phase.value == "steady"
+    assert ("pin", [CPUS[-1:], CPUS[-1:]], CPUS[-1:]) in host.libvirt_calls
+    assert other not in m.sessions
+    assert m.resync(states.get) == []          # nothing new
