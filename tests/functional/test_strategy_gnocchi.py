@@ -87,3 +87,73 @@ def test_calm_cluster_gets_an_empty_plan(tmp_path, gnocchi_client):
     assert strategy.plan.hosts_at_risk_before == 0
     # the usage was really read: every instance has a finite forecast
     assert not strategy.forecast.cold_start.any()
+
+
+@pytest.fixture
+def faulty_gnocchi(gnocchi_endpoint):
+    from tests.functional.http_fault_proxy import FaultProxy
+
+    proxy = FaultProxy(gnocchi_endpoint).start()
+    yield proxy
+    proxy.stop()
+
+
+def _audit_through(tmp_path, proxy, model, timeout_s=2.0):
+    """The strategy reading Gnocchi through the proxy (1 s back-off
+    budget, ``timeout_s`` per request); its result or the error."""
+    from watcher.common import utils
+    from watcher.decision_engine.loading import default
+
+    from watcher_adaptive.replay import watcher_bridge
+
+    watcher_bridge._ensure_watcher_conf()
+    strategy = default.DefaultStrategyLoader().load("adaptive_migration")
+    utils.StrictDefaultValidatingDraft4Validator(
+        strategy.get_schema()).validate({})
+    strategy.config.journal_path = str(tmp_path / "moves.json")
+    strategy._usage_source = gnocchi.GnocchiMetricSource(
+        gnocchi.make_client(proxy.url), retries=2, backoff_s=0.2,
+        timeout_s=timeout_s, metrics=gnocchi.AUDIT_METRICS)
+    strategy._compute_model = model
+    started = time.monotonic()
+    try:
+        return strategy, strategy.execute(), time.monotonic() - started
+    except Exception as exc:  # noqa: BLE001 - what the audit would see
+        return strategy, exc, time.monotonic() - started
+
+
+def test_gnocchi_slow_5xx_or_hung_during_an_audit(tmp_path, gnocchi_client,
+                                                  faulty_gnocchi):
+    """Gnocchi slow (within the timeout), answering 503, or hung (beyond
+    the timeout) while an audit reads it: slow still plans; the others
+    end the audit with a clear error in bounded time, no plan and no
+    half-written move journal (Watcher then marks the audit FAILED)."""
+    rising = np.linspace(1.0, 1.8, SAMPLES)
+    model = _cluster(gnocchi_client, {
+        "cmp-1": [rising] * 5, "cmp-2": [np.full(SAMPLES, 0.2)],
+        "cmp-3": [np.full(SAMPLES, 0.2)]})
+    faulty_gnocchi.delay_s = 0.5
+    _, slow, took = _audit_through(tmp_path, faulty_gnocchi, model)
+    assert not isinstance(slow, Exception), slow
+    assert slow.actions                          # planned, only slower
+    print(f"\nslow Gnocchi (0.5 s a request): planned in {took:.1f} s")
+
+    faulty_gnocchi.delay_s, faulty_gnocchi.fail_status = 0.0, 503
+    (tmp_path / "b").mkdir()
+    strategy, failed, took = _audit_through(tmp_path / "b", faulty_gnocchi,
+                                            model)
+    assert isinstance(failed, gnocchi.MetricSourceError), failed
+    assert "503" in str(failed) and took < 10
+    assert not (tmp_path / "b" / "moves.json").exists()
+    print(f"Gnocchi 503: {failed} ({took:.1f} s)")
+
+    faulty_gnocchi.fail_status, faulty_gnocchi.delay_s = 0, 5.0
+    (tmp_path / "c").mkdir()
+    strategy, hung, took = _audit_through(tmp_path / "c", faulty_gnocchi,
+                                          model, timeout_s=1.0)
+    assert isinstance(hung, gnocchi.MetricSourceError), hung
+    assert "unreachable" in str(hung)
+    # two attempts of at most 1 s each, plus the back-off
+    assert took < 2 * 1.0 + 0.2 + 3
+    assert not (tmp_path / "c" / "moves.json").exists()
+    print(f"Gnocchi hung: {hung} ({took:.1f} s)")

@@ -182,13 +182,16 @@ class GnocchiMetricSource:
 
     :param client: a ``gnocchiclient.v1.client.Client``.
     :param retries: attempts per request on connection errors, with
-        exponential back-off; other errors are raised at once.
+        exponential back-off (a timeout counts as one); other errors are
+        raised at once.
     :param parallel: chunks requested at the same time.
+    :param timeout_s: seconds one request may take (``None``: no limit).
     """
 
     def __init__(self, client, resource_type: str = "instance",
                  chunk_size: int = 500, retries: int = 3,
                  backoff_s: float = 0.5, parallel: int = 4,
+                 timeout_s: Optional[float] = 60.0,
                  metrics: Sequence[str] = DEFAULT_METRICS) -> None:
         if chunk_size < 1:
             raise ValueError("chunk_size must be >= 1")
@@ -197,6 +200,9 @@ class GnocchiMetricSource:
         self.chunk_size = chunk_size
         self.retries = retries
         self.backoff_s = backoff_s
+        #: per request: a Gnocchi that stops answering must not hold an
+        #: audit (keystoneauth's session has no timeout unless told)
+        self.timeout_s = timeout_s
         self.parallel = parallel
         self.metrics = tuple(metrics)
 
@@ -251,7 +257,7 @@ class GnocchiMetricSource:
                     "start": _iso(start), "stop": _iso(stop),
                     "granularity": granularity, "needed_overlap": 0})
                 response = self.client.api.post(
-                    f"v1/aggregates?{query}",
+                    f"v1/aggregates?{query}", timeout=self.timeout_s,
                     headers={"Content-Type": "application/json",
                              "Accept": "application/json"},
                     data=json.dumps({
@@ -262,8 +268,11 @@ class GnocchiMetricSource:
             except gexc.NotFound:
                 # none of the chunk's instances has these metrics yet
                 return {}
-            except (gexc.ConnectionFailure, kexc.ConnectionError,
+            except (gexc.ConnectionFailure, gexc.ConnectionTimeout,
+                    gexc.UnknownConnectionError, kexc.ConnectionError,
                     ConnectionError) as exc:
+                # no answer (refused, reset, or none within timeout_s):
+                # retried, then the audit fails with this error
                 if attempt == self.retries:
                     raise MetricSourceError(
                         f"Gnocchi unreachable after {attempt} attempt(s): "

@@ -29,6 +29,12 @@ OPTS = [
                       "alone; a VM whose profile moves it further is "
                       "planned on the profile-less forecast (logged). 1.0 "
                       "turns the check off."),
+    cfg.FloatOpt("gnocchi_timeout_s",
+                 default=60.0, min=1.0, max=3600.0,
+                 help="Seconds one Gnocchi request of an audit may take; "
+                      "after the retries the audit fails with a clear "
+                      "error instead of waiting on a Gnocchi that stopped "
+                      "answering."),
     cfg.IntOpt("gnocchi_chunk_size",
                default=500, min=1, max=5000,
                help="Instances per aggregates request to Gnocchi; one "

@@ -318,6 +318,8 @@ class AdaptiveMigration(base.WorkloadStabilizationBaseStrategy):
                                                  "instance"),
                 chunk_size=int(self._config_value("gnocchi_chunk_size",
                                                   500)),
+                timeout_s=float(self._config_value("gnocchi_timeout_s",
+                                                   60.0)),
                 metrics=gnocchi.AUDIT_METRICS)
         return self._usage_source
 
