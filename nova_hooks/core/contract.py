@@ -101,6 +101,10 @@ def parse_message(kind: str, payload: Mapping[str, Any]) -> Message:
             if value is not None and not isinstance(value, (str, int)):
                 raise ContractError(f"{name} must be a string")
         node = payload.get("preferred_node")
+        # JSON has one number type: 1.0 is the integer 1 (as jsonschema's
+        # "integer" says), 1.5 is not
+        if isinstance(node, float) and node.is_integer():
+            node = int(node)
         if node is not None and (isinstance(node, bool)
                                  or not isinstance(node, int) or node < 0):
             raise ContractError("preferred_node must be an int >= 0")

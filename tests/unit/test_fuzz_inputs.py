@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from nova_hooks.core import contract
 
-SETTINGS = settings(max_examples=300, deadline=None,
+SETTINGS = settings(max_examples=300, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow])
 UUID = "0b7c9f52-5a5e-4f53-9d1e-2b8f0f6c1a77"
 

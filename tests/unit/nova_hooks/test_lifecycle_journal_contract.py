@@ -167,3 +167,18 @@ def test_contract_other_kinds_have_no_hint():
 ])
 def test_state_signal_table(phase, state, expected):
     assert lc.state_signal(phase, state) is expected
+
+
+@pytest.mark.parametrize("node, expected", [(0.0, 0), (2, 2), (3.0, 3)])
+def test_preferred_node_takes_json_integers_in_any_spelling(node, expected):
+    msg = contract.parse_message("prepare", {
+        "version": "1.0", "instance_uuid": "x", "preferred_node": node})
+    assert msg.hint.preferred_node == expected
+    assert isinstance(msg.hint.preferred_node, int)
+
+
+@pytest.mark.parametrize("node", [1.5, -1, True, "0"])
+def test_preferred_node_refuses_what_is_not_a_node(node):
+    with pytest.raises(contract.ContractError, match="preferred_node"):
+        contract.parse_message("prepare", {
+            "version": "1.0", "instance_uuid": "x", "preferred_node": node})
