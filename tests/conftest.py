@@ -1,0 +1,58 @@
+"""Suite-wide: the ``hardening`` marker, its fixture, and the outcome of
+every marked test for the hardening report (``tests/hardening.py``)."""
+from __future__ import annotations
+
+import pytest
+
+from tests import hardening as H
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line(
+        "markers", "hardening(*case_ids): proves these cases of the "
+        "hardening report (tests/hardening.py)")
+
+
+def _cases(item) -> tuple[str, ...]:
+    ids: list[str] = []
+    for mark in item.iter_markers("hardening"):
+        ids.extend(mark.args)
+    return tuple(dict.fromkeys(ids))
+
+
+def pytest_collection_modifyitems(items) -> None:
+    for item in items:
+        unknown = set(_cases(item)) - H.CASE_IDS
+        if unknown:
+            raise pytest.UsageError(
+                f"{item.nodeid}: unknown hardening case(s) "
+                f"{sorted(unknown)}; see tests/hardening.py")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    cases = _cases(item)
+    if not cases:
+        return
+    # one entry per test: its call, or the setup that failed or skipped
+    if report.when == "call" or (report.when == "setup"
+                                 and not report.passed):
+        detail = ""
+        if not report.passed:
+            detail = str(report.longrepr)[-600:]
+        H.write({"type": "outcome", "nodeid": item.nodeid,
+                 "cases": list(cases), "outcome": report.outcome,
+                 "duration_s": round(report.duration, 2),
+                 "detail": detail})
+
+
+@pytest.fixture
+def hardening(request) -> H.Recorder:
+    cases = _cases(request.node)
+    if not cases:
+        raise pytest.UsageError(
+            f"{request.node.nodeid} uses the hardening fixture without "
+            "a @pytest.mark.hardening(case) marker")
+    return H.Recorder(request.node.nodeid, cases)
