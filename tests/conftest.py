@@ -2,6 +2,8 @@
 every marked test for the hardening report (``tests/hardening.py``)."""
 from __future__ import annotations
 
+from typing import Iterator
+
 import pytest
 
 from tests import hardening as H
@@ -37,6 +39,8 @@ def pytest_runtest_makereport(item, call):
     if not cases:
         return
     # one entry per test: its call, or the setup that failed or skipped
+    if report.when == "call":
+        item.hardening_outcome = report.outcome
     if report.when == "call" or (report.when == "setup"
                                  and not report.passed):
         detail = ""
@@ -49,10 +53,18 @@ def pytest_runtest_makereport(item, call):
 
 
 @pytest.fixture
-def hardening(request) -> H.Recorder:
+def hardening(request) -> Iterator[H.Recorder]:
+    """The test's :class:`~tests.hardening.Recorder`.  Hypothesis tests
+    may take it too (one per test, not per example: suppress the health
+    check) and :meth:`~tests.hardening.Recorder.count` each input's
+    outcome; the tally is recorded when the test passed."""
     cases = _cases(request.node)
     if not cases:
         raise pytest.UsageError(
             f"{request.node.nodeid} uses the hardening fixture without "
             "a @pytest.mark.hardening(case) marker")
-    return H.Recorder(request.node.nodeid, cases)
+    recorder = H.Recorder(request.node.nodeid, cases)
+    yield recorder
+    if recorder.tally and getattr(request.node, "hardening_outcome",
+                                  None) == "passed":
+        recorder.record_tally()

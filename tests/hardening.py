@@ -10,6 +10,7 @@ hardening_report.py`` renders them, case by case, into the report.
 """
 from __future__ import annotations
 
+import collections
 import dataclasses
 import json
 import os
@@ -88,6 +89,21 @@ class Recorder:
     def __init__(self, nodeid: str, cases: tuple[str, ...]) -> None:
         self.nodeid = nodeid
         self.cases = cases
+        #: outcomes of generated inputs (fuzz tests): the fixture writes
+        #: them as the record when the test passed
+        self.tally: collections.Counter = collections.Counter()
+
+    def count(self, outcome: str) -> None:
+        """One generated input ended as ``outcome`` (e.g. "refused with
+        ContractError", "accepted")."""
+        self.tally[outcome] += 1
+
+    def record_tally(self) -> None:
+        total = sum(self.tally.values())
+        self.record(
+            happened=f"{total} generated inputs: " + ", ".join(
+                f"{n} {what}" for what, n in self.tally.most_common())
+            + "; no other exception, no crash")
 
     def record(self, happened: str, lost: str = "nothing",
                case: Optional[str] = None, **figures) -> None:

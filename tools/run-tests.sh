@@ -46,6 +46,9 @@ echo "==> ruff"
 ruff check .
 
 echo "==> pytest"
+# the hardening cases' outcomes and records (tests/hardening.py)
+export WA_HARDENING_LOG="$WA_STATE_DIR/hardening.jsonl"
+rm -f "$WA_HARDENING_LOG"
 set +e
 python -m pytest -q -p no:cacheprovider --timeout=900 "$@"
 rc=$?
@@ -54,5 +57,11 @@ if [ "$rc" -eq 5 ]; then
     echo "warning: pytest collected no tests" >&2
     rc=0
 fi
+echo "==> hardening report"
+report_rc=0
+python tools/hardening_report.py --log "$WA_HARDENING_LOG" \
+    --out "${WA_HARDENING_REPORT:-$WA_STATE_DIR/hardening-report.rst}" \
+    ${WA_HARDENING_STRICT:+--strict} || report_rc=$?
+[ "$rc" -ne 0 ] || rc=$report_rc
 echo "==> test command finished in $(( $(date +%s) - started )) s (exit $rc)"
 exit "$rc"

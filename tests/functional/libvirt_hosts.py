@@ -297,7 +297,10 @@ def postcopy_migrate(hosts: dict, name: str, src: str = "A",
 
         record(src, "MIGRATE_CALLED", f"to {dest_uri}")
         threading.Thread(target=migrate, name="migrate", daemon=True).start()
-        # switch once the job runs and switch_after_s has passed
+        # switch once the job moves memory and switch_after_s has passed
+        # (under load libvirt's job exists a while before QEMU's
+        # migration, which refuses the switch until then: retry)
+        refusals = 0
         while not done.is_set():
             elapsed = time.monotonic() - t0
             try:
@@ -305,7 +308,8 @@ def postcopy_migrate(hosts: dict, name: str, src: str = "A",
             except libvirt.libvirtError:
                 job = {}
             if (elapsed >= switch_after_s and job.get("type") ==
-                    libvirt.VIR_DOMAIN_JOB_UNBOUNDED):
+                    libvirt.VIR_DOMAIN_JOB_UNBOUNDED
+                    and job.get("memory_processed", 0) > 0):
                 tl["job_before_switch"] = {
                     k: job.get(k) for k in (
                         "time_elapsed", "memory_total", "memory_processed",
@@ -320,6 +324,10 @@ def postcopy_migrate(hosts: dict, name: str, src: str = "A",
                 except libvirt.libvirtError as e:
                     record(src, "POSTCOPY_REQUEST_FAILED",
                            e.get_error_message())
+                    refusals += 1
+                    if refusals < 20:
+                        time.sleep(0.25)
+                        continue
                 break
             if elapsed > timeout_s:
                 break

@@ -45,7 +45,10 @@ def guest(hosts):
 
 
 class Agent:
-    def __init__(self, tmp: Path, hosts: dict, transport_url: str) -> None:
+    def __init__(self, tmp: Path, hosts: dict, transport_url: str,
+                 max_concurrent: int = 2,
+                 backends: str = "postcopy_trace,balloon_stats,dirty_rate,"
+                                 "numa_maps,damon") -> None:
         self.tmp = tmp
         self.server = f"hostb-{uuid.uuid4().hex[:6]}"
         self.journal = tmp / "journal.jsonl"
@@ -65,12 +68,13 @@ notifications_enabled = true
 qemu_log_dir = {b['serial_dir']}
 hook_marker_dir = {tmp / 'markers'}
 steady_manage_s = 3600
+max_concurrent_migrations = {max_concurrent}
 [page_sampling]
 transfer_interval_s = 0.25
 interval_s = 1
 vm_type_thresholds = m1.tiny:0.4/0.04/20
-# dirty_rate too (off by default)
-backends = postcopy_trace,balloon_stats,dirty_rate,numa_maps,damon
+# dirty_rate too by default (off by default in the product)
+backends = {backends}
 [resource_manager]
 guest_cpus = {CPUS[-1]}
 balloon_floor_mib = 96
@@ -322,8 +326,9 @@ def test_agent_shapes_the_guest_during_postcopy(
 
 
 @pytest.mark.timeout(600)
+@pytest.mark.hardening("migration-aborted")
 def test_an_aborted_migration_is_undone_and_the_source_untouched(
-        tmp_path, hosts, transport_url, guest):
+        tmp_path, hosts, transport_url, guest, hardening):
     import threading
 
     import libvirt
@@ -383,13 +388,21 @@ def test_an_aborted_migration_is_undone_and_the_source_untouched(
         assert vcpu_affinity_on(hosts, "A", guest) == source_affinity
         last = max(lh.heartbeats(hosts, "A", guest))
         lh.wait_heartbeats(hosts, "A", guest, above=last)
+        hardening.record(
+            happened="a real migration A->B aborted (abortJob) after the "
+            "agent had pre-configured the incoming guest's affinity from "
+            "the forecast: the agent restored and closed its session "
+            "('restored: migration failed'), B runs nothing, the guest "
+            "runs on A with its affinity unchanged",
+            lost="nothing (the migration, by the operator's choice)")
     finally:
         agent.stop()
 
 
 @pytest.mark.timeout(600)
+@pytest.mark.hardening("libvirtd-postcopy")
 def test_the_agent_follows_libvirtd_through_a_restart(
-        tmp_path, hosts, transport_url, guest):
+        tmp_path, hosts, transport_url, guest, hardening):
     """libvirtd on the destination restarts while the agent is idle: the
     agent reconnects, follows events again, and shapes the next
     incoming migration during post-copy."""
@@ -421,6 +434,11 @@ def test_the_agent_follows_libvirtd_through_a_restart(
             tl["resumed_on_dst"], agent.records()
         last_a = max(lh.heartbeats(hosts, "A", guest))
         lh.wait_heartbeats(hosts, "B", guest, above=last_a, count=2)
+        hardening.record(
+            happened="B's libvirtd restarted while the agent was idle: it "
+            "reconnected with back-off, followed events again and shaped "
+            "the next incoming migration during its post-copy",
+            lost="nothing")
     finally:
         agent.stop()
 
@@ -495,37 +513,49 @@ def test_the_migrate_begin_hook_adds_a_second_monitor_on_the_destination(
         restart_b()
 
 
+def _slow_postcopy_ballooned(hosts, guest, agent, transport_url):
+    """Start ``guest`` on A (second monitor), hint the agent, and begin a
+    post-copy migration to B slowed to 4 MiB/s in a thread; return once
+    the agent ballooned through the second monitor, post-copy still
+    running: ``(instance uuid, the migration's timeline dict (filled
+    when it ends), its thread)``."""
+    import threading
+
+    lh.start_guest(hosts, guest, "A", second_monitor=True)
+    with lh.connection(hosts, "A") as conn:
+        instance = conn.lookupByName(guest).UUIDString()
+    lh.wait_heartbeats(hosts, "A", guest, count=2)
+    rpc_call(transport_url, agent.server, "prepare", version="1.0",
+             instance_uuid=instance, working_set_kib=64 * MIB)
+    result: dict = {}
+    mig = threading.Thread(target=lambda: result.update(
+        lh.postcopy_migrate(hosts, guest, "A", "B",
+                            postcopy_bandwidth_mib=4)), daemon=True)
+    mig.start()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not any(
+            r["kind"] == "done" and r.get("channel") == "qmp"
+            for r in agent.records()):
+        time.sleep(0.1)
+    shaped = [r for r in agent.records() if r["kind"] == "done"]
+    assert any(r.get("channel") == "qmp" for r in shaped), shaped
+    return instance, result, mig
+
+
 @pytest.mark.timeout(900)
+@pytest.mark.hardening("agent-kill-postcopy")
 def test_agent_killed_during_postcopy_restores_and_the_migration_goes_on(
-        tmp_path, hosts, transport_url, guest):
+        tmp_path, hosts, transport_url, guest, hardening):
     """SIGKILL while post-copy still pulls the guest's memory (slowed to
     4 MiB/s): the restarted agent restores from its journal while
     post-copy runs (affinity with sched_setaffinity, the balloon through
     the second monitor), the migration completes, the guest lives, and
     it ends with what the journal says."""
-    import threading
-
     agent = Agent(tmp_path, hosts, transport_url)
     agent.start()
     try:
-        lh.start_guest(hosts, guest, "A", second_monitor=True)
-        with lh.connection(hosts, "A") as conn:
-            instance = conn.lookupByName(guest).UUIDString()
-        lh.wait_heartbeats(hosts, "A", guest, count=2)
-        rpc_call(transport_url, agent.server, "prepare", version="1.0",
-                 instance_uuid=instance, working_set_kib=64 * MIB)
-        result: dict = {}
-        mig = threading.Thread(target=lambda: result.update(
-            lh.postcopy_migrate(hosts, guest, "A", "B",
-                                postcopy_bandwidth_mib=4)), daemon=True)
-        mig.start()
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not any(
-                r["kind"] == "done" and r.get("channel") == "qmp"
-                for r in agent.records()):
-            time.sleep(0.1)
-        shaped = [r for r in agent.records() if r["kind"] == "done"]
-        assert any(r.get("channel") == "qmp" for r in shaped), shaped
+        _, result, mig = _slow_postcopy_ballooned(hosts, guest, agent,
+                                                  transport_url)
         agent.stop(signal.SIGKILL)
         killed_at = time.time()
         agent.start()
@@ -557,13 +587,25 @@ def test_agent_killed_during_postcopy_restores_and_the_migration_goes_on(
         assert vcpu_affinity_on(hosts, "B", guest) == [CPUS]
         last_a = max(lh.heartbeats(hosts, "A", guest))
         lh.wait_heartbeats(hosts, "B", guest, above=last_a, count=2)
+        t0 = result["t0_wall"]
+        hardening.record(
+            happened=f"post-copy slowed to 4 MiB/s; the agent shaped the "
+            f"guest (balloon through the second monitor), was SIGKILLed "
+            f"{killed_at - t0:.2f} s after the migration call, restarted "
+            f"and restored from its journal at {restored_at - t0:.2f} s "
+            f"while post-copy still ran; the migration completed at "
+            f"{result['resumed_on_dst']:.1f} s; the guest ends as the "
+            f"journal says (full balloon, all CPUs) and keeps running",
+            lost="the shaping of that migration (by design: a restarted "
+            "agent restores)")
     finally:
         agent.stop()
 
 
 @pytest.mark.timeout(900)
+@pytest.mark.hardening("libvirtd-postcopy")
 def test_libvirtd_restarted_during_postcopy(tmp_path, hosts, transport_url,
-                                            guest):
+                                            guest, hardening):
     """The destination's libvirtd restarts while post-copy runs (slowed to
     4 MiB/s).  Measured: the source's migration call fails ("client
     socket is closed") and the source guest is left paused, but QEMU's
@@ -571,29 +613,12 @@ def test_libvirtd_restarted_during_postcopy(tmp_path, hosts, transport_url,
     running/migrated.  The agent reconnects, catches up with that state
     (it may have missed the event), hands its changes to libvirt and
     keeps the guest as the journal says."""
-    import threading
-
     root = Path(__file__).resolve().parents[2]
     agent = Agent(tmp_path, hosts, transport_url)
     agent.start()
     try:
-        lh.start_guest(hosts, guest, "A", second_monitor=True)
-        with lh.connection(hosts, "A") as conn:
-            instance = conn.lookupByName(guest).UUIDString()
-        lh.wait_heartbeats(hosts, "A", guest, count=2)
-        rpc_call(transport_url, agent.server, "prepare", version="1.0",
-                 instance_uuid=instance, working_set_kib=64 * MIB)
-        result: dict = {}
-        mig = threading.Thread(target=lambda: result.update(
-            lh.postcopy_migrate(hosts, guest, "A", "B",
-                                postcopy_bandwidth_mib=4)), daemon=True)
-        mig.start()
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not any(
-                r["kind"] == "done" and r.get("channel") == "qmp"
-                for r in agent.records()):
-            time.sleep(0.1)
-        assert any(r["kind"] == "done" for r in agent.records())
+        instance, result, mig = _slow_postcopy_ballooned(
+            hosts, guest, agent, transport_url)
         subprocess.run(
             ["bash", str(root / "tools/services/30-libvirt-hosts.sh"),
              "restart-libvirtd", "B"], check=True, capture_output=True,
@@ -631,5 +656,16 @@ def test_libvirtd_restarted_during_postcopy(tmp_path, hosts, transport_url,
         assert balloon_kib(hosts, "B", guest) >= 96 * MIB
         last = max(lh.heartbeats(hosts, "B", guest))
         lh.wait_heartbeats(hosts, "B", guest, above=last, count=2)
+        hardening.record(
+            happened=f"B's libvirtd restarted while post-copy (4 MiB/s) "
+            f"ran: the source's migration call returned "
+            f"{'ok' if result.get('ok') else repr(result.get('error'))}, "
+            f"QEMU finished the transfer and B shows the guest running; "
+            f"the agent reconnected, caught up with that state, reached "
+            f"steady state, handed its pinning to libvirt and kept the "
+            f"balloon at {balloon_kib(hosts, 'B', guest) // MIB} MiB (floor "
+            f"96)", lost="nothing of the guest; Nova would see the "
+            "source's error for a migration that succeeded (a libvirt "
+            "limit)")
     finally:
         agent.stop()

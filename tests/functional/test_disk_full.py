@@ -60,8 +60,9 @@ def affinity(host):
     return [qemu.get_affinity(vcpus[i]) for i in sorted(vcpus)]
 
 
+@pytest.mark.hardening("disk-full-journal")
 def test_the_agent_changes_nothing_it_cannot_journal(
-        tmp_path, vcpu_threads):  # noqa: F811
+        tmp_path, vcpu_threads, hardening):  # noqa: F811
     if len(CPUS) < 2:
         pytest.skip("needs 2 CPUs to show an affinity change")
     (tmp_path / "guest.pid").write_text(str(os.getpid()))
@@ -85,9 +86,18 @@ def test_the_agent_changes_nothing_it_cannot_journal(
         assert affinity(host) == [CPUS[-1:], CPUS[-1:]]
         manager.signal(second, Signal.FAILED)
         assert affinity(host) == [CPUS, CPUS]
+    hardening.record(
+        happened="a 64 KiB tmpfs under the journal filled to the last "
+        "byte: an incoming guest reached post-copy and the agent changed "
+        "nothing (no affinity, no libvirt call, no session) and logged "
+        "why; with room again the next guest was pinned, and restored "
+        "when its migration failed",
+        lost="nothing of the guest; the shaping of that one migration")
 
 
-def test_the_collector_counts_what_a_full_spool_refused(tmp_path):
+@pytest.mark.hardening("disk-full-spool")
+def test_the_collector_counts_what_a_full_spool_refused(tmp_path,
+                                                        hardening):
     from tests.unit.profiler import records
     from watcher_adaptive.profiler import collector as C
     from watcher_adaptive.profiler import gate as G
@@ -119,3 +129,9 @@ def test_the_collector_counts_what_a_full_spool_refused(tmp_path):
         assert coll.spool_refused == refused
         assert spool.lost == 0
         spool.close()
+    hardening.record(
+        happened=f"a 256 KiB tmpfs under the spool filled to the last "
+        f"byte: the collector kept admitting, counted {refused} record(s) "
+        f"the spool refused (lost_spool_refused), its status file could "
+        f"not be written and said so in the log; with room again it "
+        f"spooled again", lost=f"the {refused} refused records, counted")

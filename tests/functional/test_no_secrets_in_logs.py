@@ -16,7 +16,8 @@ pytestmark = [pytest.mark.functional]
 SECRET = "S3cret-Pw-9f2c"  # noqa: S105 - a made-up secret to look for
 
 
-def test_agent_logs_no_password_of_its_transport_url(tmp_path):
+@pytest.mark.hardening("secrets")
+def test_agent_logs_no_password_of_its_transport_url(tmp_path, hardening):
     pytest.importorskip("libvirt", reason="libvirt-python not installed")
     log = tmp_path / "agent.log"
     conf = tmp_path / "agent.conf"
@@ -54,9 +55,16 @@ rpc_enabled = true
     assert "ACCESS_REFUSED" in text or "AccessRefused" in text, text[-2000:]
     assert "rpc could not start (AccessRefused" in text
     assert SECRET not in text
+    hardening.record(
+        happened=f"the agent at debug level with a transport URL the broker "
+        f"refuses: {len(text.splitlines())} log lines (every option, the "
+        f"refusal, the retries), the password in none of them",
+        lost="nothing")
 
 
-def test_action_logs_no_password_of_the_agent_transport_url(caplog):
+@pytest.mark.hardening("secrets")
+def test_action_logs_no_password_of_the_agent_transport_url(caplog,
+                                                            hardening):
     pytest.importorskip("watcher")
     from watcher_adaptive.adapters.agent_rpc import AgentNotifier
 
@@ -69,3 +77,7 @@ def test_action_logs_no_password_of_the_agent_transport_url(caplog):
     assert answer is None
     assert "not sent" in caplog.text          # the failure path ran
     assert SECRET not in caplog.text
+    hardening.record(
+        happened=f"the action's messaging to an unreachable broker at "
+        f"debug level: {len(caplog.records)} log records, the failure "
+        f"path ran, the password in none of them", lost="nothing")

@@ -122,12 +122,14 @@ def _audit_through(tmp_path, proxy, model, timeout_s=2.0):
         return strategy, exc, time.monotonic() - started
 
 
-def test_gnocchi_slow_5xx_or_hung_during_an_audit(tmp_path, gnocchi_client,
-                                                  faulty_gnocchi):
-    """Gnocchi slow (within the timeout), answering 503, or hung (beyond
-    the timeout) while an audit reads it: slow still plans; the others
-    end the audit with a clear error in bounded time, no plan and no
-    half-written move journal (Watcher then marks the audit FAILED)."""
+@pytest.mark.hardening("gnocchi-audit")
+def test_gnocchi_slow_5xx_hung_or_down_during_an_audit(
+        tmp_path, gnocchi_client, faulty_gnocchi, hardening):
+    """Gnocchi slow (within the timeout), answering 503, hung (beyond
+    the timeout) or down while an audit reads it: slow still plans; the
+    others end the audit with a clear error in bounded time, no plan and
+    no half-written move journal (Watcher then marks the audit
+    FAILED)."""
     rising = np.linspace(1.0, 1.8, SAMPLES)
     model = _cluster(gnocchi_client, {
         "cmp-1": [rising] * 5, "cmp-2": [np.full(SAMPLES, 0.2)],
@@ -136,7 +138,8 @@ def test_gnocchi_slow_5xx_or_hung_during_an_audit(tmp_path, gnocchi_client,
     _, slow, took = _audit_through(tmp_path, faulty_gnocchi, model)
     assert not isinstance(slow, Exception), slow
     assert slow.actions                          # planned, only slower
-    print(f"\nslow Gnocchi (0.5 s a request): planned in {took:.1f} s")
+    seen = [f"slow (0.5 s a request): planned {len(slow.actions)} "
+            f"action(s) in {took:.1f} s"]
 
     faulty_gnocchi.delay_s, faulty_gnocchi.fail_status = 0.0, 503
     (tmp_path / "b").mkdir()
@@ -145,7 +148,7 @@ def test_gnocchi_slow_5xx_or_hung_during_an_audit(tmp_path, gnocchi_client,
     assert isinstance(failed, gnocchi.MetricSourceError), failed
     assert "503" in str(failed) and took < 10
     assert not (tmp_path / "b" / "moves.json").exists()
-    print(f"Gnocchi 503: {failed} ({took:.1f} s)")
+    seen.append(f"503: failed in {took:.1f} s with \"{failed}\"")
 
     faulty_gnocchi.fail_status, faulty_gnocchi.delay_s = 0, 5.0
     (tmp_path / "c").mkdir()
@@ -156,4 +159,17 @@ def test_gnocchi_slow_5xx_or_hung_during_an_audit(tmp_path, gnocchi_client,
     # two attempts of at most 1 s each, plus the back-off
     assert took < 2 * 1.0 + 0.2 + 3
     assert not (tmp_path / "c" / "moves.json").exists()
-    print(f"Gnocchi hung: {hung} ({took:.1f} s)")
+    seen.append(f"hung: failed in {took:.1f} s with \"{hung}\"")
+
+    faulty_gnocchi.stop()                        # nothing listens now
+    (tmp_path / "d").mkdir()
+    strategy, down, took = _audit_through(tmp_path / "d", faulty_gnocchi,
+                                          model)
+    assert isinstance(down, gnocchi.MetricSourceError), down
+    assert "unreachable" in str(down) and took < 10
+    assert not (tmp_path / "d" / "moves.json").exists()
+    seen.append(f"down: failed in {took:.1f} s with \"{down}\"")
+    hardening.record(
+        happened="; ".join(seen) + ". No plan and no move journal after "
+        "a failure; Watcher marks such an audit FAILED and the next "
+        "audit plans", lost="nothing")

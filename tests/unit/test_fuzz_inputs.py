@@ -22,8 +22,11 @@ from hypothesis import strategies as st
 
 from nova_hooks.core import contract
 
+# the hardening recorder is one per test, not per example, on purpose
 SETTINGS = settings(max_examples=300, deadline=None, derandomize=True,
-                    suppress_health_check=[HealthCheck.too_slow])
+                    suppress_health_check=[
+                        HealthCheck.too_slow,
+                        HealthCheck.function_scoped_fixture])
 UUID = "0b7c9f52-5a5e-4f53-9d1e-2b8f0f6c1a77"
 
 #: JSON values, and the odd things a Python client could still send
@@ -44,26 +47,31 @@ near_payloads = st.dictionaries(
     st.one_of(json_values, st.just("1.0"), st.just(UUID)), max_size=9)
 
 
+@pytest.mark.hardening("fuzz-rpc")
 @SETTINGS
 @given(kind=st.one_of(st.sampled_from(
     ["prepare", "started", "completed", "aborted"]), st.text(max_size=10)),
     payload=near_payloads)
-def test_contract_parses_or_refuses_with_contract_error(kind, payload):
+def test_contract_parses_or_refuses_with_contract_error(kind, payload,
+                                                        hardening):
     try:
         message = contract.parse_message(kind, payload)
     except contract.ContractError:
+        hardening.count("RPC messages refused with ContractError")
         return
     # what it accepts round-trips through the wire form
     again = contract.parse_message(kind, contract.make_payload(message))
     assert again == message
+    hardening.count("RPC messages accepted and round-tripped")
 
 
+@pytest.mark.hardening("fuzz-rpc")
 @SETTINGS
 @given(method=st.sampled_from(["prepare", "started", "completed",
                                "aborted", "status"]),
        payload=st.one_of(json_values, near_payloads))
 def test_the_rpc_endpoint_answers_everything_and_refusals_do_nothing(
-        method, payload):
+        method, payload, hardening):
     from nova_hooks.agent.rpc import AgentEndpoint
 
     effects = []
@@ -74,8 +82,12 @@ def test_the_rpc_endpoint_answers_everything_and_refusals_do_nothing(
     assert isinstance(answer, dict)
     if method != "status" and not answer.get("accepted"):
         assert effects == [] and answer["error"]
+        hardening.count("RPC calls answered with an error, no effect")
+    else:
+        hardening.count("RPC calls answered")
 
 
+@pytest.mark.hardening("fuzz-rpc")
 @SETTINGS
 @given(event_type=st.one_of(st.text(max_size=50), st.sampled_from(
     ["instance.live_migration_pre.start",
@@ -83,7 +95,8 @@ def test_the_rpc_endpoint_answers_everything_and_refusals_do_nothing(
      "instance.live_migration_rollback_dest.end"])),
     payload=json_values, publisher=st.one_of(st.text(max_size=20),
                                              st.just("nova-compute:h")))
-def test_notifications_never_raise(event_type, payload, publisher):
+def test_notifications_never_raise(event_type, payload, publisher,
+                                   hardening):
     from nova_hooks.agent.notifications import NotificationEndpoint
 
     got = []
@@ -92,6 +105,8 @@ def test_notifications_never_raise(event_type, payload, publisher):
     assert endpoint.info({}, publisher, event_type, payload, {}) is None
     for item in got:
         assert isinstance(item[0], str) and item[0]
+    hardening.count("notifications taken as context" if got
+                    else "notifications ignored")
 
 
 def _valid_action_params() -> dict:
@@ -133,10 +148,12 @@ action_paths = st.sampled_from(
      ["hint", "thresholds", "nonsense"]])
 
 
+@pytest.mark.hardening("fuzz-action-input")
 @SETTINGS
 @given(mutations=st.lists(st.tuples(action_paths, json_values),
                           max_size=3))
-def test_action_input_the_schema_accepts_the_agent_accepts(mutations):
+def test_action_input_the_schema_accepts_the_agent_accepts(mutations,
+                                                           hardening):
     """Watcher validates input_parameters against the action's schema;
     anything that passes must make a prepare message the agent takes."""
     from watcher_adaptive.action.adaptive_migrate import SCHEMA
@@ -149,12 +166,14 @@ def test_action_input_the_schema_accepts_the_agent_accepts(mutations):
     try:
         jsonschema.validate(params, SCHEMA)
     except jsonschema.ValidationError:
+        hardening.count("refused by the action's schema")
         return
     action = AdaptiveMigrate(config={}, osc=None)
     action.input_parameters = params
     payload = action._payload("prepare", _Run(correlation_id="c-1"))
     message = contract.parse_message("prepare", payload)
     assert message.instance_uuid == UUID
+    hardening.count("accepted by the schema and by the agent")
 
 
 @pytest.fixture(scope="module")
@@ -170,9 +189,11 @@ audit_keys = st.sampled_from(
      "granularity", "period", "explain", "nonsense"])
 
 
+@pytest.mark.hardening("fuzz-audit-parameters")
 @SETTINGS
 @given(values=st.dictionaries(audit_keys, json_values, max_size=6))
-def test_audit_parameters_are_refused_clearly(audit_schema, values):
+def test_audit_parameters_are_refused_clearly(audit_schema, values,
+                                              hardening):
     """Watcher validates the audit's parameters against the strategy's
     schema; what passes becomes typed parameters or a PolicyError."""
     from watcher.common import exception
@@ -187,18 +208,22 @@ def test_audit_parameters_are_refused_clearly(audit_schema, values):
             .validate(values)
     except (jsonschema.ValidationError,
             exception.AuditParameterNotAllowed):    # Watcher's refusals
+        hardening.count("refused by Watcher's schema check")
         return
     try:
         params = schema.to_parameters(values)
     except PolicyError as exc:
         assert str(exc)
+        hardening.count("refused with PolicyError")
         return
     assert params is not None
+    hardening.count("accepted as typed parameters")
 
 
+@pytest.mark.hardening("fuzz-trace-loaders")
 @SETTINGS
 @given(text=st.text(max_size=400))
-def test_the_postcopy_trace_parser_takes_any_text(text):
+def test_the_postcopy_trace_parser_takes_any_text(text, hardening):
     from nova_hooks.agent.backends import postcopy_trace as pt
 
     misses, placed, offsets = pt.parse(text)
@@ -207,12 +232,16 @@ def test_the_postcopy_trace_parser_takes_any_text(text):
     regions = pt.regions([o for v in offsets.values() for o in v],
                          1 << 30, 64)
     assert all(0 <= r.access_rate <= 1 for r in regions)
+    hardening.count("post-copy traces parsed, bounded" if misses
+                    else "post-copy traces with no fault read")
 
 
+@pytest.mark.hardening("fuzz-trace-loaders")
 @settings(max_examples=60, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.binary(max_size=2000))
-def test_trace_loaders_refuse_garbage_with_trace_error(tmp_path, data):
+def test_trace_loaders_refuse_garbage_with_trace_error(tmp_path, data,
+                                                       hardening):
     from watcher_adaptive.traces.bitbrains import load_bitbrains
     from watcher_adaptive.traces.errors import TraceError
     from watcher_adaptive.traces.generic import load_wide_csv
@@ -231,10 +260,12 @@ def test_trace_loaders_refuse_garbage_with_trace_error(tmp_path, data):
             traces = load()
         except TraceError as exc:
             assert str(exc)
+            hardening.count("trace files refused with TraceError")
             continue
         # what loads is finite and within the loader's own bounds
         for values in _arrays_of(traces):
             assert all(math.isfinite(v) for v in values)
+        hardening.count("trace files loaded, all values finite")
 
 
 def _arrays_of(traces):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import HealthCheck
 from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -18,6 +19,13 @@ def reason(raw: bytes) -> str:
     with pytest.raises(R.RecordRejected) as err:
         R.parse(raw, NOW)
     return err.value.reason
+
+
+def fuzz_settings(examples: int):
+    # the hardening recorder is one per test, not per example
+    return settings(max_examples=examples, deadline=None,
+                    suppress_health_check=[
+                        HealthCheck.function_scoped_fixture])
 
 
 def test_a_valid_record_is_parsed():
@@ -68,13 +76,18 @@ def test_same_major_version_is_accepted():
     assert R.parse(line(v="1.7"), NOW).seq == 1
 
 
-@settings(max_examples=300, deadline=None)
+@pytest.mark.hardening("fuzz-guest-records")
+@fuzz_settings(300)
 @given(st.binary(max_size=6000))
-def test_arbitrary_bytes_never_escape_as_anything_but_a_rejection(raw):
+def test_arbitrary_bytes_never_escape_as_anything_but_a_rejection(
+        hardening, raw):
     try:
         R.parse(raw, NOW)
     except R.RecordRejected as exc:
         assert exc.reason in R.REASONS
+        hardening.count(f"byte strings refused as {exc.reason}")
+    else:
+        hardening.count("byte strings parsed as a record")
 
 
 json_values = st.recursive(
@@ -84,18 +97,21 @@ json_values = st.recursive(
     max_leaves=20)
 
 
-@settings(max_examples=300, deadline=None)
+@pytest.mark.hardening("fuzz-guest-records")
+@fuzz_settings(300)
 @given(st.dictionaries(
     st.sampled_from(["v", "ts", "seq", "interval_s", "sources", "f", "z"]),
     json_values, max_size=7))
-def test_arbitrary_json_objects_are_parsed_or_rejected(doc):
+def test_arbitrary_json_objects_are_parsed_or_rejected(hardening, doc):
     raw = json.dumps(doc).encode()    # NaN/Infinity included
     try:
         rec = R.parse(raw, NOW)
     except R.RecordRejected as exc:
         assert exc.reason in R.REASONS
+        hardening.count(f"JSON records refused as {exc.reason}")
     else:
         assert all(isinstance(v, float) for v in rec.features.values())
+        hardening.count("JSON records accepted")
 
 
 @settings(max_examples=200, deadline=None)
