@@ -127,7 +127,7 @@ def start_traffic(tmp: Path, name: str, plan: dict) -> subprocess.Popen:
 def traffic_report(proc: subprocess.Popen, timeout_s: float = 120.0
                    ) -> dict[str, dict]:
     """Socket path -> what that guest sent (``{"sent": {kind: n},
-    "started": t, "ended": t}``)."""
+    "bytes": n, "started": t, "ended": t}``)."""
     out, _ = proc.communicate(timeout=timeout_s)
     assert proc.returncode == 0, out
     return json.loads(out)["guests"]

@@ -14,7 +14,8 @@ connection (a thread each), a share ``hostile_share`` of them hostile
 strictly increasing timestamps; ``extra_connections`` more connections
 are opened and held idle.  A guest with ``"rate": 0`` sends every
 hostile kind once, in one write, and closes.  Prints a JSON report:
-``{"guests": {PATH: {"sent": {kind: n}, "started": t, "ended": t}}}``.
+``{"guests": {PATH: {"sent": {kind: n}, "bytes": n, "started": t,
+"ended": t}}}``.
 """
 from __future__ import annotations
 
@@ -84,6 +85,7 @@ class Guest(threading.Thread):
         self.spec, self.seconds = spec, seconds
         self.rng = np.random.default_rng(seed)
         self.sent: dict[str, int] = {}
+        self.bytes = 0
         self.started = self.ended = 0.0
         self.error = ""
 
@@ -105,9 +107,10 @@ class Guest(threading.Thread):
                 for _ in range(spec.get("extra_connections", 0))]
         rate = spec["rate"]
         if rate == 0:
-            sender.sendall(b"\n".join(hostile_line(k, 1, self.started)
-                                      for k in HOSTILE) + b"\n")
-            self.sent = {k: 1 for k in HOSTILE}
+            data = b"\n".join(hostile_line(k, 1, self.started)
+                               for k in HOSTILE) + b"\n"
+            sender.sendall(data)
+            self.sent, self.bytes = {k: 1 for k in HOSTILE}, len(data)
         else:
             self._send_at(sender, rate, spec.get("hostile_share", 0.0))
         for s in [sender] + held:
@@ -133,6 +136,7 @@ class Guest(threading.Thread):
                                   round(float(self.rng.random()), 4))
             sender.sendall(line + b"\n")
             self._count(kind)
+            self.bytes += len(line) + 1
 
 
 def main(argv: list[str]) -> int:
@@ -145,7 +149,8 @@ def main(argv: list[str]) -> int:
     for g in guests:
         g.join()
     json.dump({"guests": {g.spec["socket"]: {
-        "sent": g.sent, "started": g.started, "ended": g.ended,
+        "sent": g.sent, "bytes": g.bytes, "started": g.started,
+        "ended": g.ended,
         "error": g.error} for g in guests}}, sys.stdout)
     return 1 if any(g.error for g in guests) else 0
 
