@@ -63,6 +63,14 @@ def wait_for_points(client, resource_id: str, metric: str, n: int,
 
 
 @pytest.fixture(scope="module")
+def agent_pyz(tmp_path_factory) -> Path:
+    """The guest agent as the zipapp a guest runs."""
+    from watcher_adaptive.profiler import zipapp
+
+    return zipapp.build(tmp_path_factory.mktemp("pyz") / "agent.pyz")
+
+
+@pytest.fixture(scope="module")
 def libvirt_hosts_env() -> dict:
     """``hosts.json`` of the two local libvirt hosts, with libvirt-python
     importable; skips with the reason otherwise."""

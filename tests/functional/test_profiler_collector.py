@@ -3,139 +3,23 @@ processes, the collector as its own process, a real Gnocchi server."""
 from __future__ import annotations
 
 import datetime
-import json
-import shutil
-import signal
-import subprocess
-import sys
-import tempfile
-import textwrap
 import time
 import urllib.parse
 import uuid
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.functional.collector_process import Collector
+from tests.functional.collector_process import landed
+from tests.functional.collector_process import make_instances
+from tests.functional.collector_process import run_agent
+from tests.functional.collector_process import start_traffic
+from tests.functional.collector_process import traffic_report
 from tests.functional.tcp_proxy import TcpProxy
 from watcher_adaptive.adapters import gnocchi
-from watcher_adaptive.profiler import zipapp
 
-HOSTILE_SCRIPT = textwrap.dedent("""
-    import json, socket, sys, time
-    s = socket.socket(socket.AF_UNIX)
-    s.connect(sys.argv[1])
-    now = time.time()
-    good = {"v": "1.0", "ts": now, "seq": 1, "interval_s": 30,
-            "f": {"cpu.user": 0.01}}
-    bad = [b"A" * 100000, b"{]", b'{"v": "1.0", "ts": NaN}',
-           json.dumps(dict(good, ts=now + 86400)).encode(),
-           json.dumps(dict(good, f={"cpu.user": 50})).encode(),
-           json.dumps(dict(good, f={"cpu.user": "idle"})).encode(),
-           json.dumps(dict(good, v="9.0")).encode(),
-           json.dumps(dict(good, ts=now - 86400)).encode(),
-           json.dumps(dict(good, f={"net.rx_bps": 1}))
-               .encode().replace(b": 1}", b": 1e999}")]
-    s.sendall(b"\\n".join(bad) + b"\\n")
-    s.close()
-""")
-
-
-@pytest.fixture(scope="module")
-def agent_pyz(tmp_path_factory) -> Path:
-    return zipapp.build(tmp_path_factory.mktemp("pyz") / "agent.pyz")
-
-
-class Collector:
-    def __init__(self, tmp: Path, endpoint: str, guests: list[str],
-                 **options) -> None:
-        self.tmp = tmp
-        self.status_path = tmp / "status.json"
-        # Unix socket paths are limited to 107 bytes: pytest's tmp_path
-        # with a uuid file name can be longer
-        self.socket_dir = Path(tempfile.mkdtemp(prefix="wa-", dir="/tmp"))
-        opts = {"channel": "socket", "guest_discovery": "static",
-                "guests": ",".join(guests), "socket_dir": self.socket_dir,
-                "spool_path": tmp / "spool.sqlite",
-                "status_path": self.status_path, "gnocchi_auth": "basic",
-                "gnocchi_endpoint": endpoint, "flush_interval": 0.3,
-                "status_interval": 0.2, "records_per_minute": 120,
-                "burst": 10, "max_backoff": 1, "poll_interval": 1}
-        opts.update(options)
-        conf = tmp / "collector.conf"
-        conf.write_text("[profiler_collector]\n" + "".join(
-            f"{k} = {v}\n" for k, v in opts.items()))
-        self.log = open(tmp / "collector.log", "w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "watcher_adaptive.cmd.collector",
-             "--config-file", str(conf)], stdout=self.log,
-            stderr=subprocess.STDOUT)
-        self.wait(lambda s: True)
-
-    def status(self) -> dict:
-        try:
-            return json.loads(self.status_path.read_text())
-        except (FileNotFoundError, ValueError):
-            return {}
-
-    def wait(self, ok, timeout_s: float = 60.0) -> dict:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, self.logs()
-            st = self.status()
-            if st and ok(st):
-                return st
-            time.sleep(0.2)
-        raise AssertionError(f"status never matched: {self.status()}\n"
-                             f"{self.logs()}")
-
-    def socket(self, guest: str) -> str:
-        return str(self.socket_dir / f"{guest}.sock")
-
-    def logs(self) -> str:
-        self.log.flush()
-        return (self.tmp / "collector.log").read_text()[-3000:]
-
-    def stop(self) -> int:
-        self.proc.send_signal(signal.SIGTERM)
-        rc = self.proc.wait(timeout=60)
-        self.log.close()
-        shutil.rmtree(self.socket_dir, ignore_errors=True)
-        return rc
-
-
-def run_agent(pyz: Path, socket_path: str, count: int) -> subprocess.Popen:
-    """A guest agent in its own process, on a bare interpreter."""
-    return subprocess.Popen([sys.executable, "-I", str(pyz), "--channel",
-                             f"unix:{socket_path}", "--interval", "1",
-                             "--count", str(count), "--no-perf"])
-
-
-def landed(client, resource_id: str, timeout_s: float = 90.0,
-           expect: int | None = None,
-           metric: str = "adaptive.cpu.count") -> int:
-    """Records of ``resource_id`` Gnocchi holds (the count aggregate of
-    one profile metric, once metricd caught up)."""
-    deadline = time.monotonic() + timeout_s
-    total = 0
-    while time.monotonic() < deadline:
-        try:
-            points = client.metric.get_measures(
-                metric, resource_id=resource_id,
-                aggregation="count", granularity=30, refresh=True)
-        except Exception:  # noqa: BLE001 - metric not created yet
-            points = []
-        total = int(sum(p[2] for p in points))
-        if expect is None or total >= expect:
-            return total
-        time.sleep(0.5)
-    return total
-
-
-def make_instances(client, *ids: str) -> None:
-    for rid in ids:
-        client.resource.create("instance", {"id": rid})
+pytestmark = [pytest.mark.functional, pytest.mark.slow]
 
 
 def test_agents_to_gnocchi_with_a_hostile_guest_beside_them(
@@ -147,8 +31,8 @@ def test_agents_to_gnocchi_with_a_hostile_guest_beside_them(
     col = Collector(tmp_path, gnocchi_endpoint, good + [hostile])
     try:
         agents = [run_agent(agent_pyz, col.socket(g), 6) for g in good]
-        subprocess.run([sys.executable, "-c", HOSTILE_SCRIPT,
-                        col.socket(hostile)], check=True, timeout=60)
+        traffic_report(start_traffic(tmp_path, "hostile", {
+            "guests": [{"socket": col.socket(hostile), "rate": 0}]}))
         for a in agents:
             assert a.wait(timeout=60) == 0
         st = col.wait(lambda s: s["pushed"] == 12 and sum(

@@ -10,9 +10,9 @@ import uuid
 import pytest
 
 from tests.functional import libvirt_hosts as lh
-from tests.functional.test_profiler_collector import Collector
-from tests.functional.test_profiler_collector import landed
-from tests.functional.test_profiler_collector import make_instances
+from tests.functional.collector_process import Collector
+from tests.functional.collector_process import landed
+from tests.functional.collector_process import make_instances
 
 pytestmark = [pytest.mark.functional, pytest.mark.slow]
 

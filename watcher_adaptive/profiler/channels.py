@@ -63,6 +63,7 @@ class SocketChannel:
         wanted = {checked_uuid(g) for g in guest_ids}
         for gid in sorted(set(self.listeners) - wanted):
             self._close_guest(gid)
+            self.collector.forget(gid)
         for gid in sorted(wanted - set(self.listeners)):
             path = os.path.join(self.socket_dir, f"{gid}.sock")
             if os.path.exists(path):
@@ -86,7 +87,6 @@ class SocketChannel:
             os.unlink(os.path.join(self.socket_dir, f"{gid}.sock"))
         except FileNotFoundError:
             pass
-        self.collector.forget(gid)
 
     def _drop(self, gid: str, conn: socket.socket,
               keep_list: bool = True) -> None:
@@ -132,6 +132,8 @@ class SocketChannel:
         self.collector.offer(gid, buf.feed(data))
 
     def close(self) -> None:
+        """Stop listening; the guests' counters stay with the collector
+        (the status written on the way out reports them)."""
         for gid in list(self.listeners):
             self._close_guest(gid)
         self.selector.close()

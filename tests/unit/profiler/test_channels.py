@@ -103,11 +103,25 @@ def test_a_socket_dir_too_long_for_unix_sockets_is_refused(tmp_path):
 
 
 def test_guests_that_leave_lose_their_socket(setup):
-    _, chan, _, sock_dir = setup
+    coll, chan, _, sock_dir = setup
+    coll.gate(BAD).counters["accepted"] += 1
     chan.sync_guests([GOOD])
     assert not (sock_dir / f"{BAD}.sock").exists()
+    assert BAD not in coll.gates
     with pytest.raises(ValueError):
         chan.sync_guests(["../../etc/passwd"])
+
+
+def test_closing_the_channel_keeps_the_guests_counters(setup):
+    # the collector writes its last status after closing the channel:
+    # that status used to lose every guest's counters
+    coll, chan, _, sock_dir = setup
+    with _connect(sock_dir / f"{GOOD}.sock") as good:
+        good.sendall(line(seq=1, ts=NOW - 1) + b"\n")
+        _serve_until(chan, lambda: coll.gate(GOOD).counters["accepted"])
+    chan.close()
+    assert C.status(coll, None)["guests"] == {GOOD: {"accepted": 1}}
+    assert not (sock_dir / f"{GOOD}.sock").exists()
 
 
 class SlowAgent:
