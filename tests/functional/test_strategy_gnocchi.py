@@ -141,34 +141,27 @@ def test_gnocchi_slow_5xx_hung_or_down_during_an_audit(
     seen = [f"slow (0.5 s a request): planned {len(slow.actions)} "
             f"action(s) in {took:.1f} s"]
 
+    def failed_audit(sub, expect, **kwargs):
+        """The audit through the proxy as it is now: a clear error
+        saying ``expect``, and no move journal."""
+        (tmp_path / sub).mkdir()
+        _, exc, took = _audit_through(tmp_path / sub, faulty_gnocchi,
+                                      model, **kwargs)
+        assert isinstance(exc, gnocchi.MetricSourceError), exc
+        assert expect in str(exc)
+        assert not (tmp_path / sub / "moves.json").exists()
+        said = str(exc) if len(str(exc)) < 120 else f"{str(exc)[:117]}..."
+        seen.append(f"{sub}: failed in {took:.1f} s with \"{said}\"")
+        return took
+
     faulty_gnocchi.delay_s, faulty_gnocchi.fail_status = 0.0, 503
-    (tmp_path / "b").mkdir()
-    strategy, failed, took = _audit_through(tmp_path / "b", faulty_gnocchi,
-                                            model)
-    assert isinstance(failed, gnocchi.MetricSourceError), failed
-    assert "503" in str(failed) and took < 10
-    assert not (tmp_path / "b" / "moves.json").exists()
-    seen.append(f"503: failed in {took:.1f} s with \"{failed}\"")
-
+    assert failed_audit("503", "503") < 10
     faulty_gnocchi.fail_status, faulty_gnocchi.delay_s = 0, 5.0
-    (tmp_path / "c").mkdir()
-    strategy, hung, took = _audit_through(tmp_path / "c", faulty_gnocchi,
-                                          model, timeout_s=1.0)
-    assert isinstance(hung, gnocchi.MetricSourceError), hung
-    assert "unreachable" in str(hung)
     # two attempts of at most 1 s each, plus the back-off
-    assert took < 2 * 1.0 + 0.2 + 3
-    assert not (tmp_path / "c" / "moves.json").exists()
-    seen.append(f"hung: failed in {took:.1f} s with \"{hung}\"")
-
+    assert failed_audit("hung", "unreachable", timeout_s=1.0) \
+        < 2 * 1.0 + 0.2 + 3
     faulty_gnocchi.stop()                        # nothing listens now
-    (tmp_path / "d").mkdir()
-    strategy, down, took = _audit_through(tmp_path / "d", faulty_gnocchi,
-                                          model)
-    assert isinstance(down, gnocchi.MetricSourceError), down
-    assert "unreachable" in str(down) and took < 10
-    assert not (tmp_path / "d" / "moves.json").exists()
-    seen.append(f"down: failed in {took:.1f} s with \"{down}\"")
+    assert failed_audit("down", "unreachable") < 10
     hardening.record(
         happened="; ".join(seen) + ". No plan and no move journal after "
         "a failure; Watcher marks such an audit FAILED and the next "
