@@ -128,7 +128,9 @@ def run(conf: cfg.ConfigOpts, stop: threading.Event) -> int:
              ", ".join(b.name for b in loaded) or "none")
     pin_policy, balloon_policy = policies(conf)
     rm = conf.resource_manager
-    manager = Manager(host, Journal(opts.journal_path), pin_policy,
+    journal = Journal(opts.journal_path,
+                      max_bytes=opts.journal_max_mib * 1024 * 1024)
+    manager = Manager(host, journal, pin_policy,
                       balloon_policy, opts.max_concurrent_migrations,
                       dry_run=opts.dry_run,
                       balloon_enabled=rm.balloon_enabled,

@@ -18,6 +18,12 @@ OPTS = [
                help="Append-only journal (JSON lines). Every change is "
                     "written and fsync'ed here before it is made; the "
                     "agent refuses to act when it cannot write it."),
+    cfg.IntOpt("journal_max_mib", default=64, min=0,
+               help="Past this size the journal is rotated when a session "
+                    "closes: the full file is kept as <journal_path>.1 "
+                    "and the journal starts again with the sessions still "
+                    "open (0: never rotate; the file and the agent's "
+                    "memory then grow without bound)."),
     cfg.BoolOpt("dry_run", default=False,
                 help="Sample, plan and journal, but change nothing."),
     cfg.IntOpt("max_concurrent_migrations", default=2, min=1, max=64,

@@ -16,6 +16,7 @@ from typing import Any
 from typing import Iterable
 from typing import Mapping
 from typing import Optional
+from typing import Sequence
 
 
 class Kind(enum.Enum):
@@ -146,6 +147,21 @@ def replay(records: Iterable[Record]) -> dict[str, SessionState]:
                              in_doubt=dict(st["in_doubt"]),
                              queued=dict(st["queued"]))
             for vm, st in acc.items()}
+
+
+def open_session_records(records: Sequence[Record]) -> list[Record]:
+    """The records a restore still needs: each guest's latest session,
+    from its ``open`` on, when that session is still open.  Replaying
+    them gives the same state for every open session as replaying all
+    (closed sessions drop out), so a journal may be cut down to them."""
+    latest_open: dict[str, int] = {}
+    for i, rec in enumerate(records):
+        if rec.kind is Kind.OPEN or rec.vm not in latest_open:
+            latest_open[rec.vm] = i
+    states = replay(records)
+    keep = {vm for vm, st in states.items() if st.open}
+    return [rec for i, rec in enumerate(records)
+            if rec.vm in keep and i >= latest_open[rec.vm]]
 
 
 def restore_actions(state: SessionState) -> dict[Action, Any]:
