@@ -16,6 +16,7 @@ import argparse
 import collections
 import datetime
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -70,6 +71,14 @@ def summarise(entries: list[dict]) -> dict[str, dict]:
     return cases
 
 
+def _plain(text: str) -> str:
+    """Recorded text as plain reStructuredText: no markup a figure or an
+    error message could trigger by accident."""
+    text = str(text).replace("\\", "\\\\")
+    text = re.sub(r"([*`|])", r"\\\1", text)
+    return re.sub(r"_(?=\W|$)", r"\\_", text)
+
+
 def _cell(text: str) -> str:
     # list-table cells are indented blocks: keep every line inside
     return "\n       ".join(str(text).splitlines()) or "-"
@@ -114,9 +123,9 @@ def render(cases: dict[str, dict], meta: dict) -> str:
             tests = "\n".join(
                 f"| {_short(n)}: {o} ({c['durations'].get(n)} s)"
                 for n, o in sorted(c["tests"].items())) or "none ran"
-            happened = "\n\n".join(r["happened"] for r in c["records"]) \
-                or c["verdict"]
-            lost = "; ".join(dict.fromkeys(r["lost"]
+            happened = "\n\n".join(_plain(r["happened"])
+                                   for r in c["records"]) or c["verdict"]
+            lost = "; ".join(dict.fromkeys(_plain(r["lost"])
                                            for r in c["records"])) or "?"
             lines += [f"   * - **{c['verdict']}**: {case.title}",
                       f"     - {_cell(tests)}",
