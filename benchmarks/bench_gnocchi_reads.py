@@ -53,31 +53,21 @@ def main(argv: list[str] | None = None) -> int:
     times = np.arange(now - n_t * STEP, now, STEP).astype("datetime64[s]")
     ids = [str(uuid.UUID(int=int(rng.integers(0, 2**63)) << 64 | k))
            for k in range(args.vms)]
-    writer = gnocchi.GnocchiWriter(client)
+    level = rng.uniform(0.05, 1.5, (args.vms, 1))
+    cores = np.clip(level + rng.normal(0, 0.1, (args.vms, n_t)), 0, 2)
+    mem = np.full((args.vms, n_t), 2048.0)
     started = time.perf_counter()
-    block = 200
-    for lo in tqdm.tqdm(range(0, args.vms, block), desc="load",
-                        unit_scale=block):
-        chunk = ids[lo:lo + block]
-        writer.ensure_instances([{"id": i, "vcpus": 2} for i in chunk])
-        level = rng.uniform(0.05, 1.5, (len(chunk), 1))
-        cores = np.clip(level + rng.normal(0, 0.1, (len(chunk), n_t)), 0, 2)
-        mem = np.full((len(chunk), n_t), 2048.0)
-        writer.push_usage(chunk, times, cores, mem)
+    with tqdm.tqdm(desc="load", total=args.vms) as bar:
+        gnocchi.GnocchiWriter(client, parallel=4).load(
+            ids, times, cores, mem,
+            progress=lambda done: bar.update(done - bar.n))
     print(f"loaded {args.vms:,} instances x {n_t} samples in "
           f"{time.perf_counter() - started:.0f} s")
-    # metricd: wait until the last instance is aggregated
-    deadline = time.monotonic() + 3600
-    with tqdm.tqdm(desc="metricd", total=args.vms) as bar:
-        done = 0
-        while time.monotonic() < deadline and done < args.vms:
-            status = client.status.get()
-            backlog = status["storage"]["summary"]["metrics"]
-            bar.n = max(0, args.vms * 2 - backlog) // 2
-            bar.refresh()
-            if backlog == 0:
-                break
-            time.sleep(2)
+    # metricd: wait until every instance is aggregated
+    with tqdm.tqdm(desc="metricd (metrics waiting)") as bar:
+        gnocchi.wait_processed(
+            client, 3600,
+            progress=lambda backlog: bar.set_postfix(waiting=backlog))
     source = gnocchi.GnocchiMetricSource(client, chunk_size=args.chunk,
                                          metrics=gnocchi.AUDIT_METRICS)
     stop = datetime.datetime.fromtimestamp(now, datetime.timezone.utc)

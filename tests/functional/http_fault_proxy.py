@@ -1,6 +1,8 @@
 """An HTTP proxy in front of a real service that can be made slow or
 made to answer 5xx (faults the service itself cannot be asked for):
-``delay_s`` before forwarding, ``fail_status`` instead of forwarding."""
+``delay_s`` before forwarding, ``fail_status`` instead of forwarding;
+``observe(method, path, body)``, when set, sees every request (to
+measure what a client sends)."""
 from __future__ import annotations
 
 import threading
@@ -9,6 +11,8 @@ import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler
 from http.server import ThreadingHTTPServer
+from typing import Callable
+from typing import Optional
 
 
 class FaultProxy:
@@ -19,6 +23,7 @@ class FaultProxy:
         self.delay_s = 0.0
         self.fail_status = 0
         self.requests = 0
+        self.observe: Optional[Callable[[str, str, bytes], None]] = None
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -29,6 +34,8 @@ class FaultProxy:
                 proxy.requests += 1
                 body = self.rfile.read(
                     int(self.headers.get("Content-Length") or 0))
+                if proxy.observe is not None:
+                    proxy.observe(self.command, self.path, body)
                 if proxy.delay_s:
                     time.sleep(proxy.delay_s)
                 if proxy.fail_status:

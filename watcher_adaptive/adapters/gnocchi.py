@@ -21,6 +21,7 @@ import json
 import logging
 import time
 import urllib.parse
+from typing import Callable
 from typing import Mapping
 from typing import Optional
 from typing import Sequence
@@ -289,33 +290,71 @@ class GnocchiMetricSource:
 
 class GnocchiWriter:
     """Creates instance resources and pushes usage as Ceilometer would
-    (cumulative ``cpu`` in ns, ``memory.usage`` in MB)."""
+    (cumulative ``cpu`` in ns, ``memory.usage`` in MB).
+
+    :param parallel: resources created at the same time (Gnocchi has no
+        batch endpoint for resources: one request each).
+    """
 
     def __init__(self, client, archive_policy: str = "watcher-adaptive",
-                 chunk_size: int = 200) -> None:
+                 chunk_size: int = 200, parallel: int = 1) -> None:
         self.client = client
         self.archive_policy = archive_policy
         self.chunk_size = chunk_size
+        self.parallel = parallel
 
-    def ensure_instances(self, resources: Sequence[Mapping]) -> int:
+    def ensure_instances(self, resources: Sequence[Mapping],
+                         metrics: Sequence[str] = ("cpu", "memory.usage")
+                         ) -> int:
         """Create ``instance`` resources (``id`` plus attributes such as
-        ``vcpus``, ``host``, ``display_name``) with the cpu and memory
-        metrics; existing ones are left alone.  Returns how many were
-        created."""
+        ``vcpus``, ``host``, ``display_name``) with ``metrics``; existing
+        ones are left alone.  Returns how many were created."""
         from gnocchiclient import exceptions as gexc
 
-        created = 0
-        for res in resources:
+        def create(res: Mapping) -> int:
             body = dict(res)
             body.setdefault("metrics", {
                 m: {"archive_policy_name": self.archive_policy}
-                for m in ("cpu", "memory.usage")})
+                for m in metrics})
             try:
                 self.client.resource.create("instance", body)
-                created += 1
+                return 1
             except gexc.ResourceAlreadyExists:
-                pass
-        return created
+                return 0
+
+        if self.parallel <= 1:
+            return sum(create(res) for res in resources)
+        with concurrent.futures.ThreadPoolExecutor(
+                max_workers=self.parallel) as pool:
+            return sum(pool.map(create, resources))
+
+    def load(self, resource_ids: Sequence[str], times: np.ndarray,
+             cpu_cores: np.ndarray, memory_mb: Optional[np.ndarray] = None,
+             cpu_ns_start: Optional[np.ndarray] = None,
+             vcpus: float = 2.0, block: int = 1000,
+             progress: Optional[Callable[[int], None]] = None,
+             create: bool = True) -> int:
+        """Create the instances (with the metrics given; ``create=False``:
+        they exist already) and push their ``(n, t)`` usage (as
+        :meth:`push_usage`), ``block`` instances at a time, so that what
+        is held in memory stays bounded (benchmarks and load tests).
+        ``progress`` gets the number of instances done after each block.
+        Returns the measure-writing requests made."""
+        metrics = ("cpu",) if memory_mb is None else ("cpu", "memory.usage")
+        requests = 0
+        for lo in range(0, len(resource_ids), block):
+            ids = resource_ids[lo:lo + block]
+            if create:
+                self.ensure_instances(
+                    [{"id": r, "vcpus": vcpus} for r in ids], metrics)
+            requests += self.push_usage(
+                ids, times, cpu_cores[lo:lo + block],
+                None if memory_mb is None else memory_mb[lo:lo + block],
+                None if cpu_ns_start is None
+                else cpu_ns_start[lo:lo + block])
+            if progress is not None:
+                progress(lo + len(ids))
+        return requests
 
     def push_usage(self, resource_ids: Sequence[str], times: np.ndarray,
                    cpu_cores: np.ndarray,
@@ -352,6 +391,30 @@ class GnocchiWriter:
                 batch, create_metrics=True)
             requests += 1
         return requests
+
+
+def wait_processed(client, timeout_s: float = 600.0,
+                   progress: Optional[Callable[[int], None]] = None,
+                   poll_s: float = 1.0) -> float:
+    """Block until gnocchi-metricd has no measures waiting; returns the
+    seconds waited.  ``progress`` gets the backlog (metrics with
+    measures waiting) at each poll.
+
+    :raises MetricSourceError: still a backlog after ``timeout_s``.
+    """
+    started = time.monotonic()
+    while True:
+        status = client.status.get()
+        backlog = int(status["storage"]["summary"]["metrics"])
+        if progress is not None:
+            progress(backlog)
+        if backlog == 0:
+            return time.monotonic() - started
+        if time.monotonic() - started > timeout_s:
+            raise MetricSourceError(
+                f"gnocchi-metricd still has {backlog} metric(s) waiting "
+                f"after {timeout_s:.0f} s")
+        time.sleep(poll_s)
 
 
 def ensure_policy_and_rule(client, name: str, metric_pattern: str,
