@@ -157,8 +157,11 @@ CONF
     "$STATE/venv/bin/gnocchi-upgrade" --config-file "$STATE/gnocchi.conf" \
         >"$STATE/upgrade.log" 2>&1 \
         || unavailable "gnocchi-upgrade failed, see $STATE/upgrade.log"
-    # gnocchi-api execs uwsgi: $! is the uwsgi master
-    PATH="$STATE/venv/bin:$PATH" setsid nohup "$STATE/venv/bin/gnocchi-api" \
+    # gnocchi-api execs uwsgi: $! is the uwsgi master.  uwsgi takes its
+    # Python home from VIRTUAL_ENV when set: a caller's activated venv
+    # would leave it with no application
+    VIRTUAL_ENV="$STATE/venv" PATH="$STATE/venv/bin:$PATH" \
+        setsid nohup "$STATE/venv/bin/gnocchi-api" \
         --config-file "$STATE/gnocchi.conf" >"$STATE/api.log" 2>&1 </dev/null &
     echo $! > "$STATE/api.pid"
     setsid nohup "$STATE/venv/bin/gnocchi-metricd" \
