@@ -75,8 +75,7 @@ class Journal:
         with self._lock:
             rec = J.Record(self._seq + 1, self.clock(), vm, kind, action,
                            channel, before, after, detail)
-            data = (json.dumps(rec.to_dict(), separators=(",", ":"))
-                    + "\n").encode()
+            data = _line(rec)
             try:
                 fd = os.open(self.path,
                              os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
@@ -115,9 +114,7 @@ class Journal:
         tmp, old = f"{self.path}.tmp", f"{self.path}.1"
         try:
             with open(tmp, "wb") as f:
-                for rec in keep:
-                    f.write((json.dumps(rec.to_dict(), separators=(",", ":"))
-                             + "\n").encode())
+                f.writelines(_line(rec) for rec in keep)
                 f.flush()
                 os.fsync(f.fileno())
             if os.path.exists(old):
@@ -147,6 +144,11 @@ class Journal:
     def sessions(self) -> dict[str, J.SessionState]:
         with self._lock:
             return J.replay(list(self._records))
+
+
+def _line(rec: J.Record) -> bytes:
+    """One record as the journal stores it."""
+    return (json.dumps(rec.to_dict(), separators=(",", ":")) + "\n").encode()
 
 
 def _last_seq(path: str) -> int:
