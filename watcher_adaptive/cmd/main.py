@@ -19,12 +19,13 @@ from typing import Optional
 from typing import Sequence
 
 from watcher_adaptive.replay import registry
+from watcher_adaptive.replay import worlds
 from watcher_adaptive.traces import errors as trace_errors
 from watcher_adaptive.traces import resolve
 
 #: the baselines and Watcher peers that fit the default run's 3-minute
 #: budget on a 2-core machine (each peer at its own audit interval)
-DEFAULT_STRATEGIES = ("adaptive,dvfs,thr-mmt,lr-mmt,"
+DEFAULT_STRATEGIES = ("adaptive,adaptive-reactive,dvfs,thr-mmt,lr-mmt,"
                       "watcher:vm_workload_consolidation,"
                       "watcher:workload_stabilization,"
                       "watcher:workload_balance,watcher:basic")
@@ -90,6 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
              "dvfs, thr-mmt (param: threshold, 0.8), lr-mmt (param: "
              "safety, 1.2), watcher:<Watcher strategy> "
              "(default: %(default)s)")
+    sim.add_argument(
+        "--constraints", choices=sorted(worlds.WORLDS),
+        default=worlds.DEFAULT,
+        help="the world every strategy runs in: realistic (host RAM and "
+             "vCPUs at Nova's default allocation ratios 1.0 / 4.0 limit "
+             "placement and every migration) or cloudsim (CloudSim 3.0.3: "
+             "CPU only) (default: %(default)s)")
     sim.add_argument("--hosts", type=_positive_int,
                      help="number of hosts (default: 800 for PlanetLab, "
                           "else sized from the VMs)")
@@ -287,20 +295,29 @@ def _simulate(args: argparse.Namespace) -> int:
     print(f"trace {trace.name}: {trace.n_vms} VMs, {trace.n_samples} "
           f"samples of {trace.interval_s:g} s; strategies: "
           f"{', '.join(s.name for s in strategies)}", file=sys.stderr)
+    scenario = runner.build_scenario(trace, args.hosts, args.constraints)
+    floor = scenario.engine.fluid_bound_kwh()
+    print(f"{scenario.world.header()}; physical floor {floor:.2f} kWh",
+          file=sys.stderr)
     update, close = _progress(not args.no_progress, len(strategies))
     try:
-        runs = runner.run_all(trace, strategies, args.hosts, update)
+        runs = runner.run_all(trace, strategies, progress=update,
+                              scenario=scenario)
     finally:
         close()
-    page = report.write_report(args.output, trace, runs)
+    page = report.write_report(args.output, trace, runs,
+                               world=scenario.world, fluid_bound_kwh=floor)
     for run in runs:
         m = run.metrics
         if m is None:
             print(f"{run.name:40s} FAILED: {run.error}")
         else:
             print(f"{run.name:40s} {m.energy_kwh:9.2f} kWh "
+                  f"({m.energy_kwh / floor if floor else float('nan'):.2f}"
+                  " x floor) "
                   f"{m.migrations:7d} migrations  SLAV "
-                  f"{m.slav * 100:.5f} %  ({run.wall_s:.1f} s)")
+                  f"{m.slav * 100:.5f} %  served "
+                  f"{m.served_fraction * 100:.3f} %  ({run.wall_s:.1f} s)")
     print(f"report: {page}")
     return 0
 

@@ -101,18 +101,46 @@ class DemandForecast:
 
 @dataclasses.dataclass(frozen=True)
 class Policy:
-    """Audit parameters, already validated (see :mod:`.policy`)."""
+    """Audit parameters, already validated (see :mod:`.policy`).
 
-    overload_threshold: float = 0.9
-    target_utilization: float = 0.8
-    underload_threshold: float = 0.4
+    The defaults here are the product's defaults: the audit schema of the
+    Watcher strategy derives its defaults from them and the replay's
+    ``adaptive`` runs them, so what a replay shows is what an operator
+    gets.  They were chosen on the development traces only
+    (``doc/source/user/strategy.rst`` shows the sweep).
+    """
+
+    overload_threshold: float = 1.0
+    target_utilization: float = 0.9
+    underload_threshold: float = 0.6
     consolidate: bool = True
-    max_migrations_per_audit: int = 50
-    max_migrations_per_hour: int = 200
-    max_concurrent_per_host: int = 2
+    max_migrations_per_audit: int = 200
+    max_migrations_per_hour: int = 1000
+    max_concurrent_per_host: int = 4
     vm_cooldown_s: float = 3600.0
-    consolidation_cooldown_s: float = 3600.0
-    consolidation_headroom: float = 0.1
+    consolidation_cooldown_s: float = 3 * 3600.0
+    consolidation_headroom: float = 0.0
+
+
+@dataclasses.dataclass(frozen=True)
+class ForecastSettings:
+    """How an audit forecasts demand; defaults are the product's.
+
+    :param quantile: the level the plan must stay safe at.
+    :param horizon_s: how far ahead the forecast looks.
+    :param window: samples the reactive rule looks at (one hour at the
+        usual 300 s).
+    :param forecaster: ``auto`` (per host group, the forecaster of
+        :mod:`~watcher_adaptive.core.online` whose recent errors are
+        lowest, the reactive rule unless another clearly wins),
+        ``reactive`` (the last ``window`` samples' empirical quantile) or
+        ``seasonal``.
+    """
+
+    quantile: float = 0.9
+    horizon_s: float = 1800.0
+    window: int = 12
+    forecaster: str = "auto"
 
 
 @dataclasses.dataclass(frozen=True)

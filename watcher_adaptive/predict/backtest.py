@@ -119,7 +119,8 @@ def backtest_horizon(traces: Sequence[TraceSet], horizon_s: float,
                                          rng=rng))
         if trace.name not in placements:
             times, vm_host, _ = runner.record_placements(
-                trace, cloudsim_policies.LrMmt())
+                trace, cloudsim_policies.LrMmt(),
+                world=runner.membership_world(trace))
             placements[trace.name] = (times, vm_host)
         host_blocks.append(dataset.host_rows(trace, h,
                                              placements[trace.name]))

@@ -183,7 +183,8 @@ def host_rows(trace: TraceSet, horizon: int,
     host_mips = eng.hosts.total_mips.astype(np.float64)
     if placements is None:
         times, vm_host, _ = runner.record_placements(
-            trace, cloudsim_policies.LrMmt())
+            trace, cloudsim_policies.LrMmt(),
+            world=runner.membership_world(trace))
     else:
         times, vm_host = placements
     cpu = trace.cpu.astype(np.float64)

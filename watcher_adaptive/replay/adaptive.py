@@ -17,45 +17,59 @@ from typing import Optional
 import numpy as np
 
 from watcher_adaptive.core import demand
+from watcher_adaptive.core import online
 from watcher_adaptive.core import planner
+from watcher_adaptive.core import policy as policy_mod
 from watcher_adaptive.core.types import ClusterSnapshot
 from watcher_adaptive.core.types import DemandForecast
+from watcher_adaptive.core.types import ForecastSettings
 from watcher_adaptive.core.types import Policy
 from watcher_adaptive.replay import api
 from watcher_adaptive.replay import cloudsim_policies
-
-#: tuned on the development PlanetLab days only (doc/source/user/
-#: strategy.rst shows the sweep)
-REPLAY_POLICY = Policy(
-    overload_threshold=1.0, target_utilization=0.9,
-    underload_threshold=0.6, consolidate=True,
-    max_migrations_per_audit=200, max_migrations_per_hour=1000,
-    max_concurrent_per_host=4, vm_cooldown_s=3600.0,
-    consolidation_cooldown_s=3 * 3600.0, consolidation_headroom=0.0)
-DEFAULT_QUANTILE = 0.9
-DEFAULT_HORIZON_S = 1800.0
 
 
 class AdaptiveReplay(api.ReplayStrategy):
     """``adaptive[:key=value+…]`` with keys ``quantile``, ``threshold``
     (overload), ``target``, ``underload``, ``cooldown`` (s),
-    ``window`` (samples) and ``model`` (a saved predictor)."""
+    ``window`` (samples), ``horizon`` (s) and ``model`` (a saved
+    predictor).  Without keys it runs exactly the plugin's shipped
+    defaults (:class:`~watcher_adaptive.core.types.Policy`,
+    :class:`~watcher_adaptive.core.types.ForecastSettings`)."""
 
     name = "adaptive"
+    #: a subclass may pin the forecaster (``adaptive-reactive``)
+    forced_forecaster: Optional[str] = None
 
-    def __init__(self, policy: Policy = REPLAY_POLICY,
-                 quantile: float = DEFAULT_QUANTILE,
-                 horizon_s: float = DEFAULT_HORIZON_S,
-                 window: int = 12, model_path: Optional[str] = None
-                 ) -> None:
-        self.policy = policy
-        self.quantile = quantile
-        self.horizon_s = horizon_s
-        self.window = window
+    def __init__(self, policy: Optional[Policy] = None,
+                 settings: Optional[ForecastSettings] = None,
+                 model_path: Optional[str] = None) -> None:
+        self.policy = policy or Policy()
+        settings = settings or ForecastSettings()
+        if self.forced_forecaster is not None:
+            settings = dataclasses.replace(
+                settings, forecaster=self.forced_forecaster)
+        self.settings = settings
         self.model_path = model_path
         self._model = None
         self._last_move_s: Optional[np.ndarray] = None
         self._recent: list[float] = []
+        self._selector: Optional[online.Selector] = None
+        self._seen_until_s = -np.inf
+        #: how often each forecaster spoke (VM-audits), for the report
+        self.spoke: dict[str, int] = {}
+
+    # the settings by their short names, for reports and older callers
+    @property
+    def quantile(self) -> float:
+        return self.settings.quantile
+
+    @property
+    def horizon_s(self) -> float:
+        return self.settings.horizon_s
+
+    @property
+    def window(self) -> int:
+        return self.settings.window
 
     @classmethod
     def from_spec(cls, param: Optional[str]) -> "AdaptiveReplay":
@@ -69,48 +83,67 @@ class AdaptiveReplay(api.ReplayStrategy):
                   "headroom": "consolidation_headroom",
                   "per_audit": "max_migrations_per_audit",
                   "per_hour": "max_migrations_per_hour"}
+        forecast_keys = {"quantile": "quantile", "window": "window",
+                         "horizon": "horizon_s"}
+        forecasters = ("auto", "reactive", "seasonal", "seasonal-fast")
         changes: dict = {}
-        kwargs: dict = {}
+        forecast: dict = {}
+        model_path: Optional[str] = None
         for item in param.split("+"):
             key, sep, value = item.partition("=")
             key = key.strip()
             if not sep:
-                raise ValueError(f"adaptive: expected key=value, got "
+                raise ValueError(f"{cls.name}: expected key=value, got "
                                  f"{item!r}")
             if key == "model":
-                kwargs["model_path"] = value
+                model_path = value
+                continue
+            if key == "forecaster":
+                if value not in forecasters or cls.forced_forecaster:
+                    raise ValueError(f"{cls.name}: forecaster must be one "
+                                     f"of {', '.join(forecasters)}")
+                forecast["forecaster"] = value
                 continue
             try:
                 number = float(value)
             except ValueError:
-                raise ValueError(f"adaptive: {key} must be a number, got "
-                                 f"{value!r}") from None
+                raise ValueError(f"{cls.name}: {key} must be a number, "
+                                 f"got {value!r}") from None
             if key in fields:
                 field = fields[key]
                 changes[field] = int(number) if field.startswith("max_") \
                     else number
-            elif key == "quantile":
-                kwargs["quantile"] = number
-            elif key == "window":
-                kwargs["window"] = int(number)
-            elif key == "horizon":
-                kwargs["horizon_s"] = number
+            elif key in forecast_keys:
+                forecast[forecast_keys[key]] = (int(number)
+                                                if key == "window"
+                                                else number)
             else:
                 raise ValueError(
-                    f"adaptive: unknown key {key!r}; known: model, "
-                    f"quantile, window, horizon, {', '.join(fields)}")
-        policy = dataclasses.replace(REPLAY_POLICY, **changes)
-        from watcher_adaptive.core import policy as policy_mod
-        policy_mod.validate(policy)
-        strategy = cls(policy=policy, **kwargs)
+                    f"{cls.name}: unknown key {key!r}; known: model, "
+                    f"{', '.join(forecast_keys)}, {', '.join(fields)}")
+        policy = policy_mod.validate(dataclasses.replace(Policy(),
+                                                         **changes))
+        settings = dataclasses.replace(ForecastSettings(), **forecast)
+        if not 0.5 <= settings.quantile < 1.0:
+            raise ValueError(f"{cls.name}: quantile must be in [0.5, 1)")
+        if settings.window < 1 or settings.horizon_s <= 0:
+            raise ValueError(f"{cls.name}: window and horizon must be "
+                             "positive")
+        strategy = cls(policy=policy, settings=settings,
+                       model_path=model_path)
         # distinct runs in one results.json need distinct names
-        strategy.name = f"adaptive:{param}"
+        strategy.name = f"{cls.name}:{param}"
         return strategy
 
     def describe(self) -> str:
         p = self.policy
         source = f"model {self.model_path}" if self.model_path else \
-            f"recent {self.window} samples"
+            f"forecaster {self.settings.forecaster}, reactive window " \
+            f"{self.window} samples"
+        if self.spoke:
+            total = sum(self.spoke.values())
+            source += "; spoke: " + ", ".join(
+                f"{n} {c / total:.0%}" for n, c in sorted(self.spoke.items()))
         return (f"adaptive q={self.quantile:g} "
                 f"overload>{p.overload_threshold:g} "
                 f"target<={p.target_utilization:g} "
@@ -119,9 +152,16 @@ class AdaptiveReplay(api.ReplayStrategy):
                 f"({source})")
 
     def initial_placement(self, hosts: api.HostTable, vms: api.VmTable,
-                          util0: np.ndarray) -> np.ndarray:
+                          util0: np.ndarray,
+                          limits: Optional[api.Limits] = None) -> np.ndarray:
+        # a new run: forget what an earlier run taught the forecasters
+        self._selector = None
+        self._seen_until_s = -np.inf
+        self._last_move_s = None
+        self._recent = []
+        self.spoke = {}
         return cloudsim_policies.LrMmt().initial_placement(hosts, vms,
-                                                           util0)
+                                                           util0, limits)
 
     # ------------------------------------------------------------------
     def decide(self, view: api.ClusterView) -> api.Decision:
@@ -137,17 +177,60 @@ class AdaptiveReplay(api.ReplayStrategy):
 
     def forecast(self, view: api.ClusterView) -> DemandForecast:
         size = view.vms.total_mips.astype(float)
+        if self.settings.forecaster != "reactive" and not self.model_path:
+            return self._online_forecast(view, size)
         if self.model_path:
             if self._model is None:
                 from watcher_adaptive.predict import predictor
                 self._model = predictor.load(self.model_path)
-            from watcher_adaptive.predict import online
-            return online.model_forecast(
+            from watcher_adaptive.predict import online as predict_online
+            return predict_online.model_forecast(
                 self._model, view.vm_cpu_history, size, self.quantile,
                 self.horizon_s, view.interval_s, None)
         return demand.reactive_forecast(view.vm_cpu_history, size,
                                         self.quantile, self.horizon_s,
                                         window=self.window)
+
+    def _online_forecast(self, view: api.ClusterView,
+                         size: np.ndarray) -> DemandForecast:
+        """Feed the samples the view added since the last audit to the
+        online forecasters (never a sample after the replay clock: the
+        view holds none) and let the chosen one speak per host group."""
+        interval = view.interval_s
+        if self._selector is None:
+            self._selector = online.Selector(
+                view.vms.n, int(round(86400.0 / interval)),
+                window=self.settings.window,
+                forecaster=self.settings.forecaster)
+        hist = view.vm_cpu_history
+        new = hist.shape[1] if not np.isfinite(self._seen_until_s) else \
+            int(round((view.time_s - self._seen_until_s) / interval))
+        new = max(0, min(new, hist.shape[1]))
+        group = _host_group(view)
+        for k in range(hist.shape[1] - new, hist.shape[1]):
+            self._selector.observe(hist[:, k], group)
+        self._seen_until_s = view.time_s
+        steps = max(1, int(np.ceil(self.settings.horizon_s / interval)))
+        expected, upper, chosen = self._selector.forecast(
+            self.settings.quantile, steps, group)
+        fallback = demand.reactive_forecast(hist, np.ones(view.vms.n),
+                                            self.settings.quantile,
+                                            self.settings.horizon_s,
+                                            window=self.settings.window)
+        expected, upper, _ = online.combine(expected, upper,
+                                            fallback.expected,
+                                            fallback.upper)
+        upper = np.clip(np.maximum(upper, expected), 0.0, 1.0)
+        expected = np.clip(expected, 0.0, 1.0)
+        for name in chosen[view.vm_host >= 0]:
+            self.spoke[name] = self.spoke.get(name, 0) + 1
+        return DemandForecast(expected=expected * size, upper=upper * size,
+                              quantile=self.settings.quantile,
+                              horizon_s=self.settings.horizon_s,
+                              source="+".join(sorted(set(
+                                  chosen[view.vm_host >= 0]))) or
+                              "reactive",
+                              cold_start=fallback.cold_start)
 
     def snapshot(self, view: api.ClusterView) -> ClusterSnapshot:
         n_v, n_h = view.vms.n, view.hosts.n
@@ -161,13 +244,12 @@ class AdaptiveReplay(api.ReplayStrategy):
             np.add.at(running, view.vm_host[migrating], 1)
             np.add.at(running, view.vm_migration_target[migrating], 1)
         unlimited = np.full(n_h, np.inf)
-        ram = view.hosts.ram_mb.astype(float) if view.enforce_memory \
-            else unlimited
+        limits = view.host_limits()
         return ClusterSnapshot(
             host_names=view.hosts.names,
             host_cpu_capacity=view.hosts.total_mips.astype(float),
-            host_ram_mb=ram, host_disk_gb=unlimited,
-            host_vcpus=unlimited, host_accepts=view.host_enabled,
+            host_ram_mb=limits.ram_mb, host_disk_gb=unlimited,
+            host_vcpus=limits.vcpus, host_accepts=view.host_enabled,
             host_zone=("",) * n_h, vm_names=view.vms.names,
             vm_host=view.vm_host, vm_vcpus=view.vms.pes.astype(float),
             vm_ram_mb=view.vms.ram_mb.astype(float),
@@ -177,3 +259,19 @@ class AdaptiveReplay(api.ReplayStrategy):
             vm_seconds_since_move=now - self._last_move_s,
             moves_last_hour=len(self._recent),
             host_migrations_running=running)
+
+
+def _host_group(view: api.ClusterView) -> np.ndarray:
+    """Each VM's host group (its host's model), -1 when not placed."""
+    models = sorted(set(view.hosts.model))
+    code = np.array([models.index(m) for m in view.hosts.model])
+    return np.where(view.vm_host >= 0, code[np.maximum(view.vm_host, 0)], -1)
+
+
+class AdaptiveReactiveReplay(AdaptiveReplay):
+    """``adaptive-reactive``: ``adaptive`` with the same settings but the
+    reactive rule (the last hour's empirical quantile) as its forecaster,
+    to show what the forecast itself adds."""
+
+    name = "adaptive-reactive"
+    forced_forecaster = "reactive"

@@ -71,6 +71,24 @@ class VmTable:
 
 
 @dataclasses.dataclass(frozen=True)
+class Limits:
+    """What each host may allocate to its VMs (index = host number).
+
+    :param ram_mb: RAM, ``inf`` where RAM does not limit placement.
+    :param vcpus: vCPUs (cores times the allocation ratio), ``inf`` where
+        they do not limit placement.
+    """
+
+    ram_mb: np.ndarray
+    vcpus: np.ndarray
+
+    @property
+    def enforced(self) -> bool:
+        return bool(np.isfinite(self.ram_mb).any()
+                    or np.isfinite(self.vcpus).any())
+
+
+@dataclasses.dataclass(frozen=True)
 class ClusterView:
     """What a strategy may read at one audit.  Arrays must not be mutated.
 
@@ -94,9 +112,9 @@ class ClusterView:
         VMs during the last frame (a VM migrating out counts in full).
     :param vm_list_seq: order in which VMs joined their host's VM list
         (smaller = earlier), for policies whose ties follow that order.
-    :param enforce_memory: whether the engine refuses moves to hosts
-        without free RAM/bandwidth (off in the CloudSim model, where VMs
-        reserve memory only when created).
+    :param limits: what each host may allocate to VMs in the replay's
+        world (:mod:`~watcher_adaptive.replay.worlds`); the engine refuses
+        a move that breaks them.  ``None``: unlimited.
     """
 
     time_s: float
@@ -111,7 +129,14 @@ class ClusterView:
     host_allocated_mips: np.ndarray
     vm_memory_used_mb: Optional[np.ndarray] = None
     vm_list_seq: Optional[np.ndarray] = None
-    enforce_memory: bool = False
+    limits: Optional["Limits"] = None
+
+    def host_limits(self) -> "Limits":
+        """:attr:`limits`, or unlimited ones."""
+        if self.limits is not None:
+            return self.limits
+        unlimited = np.full(self.hosts.n, np.inf)
+        return Limits(ram_mb=unlimited, vcpus=unlimited.copy())
 
     @property
     def vm_in_migration(self) -> np.ndarray:

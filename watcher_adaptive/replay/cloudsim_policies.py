@@ -129,14 +129,16 @@ class PlanState:
     ``saveAllocation`` / ``restoreAllocation`` pair, without the restore:
     the copy is simply dropped)."""
 
-    def __init__(self, view: api.ClusterView,
-                 memory_aware: bool = False) -> None:
+    def __init__(self, view: api.ClusterView) -> None:
         hosts, vms = view.hosts, view.vms
         # NOTE(wa): in CloudSim 3.0.3 a VM asks for its RAM and bandwidth
         # only while it is being created; afterwards its (null) utilisation
-        # models request zero, so neither limits a migration.  Reproduce
-        # that by default; ``memory_aware`` checks them as a cloud would.
-        self.memory_aware = memory_aware
+        # models request zero, so neither limits a migration.  The
+        # ``cloudsim`` world reproduces that (no limits); in a world with
+        # limits the policy checks RAM and vCPUs as Nova's scheduler would
+        # (the fair, RAM-aware MMT), and nothing else.
+        self.limits = view.host_limits()
+        self.memory_aware = self.limits.enforced
         self.hosts, self.vms = hosts, vms
         self.total = hosts.total_mips.astype(np.float64)
         self.pe_mips = hosts.mips_per_pe.astype(np.float64)
@@ -168,8 +170,8 @@ class PlanState:
         self.req_sum = np.zeros(nh)
         self.util_mips = np.zeros(nh)
         self.avail = self.total.copy()
-        self.ram_free = hosts.ram_mb.astype(np.float64).copy()
-        self.bw_free = hosts.bw_mbps.astype(np.float64).copy()
+        self.ram_free = self.limits.ram_mb.astype(np.float64).copy()
+        self.vcpu_free = self.limits.vcpus.astype(np.float64).copy()
         self.hist = np.zeros((nh, LR_WINDOW))
         for h in range(nh):
             if self.members[h]:
@@ -183,7 +185,7 @@ class PlanState:
         capped: list[float] = []
         req_sum = 0.0
         ram = 0.0
-        bw = 0.0
+        vcpus = 0.0
         hist = np.zeros(LR_WINDOW)
         for vm in self.members[h]:
             c = min(self.req_pe[vm], self.pe_mips[h]) * vms.pes[vm]
@@ -193,7 +195,7 @@ class PlanState:
             capped_total += c
             req_sum += self.req[vm]
             ram += vms.ram_mb[vm]
-            bw += vms.bw_mbps[vm]
+            vcpus += vms.pes[vm]
             hist += self.vm_hist[vm] * vms.mips[vm] / self.total[h]
         if capped_total <= self.total[h]:
             self.util_mips[h] = capped_total
@@ -204,8 +206,8 @@ class PlanState:
                                           for c in capped))
             self.avail[h] = 0.0
         self.req_sum[h] = req_sum
-        self.ram_free[h] = self.hosts.ram_mb[h] - ram
-        self.bw_free[h] = self.hosts.bw_mbps[h] - bw
+        self.ram_free[h] = self.limits.ram_mb[h] - ram
+        self.vcpu_free[h] = self.limits.vcpus[h] - vcpus
         self.hist[h] = hist
 
     def add(self, vm: int, h: int) -> None:
@@ -223,8 +225,8 @@ class PlanState:
               & (self.pe_mips >= self.req_pe[vm])
               & (self.avail >= self.req[vm]))
         if self.memory_aware:
-            ok &= ((self.ram_free >= self.vms.ram_mb[vm])
-                   & (self.bw_free >= self.vms.bw_mbps[vm]))
+            ok &= ((self.ram_free >= self.vms.ram_mb[vm] - 1e-6)
+                   & (self.vcpu_free >= self.vms.pes[vm] - 1e-6))
         cand = np.flatnonzero(ok)
         if cand.size == 0:
             return None
@@ -251,7 +253,7 @@ class PlanState:
 def plan_migrations(view: api.ClusterView,
                     detector: OverloadDetector) -> list[api.Move]:
     """One CloudSim ``optimizeAllocation`` pass: the migration map."""
-    ps = PlanState(view, view.enforce_memory)
+    ps = PlanState(view)
     nh = view.hosts.n
     all_hosts = np.arange(nh)
     overloaded = detector.hosts(ps, all_hosts)
@@ -329,24 +331,32 @@ def _eligible_underloaded(ps: PlanState, h: int) -> bool:
 # ----------------------------------------------------------------------
 # initial placement
 def _initial(hosts: api.HostTable, vms: api.VmTable,
-             threshold: Optional[float]) -> np.ndarray:
+             threshold: Optional[float],
+             limits: Optional[api.Limits] = None) -> np.ndarray:
     """Place VMs one by one as CloudSim does at start: each new VM asks
-    for its full MIPS.  ``threshold=None`` is first fit (``dvfs``); else
-    power-aware best fit skipping hosts whose requested load would exceed
-    ``threshold`` (VMs already placed request nothing yet, as in CloudSim,
-    where their workload has not been submitted)."""
+    for its full MIPS, its RAM and its bandwidth, and, in a world with
+    limits, fits in the host's RAM and vCPU limits.  ``threshold=None``
+    is first fit (``dvfs``); else power-aware best fit skipping hosts
+    whose requested load would exceed ``threshold`` (VMs already placed
+    request nothing yet, as in CloudSim, where their workload has not
+    been submitted)."""
     nh = hosts.n
     total = hosts.total_mips.astype(np.float64)
     pe = hosts.mips_per_pe.astype(np.float64)
     allocated = np.zeros(nh)
     ram_free = hosts.ram_mb.astype(np.float64).copy()
     bw_free = hosts.bw_mbps.astype(np.float64).copy()
+    vcpu_free = np.full(nh, np.inf)
+    if limits is not None:
+        ram_free = np.minimum(ram_free, limits.ram_mb)
+        vcpu_free = limits.vcpus.astype(np.float64).copy()
     idle_power = power.power_at(hosts.power_w, np.zeros(nh))
     out = np.full(vms.n, -1, dtype=np.int64)
     for vm in range(vms.n):
         need = float(vms.mips[vm] * vms.pes[vm])
         ok = ((pe >= vms.mips[vm]) & (total - allocated >= need)
-              & (ram_free >= vms.ram_mb[vm]) & (bw_free >= vms.bw_mbps[vm]))
+              & (ram_free >= vms.ram_mb[vm]) & (bw_free >= vms.bw_mbps[vm])
+              & (vcpu_free >= vms.pes[vm]))
         cand = np.flatnonzero(ok)
         if cand.size == 0:
             continue
@@ -368,19 +378,23 @@ def _initial(hosts: api.HostTable, vms: api.VmTable,
         allocated[host] += need
         ram_free[host] -= vms.ram_mb[vm]
         bw_free[host] -= vms.bw_mbps[vm]
+        vcpu_free[host] -= vms.pes[vm]
     return out
 
 
 def first_fit_initial_placement(hosts: api.HostTable, vms: api.VmTable,
-                                util0: np.ndarray) -> np.ndarray:
-    return _initial(hosts, vms, None)
+                                util0: Optional[np.ndarray],
+                                limits: Optional[api.Limits] = None,
+                                ) -> np.ndarray:
+    return _initial(hosts, vms, None, limits)
 
 
 def pabfd_initial_placement(hosts: api.HostTable, vms: api.VmTable,
-                            util0: np.ndarray,
+                            util0: Optional[np.ndarray],
+                            limits: Optional[api.Limits] = None,
                             threshold: float = LR_FALLBACK_THRESHOLD
                             ) -> np.ndarray:
-    return _initial(hosts, vms, threshold)
+    return _initial(hosts, vms, threshold, limits)
 
 
 # ----------------------------------------------------------------------
@@ -394,8 +408,9 @@ class NoMigration(api.ReplayStrategy):
         return api.Decision()
 
     def initial_placement(self, hosts: api.HostTable, vms: api.VmTable,
-                          util0: np.ndarray) -> np.ndarray:
-        return first_fit_initial_placement(hosts, vms, util0)
+                          util0: np.ndarray,
+                          limits: Optional[api.Limits] = None) -> np.ndarray:
+        return first_fit_initial_placement(hosts, vms, util0, limits)
 
     def describe(self) -> str:
         return "dvfs (no migration, first-fit placement)"
@@ -410,8 +425,9 @@ class _MmtPolicy(api.ReplayStrategy):
                                                         self.detector)))
 
     def initial_placement(self, hosts: api.HostTable, vms: api.VmTable,
-                          util0: np.ndarray) -> np.ndarray:
-        return _initial(hosts, vms, self.placement_threshold)
+                          util0: np.ndarray,
+                          limits: Optional[api.Limits] = None) -> np.ndarray:
+        return _initial(hosts, vms, self.placement_threshold, limits)
 
 
 class ThrMmt(_MmtPolicy):

@@ -20,7 +20,9 @@ from typing import Optional
 import numpy as np
 
 from watcher_adaptive.replay import api
+from watcher_adaptive.replay import cloudsim_policies
 from watcher_adaptive.replay import power
+from watcher_adaptive.replay import worlds
 from watcher_adaptive.traces.model import TraceSet
 
 
@@ -52,6 +54,9 @@ CLOUDSIM_VM_TYPES = ((2500.0, 870.0), (2000.0, 1740.0), (1000.0, 1740.0),
                      (500.0, 613.0))
 CLOUDSIM_VM_BW_MBPS = 100.0
 CLOUDSIM_HOSTS = 800
+#: RAM of a VM whose size the trace does not give (Nova's m1.small: 2 GB
+#: would overstate the small Bitbrains VMs; 1 GB is the common tiny flavour)
+DEFAULT_VM_RAM_MB = 1024.0
 
 
 def _host_table(models: list[HostModel]) -> api.HostTable:
@@ -126,7 +131,16 @@ def modern_cluster(trace: TraceSet, n_hosts: Optional[int] = None,
         cores = np.ones(n, dtype=np.int64)
         per_pe = np.array([CLOUDSIM_VM_TYPES[t][0] for t in types])
     if trace.vm_memory_mb is not None:
-        ram = np.nan_to_num(trace.vm_memory_mb, nan=1024.0)
+        ram = np.nan_to_num(trace.vm_memory_mb, nan=DEFAULT_VM_RAM_MB)
+    elif trace.memory_mb is not None:
+        # a memory series but no provisioned size (a --memory CSV): the
+        # VM's largest use is the least its flavour can have been
+        with np.errstate(all="ignore"):
+            peak = np.nanmax(trace.memory_mb, axis=1)
+        ram = np.where(np.isfinite(peak) & (peak > 0), np.ceil(peak),
+                       DEFAULT_VM_RAM_MB)
+        notes.append("VM RAM sizes are each VM's peak memory use in the "
+                     "trace (no provisioned size given)")
     else:
         types = cloudsim_vm_types(n)
         ram = np.array([CLOUDSIM_VM_TYPES[t][1] for t in types])
@@ -152,14 +166,15 @@ def modern_cluster(trace: TraceSet, n_hosts: Optional[int] = None,
 def _enough_hosts(host: HostModel, vms: api.VmTable, n_hosts: int) -> int:
     """Grow ``n_hosts`` until both start-up placements (first fit and
     power-aware best fit) find a host for every VM."""
-    from watcher_adaptive.replay import cloudsim_policies
-
     for _ in range(50):
         hosts = _host_table([host] * n_hosts)
+        # the realistic world's limits are the tighter: what fits there
+        # fits in every world
+        limits = worlds.REALISTIC.limits(hosts)
         placed = (cloudsim_policies.first_fit_initial_placement(
-            hosts, vms, None) >= 0).all() and \
+            hosts, vms, None, limits) >= 0).all() and \
             (cloudsim_policies.pabfd_initial_placement(
-                hosts, vms, None) >= 0).all()
+                hosts, vms, None, limits) >= 0).all()
         if placed:
             return n_hosts
         n_hosts = math.ceil(n_hosts * 1.1) + 1

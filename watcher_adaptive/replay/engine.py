@@ -35,6 +35,8 @@ from typing import Protocol
 import numpy as np
 
 from watcher_adaptive.replay import api
+from watcher_adaptive.replay import bound
+from watcher_adaptive.replay import cloudsim_policies
 from watcher_adaptive.replay import power
 from watcher_adaptive.replay import results
 
@@ -69,9 +71,10 @@ class ReplayEngine:
     :param duration_s: simulated time; events after it are not processed.
     :param start_offset_s: time of frame 0 (CloudSim starts at 0.1 s).
     :param remove_idle_vms: keep CloudSim's "zero demand = finished" rule.
-    :param enforce_memory: refuse moves whose target lacks RAM or
-        bandwidth.  CloudSim 3.0.3 VMs reserve memory only when created,
-        so its model runs with this off.
+    :param limits: what each host may allocate (RAM, vCPUs) in the
+        replay's world (:mod:`~watcher_adaptive.replay.worlds`); the
+        start placement and every move must fit.  ``None``: unlimited,
+        as in CloudSim 3.0.3, whose VMs reserve memory only when created.
     :param memory_used_mb: optional ``(n_vms, n_samples)`` for strategies.
     """
 
@@ -81,7 +84,7 @@ class ReplayEngine:
                  duration_s: Optional[float] = None,
                  start_offset_s: float = 0.1,
                  remove_idle_vms: bool = True,
-                 enforce_memory: bool = False,
+                 limits: Optional[api.Limits] = None,
                  memory_used_mb: Optional[np.ndarray] = None) -> None:
         if cpu.shape[0] != vms.n:
             raise ValueError("cpu rows must match the VM table")
@@ -103,13 +106,30 @@ class ReplayEngine:
                                 else cpu.shape[1] * trace_interval_s)
         self.start_offset_s = float(start_offset_s)
         self.remove_idle_vms = remove_idle_vms
-        self.enforce_memory = enforce_memory
+        if limits is None:
+            unlimited = np.full(hosts.n, np.inf)
+            limits = api.Limits(ram_mb=unlimited, vcpus=unlimited.copy())
+        self.limits = limits
         self._host_total = hosts.total_mips.astype(np.float64)
         self._host_pe = hosts.mips_per_pe.astype(np.float64)
         self._vm_pes = vms.pes.astype(np.float64)
         self._vm_mips = vms.mips.astype(np.float64)
         # migration time = RAM / (bandwidth / 2), bandwidth in MB/s
         self._bw_mb_s = hosts.bw_mbps / 8.0
+
+    def frame_times(self) -> np.ndarray:
+        """Times of the scheduling frames the engine processes."""
+        n = max(1, int((self.duration_s - self.start_offset_s)
+                       // self.scheduling_interval_s))
+        return self.start_offset_s + self.scheduling_interval_s * \
+            np.arange(1, n + 1)
+
+    def fluid_bound_kwh(self) -> float:
+        """The physical energy floor of this trace in this engine's world
+        (:mod:`~watcher_adaptive.replay.bound`)."""
+        return bound.fluid_bound_kwh(
+            self.hosts, self.vms, self.utilization_at, self.frame_times(),
+            self.limits)
 
     # ------------------------------------------------------------------
     # trace
@@ -201,6 +221,12 @@ class _Run:
         self.vm_req_time = 0.0
         self.vm_alloc_time = 0.0
         self.vm_mig_loss = 0.0
+        # demand of VMs that found no host at the start, or left by
+        # CloudSim's idle rule: asked, never served
+        self.vm_dropped = np.zeros(nv, dtype=bool)
+        self.dropped_req_time = 0.0
+        self._dropped_req = 0.0
+        self._dropped_t = 0.0
         self.host_entry_t = np.full(nh, np.nan)
         self.host_entry_a = np.zeros(nh)
         self.host_entry_r = np.zeros(nh)
@@ -220,9 +246,11 @@ class _Run:
         util0 = e.utilization_at(0.0)
         place = getattr(self.strategy, "initial_placement", None)
         if place is None:
-            from watcher_adaptive.replay import cloudsim_policies
             place = cloudsim_policies.pabfd_initial_placement
-        placement = np.asarray(place(e.hosts, e.vms, util0), dtype=np.int64)
+        placement = np.asarray(place(e.hosts, e.vms, util0, e.limits),
+                               dtype=np.int64)
+        self._check_placement(placement)
+        self.vm_dropped = placement < 0
         unplaced = [e.vms.names[v] for v in np.flatnonzero(placement < 0)]
         if unplaced:
             self.notes.append(
@@ -253,6 +281,23 @@ class _Run:
                 progress(min(1.0, frame / n_frames))
             t = t + e.scheduling_interval_s
         self._finalize_hosts()
+
+    def _check_placement(self, placement: np.ndarray) -> None:
+        """A start placement beyond the world's limits is the strategy's
+        bug, not something to replay."""
+        e = self.e
+        on = placement >= 0
+        ram = np.bincount(placement[on], weights=e.vms.ram_mb[on],
+                          minlength=e.hosts.n)
+        vcpus = np.bincount(placement[on], weights=e._vm_pes[on],
+                            minlength=e.hosts.n)
+        over = np.flatnonzero((ram > e.limits.ram_mb + 1e-6)
+                              | (vcpus > e.limits.vcpus + 1e-6))
+        if over.size:
+            raise ValueError(
+                f"{self.strategy.name}: the start placement exceeds the "
+                f"RAM or vCPU limit of {over.size} host(s), e.g. "
+                f"{e.hosts.names[int(over[0])]}")
 
     # ------------------------------------------------------------------
     def _place(self, vm: int, host: int) -> None:
@@ -317,6 +362,13 @@ class _Run:
         requested = self._host_sums(host, self.vm_requested[vm])
         # VM states (not for the copy on a migration target)
         src = ~is_in
+        if self.vm_dropped.any():
+            if t > self._dropped_t:
+                self.dropped_req_time += self._dropped_req * (
+                    t - self._dropped_t)
+            self._dropped_req = float(
+                self.vm_requested[self.vm_dropped].sum())
+            self._dropped_t = t
         self._vm_entries(t, vm[src], alloc[src], self.vm_requested[vm[src]],
                          is_out[src])
         # A host is on while it does work.  In CloudSim a VM with no demand
@@ -352,6 +404,7 @@ class _Run:
             if idle.any():
                 self.vm_alive[idle] = False
                 self.vm_host[idle] = -1
+                self.vm_dropped[idle] = True
 
     def _utilization(self, util_mips: np.ndarray) -> np.ndarray:
         u = util_mips / self.e._host_total
@@ -457,7 +510,7 @@ class _Run:
             host_allocated_mips=self.host_util_mips.copy(),
             vm_memory_used_mb=mem,
             vm_list_seq=self.vm_seq.copy(),
-            enforce_memory=e.enforce_memory,
+            limits=e.limits,
         )
 
     def _apply(self, t: float, decision: api.Decision) -> None:
@@ -471,10 +524,12 @@ class _Run:
         if not decision.moves:
             return
         vm_slots, host_slots, _ = self._slots()
+        # a VM migrating in holds its RAM and vCPUs on both hosts
         ram_used = np.bincount(host_slots, weights=e.vms.ram_mb[vm_slots],
                                minlength=e.hosts.n)
-        bw_used = np.bincount(host_slots, weights=e.vms.bw_mbps[vm_slots],
-                              minlength=e.hosts.n)
+        vcpus_used = np.bincount(host_slots, weights=e._vm_pes[vm_slots],
+                                 minlength=e.hosts.n)
+        ram_limit, vcpu_limit = e.limits.ram_mb, e.limits.vcpus
         busy = self.vm_pending > 0  # state before this decision
         for move in decision.moves:
             vm, target = int(move.vm), int(move.target)
@@ -482,15 +537,14 @@ class _Run:
                     or not self.vm_alive[vm] or self.vm_host[vm] < 0 \
                     or busy[vm] or target == self.vm_host[vm] \
                     or not self.host_enabled[target] \
-                    or (e.enforce_memory and (
-                        ram_used[target] + e.vms.ram_mb[vm]
-                        > e.hosts.ram_mb[target]
-                        or bw_used[target] + e.vms.bw_mbps[vm]
-                        > e.hosts.bw_mbps[target])):
+                    or ram_used[target] + e.vms.ram_mb[vm] \
+                    > ram_limit[target] + 1e-6 \
+                    or vcpus_used[target] + e._vm_pes[vm] \
+                    > vcpu_limit[target] + 1e-6:
                 self.rejected_moves += 1
                 continue
             ram_used[target] += e.vms.ram_mb[vm]
-            bw_used[target] += e.vms.bw_mbps[vm]
+            vcpus_used[target] += e._vm_pes[vm]
             duration = e.vms.ram_mb[vm] / (e._bw_mb_s[target] / 2.0)
             self._seq += 1
             mig = _Migration(vm, int(self.vm_host[vm]), target,
@@ -522,10 +576,13 @@ class _Run:
                if self.vm_req_time > 0 else 0.0)
         energy = self.energy_ws / 3.6e6
         slav = slatah * pdm
+        asked = self.vm_req_time + self.dropped_req_time
+        # exactly 1.0 when every VM got all it asked at every moment
+        served = self.vm_alloc_time / asked if asked > 0 else 1.0
         return results.Metrics(
             energy_kwh=energy, migrations=self.n_migrations, slatah=slatah,
             pdm=pdm, slav=slav, esv=energy * slav,
-            host_shutdowns=self.shutdowns)
+            host_shutdowns=self.shutdowns, served_fraction=served)
 
     def timeline(self) -> results.Timeline:
         arr = np.array(self._tl) if self._tl else np.zeros((0, 5))

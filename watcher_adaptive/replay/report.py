@@ -14,7 +14,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from watcher_adaptive.replay import results  # noqa: E402
+from watcher_adaptive.replay import results
+from watcher_adaptive.replay import worlds  # noqa: E402
 from watcher_adaptive.traces.model import TraceSet  # noqa: E402
 
 _SERIES = (
@@ -26,16 +27,28 @@ _SERIES = (
 
 def write_report(output_dir: Path, trace: TraceSet,
                  runs: Sequence[results.StrategyRun],
-                 extra: Optional[dict[str, Any]] = None) -> Path:
-    """Write everything into ``output_dir``; returns the HTML path."""
+                 extra: Optional[dict[str, Any]] = None,
+                 world: Optional[worlds.World] = None,
+                 fluid_bound_kwh: Optional[float] = None) -> Path:
+    """Write everything into ``output_dir``; returns the HTML path.
+
+    :param world: the world every run ran in (``constraints`` in
+        ``results.json``, the report's header).
+    :param fluid_bound_kwh: the trace's physical energy floor.
+    """
     output_dir.mkdir(parents=True, exist_ok=True)
-    doc = results.to_json_dict(trace.name, list(runs), extra)
+    extra = dict(extra or {})
+    if world is not None:
+        extra["constraints"] = world.name
+    doc = results.to_json_dict(trace.name, list(runs), extra,
+                               fluid_bound_kwh=fluid_bound_kwh)
     (output_dir / "results.json").write_text(
         json.dumps(doc, indent=2, default=_json_default) + "\n")
     images = [_plot_series(output_dir, runs, *spec) for spec in _SERIES]
     images.append(_plot_bars(output_dir, runs))
     page = output_dir / "report.html"
-    page.write_text(_html(trace, runs, [i for i in images if i], extra))
+    page.write_text(_html(trace, runs, [i for i in images if i], extra,
+                          world, fluid_bound_kwh))
     return page
 
 
@@ -102,16 +115,22 @@ def _fmt(value: Optional[float], kind: str) -> str:
 
 
 def _html(trace: TraceSet, runs, images: list[str],
-          extra: Optional[dict[str, Any]]) -> str:
+          extra: Optional[dict[str, Any]],
+          world: Optional[worlds.World] = None,
+          fluid_bound_kwh: Optional[float] = None) -> str:
     esc = html.escape
     rows = []
     for r in runs:
         m = r.metrics
         cells = [esc(r.name)]
         if m is None:
-            cells += ["–"] * 7
+            cells += ["–"] * 9
         else:
-            cells += [_fmt(m.energy_kwh, "f"), _fmt(m.migrations, "int"),
+            vs_floor = (f"{m.energy_kwh / fluid_bound_kwh:.3f}"
+                        if fluid_bound_kwh else "–")
+            cells += [_fmt(m.energy_kwh, "f"), vs_floor,
+                      f"{m.served_fraction * 100:.4f}",
+                      _fmt(m.migrations, "int"),
                       _fmt(m.slatah, "pct"), _fmt(m.pdm, "pct"),
                       _fmt(m.slav, "pct5"), f"{m.esv:.6f}",
                       _fmt(m.host_shutdowns, "int")]
@@ -120,7 +139,8 @@ def _html(trace: TraceSet, runs, images: list[str],
                   esc(r.error or "")]
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells)
                     + "</tr>")
-    header = ("strategy", "energy (kWh)", "migrations", "SLATAH (%)",
+    header = ("strategy", "energy (kWh)", "energy / floor", "served (%)",
+              "migrations", "SLATAH (%)",
               "PDM (%)", "SLAV (%)", "ESV", "host shutdowns", "wall (s)",
               "audit every (s)", "audits / failed", "error")
     notes = sorted({n for r in runs for n in r.notes})
@@ -135,6 +155,12 @@ def _html(trace: TraceSet, runs, images: list[str],
         f"<h1>Replay of {esc(trace.name)}</h1>",
         f"<p>{trace.n_vms} VMs, {trace.n_samples} samples of "
         f"{trace.interval_s:g} s.</p>",
+        (f"<p><b>World</b>: {esc(world.header())}.</p>" if world else ""),
+        (f"<p><b>Physical floor</b> (all demand served on the most "
+         f"efficient host model at its most efficient utilisation, "
+         f"fractional hosts, free migrations): "
+         f"{fluid_bound_kwh:.2f} kWh. A strategy below it left demand "
+         "unserved (see served).</p>" if fluid_bound_kwh else ""),
         "<h2>Metrics</h2><table><tr>"
         + "".join(f"<th>{h}</th>" for h in header) + "</tr>",
         *rows, "</table>",

@@ -13,7 +13,7 @@ from typing import Optional
 import numpy as np
 
 METRIC_KEYS = ("energy_kwh", "migrations", "slatah", "pdm", "slav", "esv",
-               "host_shutdowns")
+               "host_shutdowns", "served_fraction")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,6 +29,10 @@ class Metrics:
     :param slav: ``slatah * pdm``.
     :param esv: ``energy_kwh * slav``.
     :param host_shutdowns: times a host went from active to idle.
+    :param served_fraction: CPU demand served / demand asked over the run
+        (VMs left without a host count as asked); below 1 exactly when
+        some demand went unserved (an overloaded host, the 10 % a
+        migrating VM loses, a VM with no host).
     """
 
     energy_kwh: float
@@ -38,6 +42,7 @@ class Metrics:
     slav: float
     esv: float
     host_shutdowns: int
+    served_fraction: float = 1.0
 
     def as_dict(self) -> dict[str, float]:
         return {k: getattr(self, k) for k in METRIC_KEYS}
@@ -75,12 +80,22 @@ class StrategyRun:
 
 
 def to_json_dict(trace_name: str, runs: list[StrategyRun],
-                 extra: Optional[dict[str, Any]] = None) -> dict[str, Any]:
-    """The ``results.json`` document for a set of runs on one trace."""
+                 extra: Optional[dict[str, Any]] = None,
+                 fluid_bound_kwh: Optional[float] = None,
+                 ) -> dict[str, Any]:
+    """The ``results.json`` document for a set of runs on one trace.
+
+    :param fluid_bound_kwh: the physical floor of the trace
+        (:mod:`~watcher_adaptive.replay.bound`); each strategy then gets
+        ``energy_vs_bound`` (its energy / the floor).
+    """
     strategies: dict[str, Any] = {}
     for run in runs:
         entry: dict[str, Any] = (run.metrics.as_dict() if run.metrics
                                  else {k: None for k in METRIC_KEYS})
+        entry["energy_vs_bound"] = (
+            run.metrics.energy_kwh / fluid_bound_kwh
+            if run.metrics and fluid_bound_kwh else None)
         entry.update(
             wall_s=round(run.wall_s, 3),
             audit_interval_s=run.audit_interval_s,
@@ -92,6 +107,8 @@ def to_json_dict(trace_name: str, runs: list[StrategyRun],
         )
         strategies[run.name] = entry
     doc: dict[str, Any] = {"trace": trace_name, "strategies": strategies}
+    if fluid_bound_kwh is not None:
+        doc["fluid_bound_kwh"] = fluid_bound_kwh
     if extra:
         doc.update(extra)
     return doc

@@ -17,6 +17,7 @@ from watcher_adaptive.replay import api
 from watcher_adaptive.replay import cluster
 from watcher_adaptive.replay import engine
 from watcher_adaptive.replay import results
+from watcher_adaptive.replay import worlds
 from watcher_adaptive.traces.model import TraceSet
 
 #: ``progress(strategy_name, fraction_done)``
@@ -25,11 +26,12 @@ Progress = Callable[[str, float], None]
 
 @dataclasses.dataclass(frozen=True)
 class Scenario:
-    """The simulated cloud a trace is replayed on."""
+    """The simulated cloud a trace is replayed on, in one world."""
 
     model: str
     engine: engine.ReplayEngine
     notes: tuple[str, ...]
+    world: worlds.World = worlds.REALISTIC
 
 
 def is_planetlab(trace: TraceSet) -> bool:
@@ -38,45 +40,57 @@ def is_planetlab(trace: TraceSet) -> bool:
             or trace.name.startswith(("planetlab:", "embedded:planetlab")))
 
 
-def build_scenario(trace: TraceSet,
-                   n_hosts: Optional[int] = None) -> Scenario:
-    """The cluster model and engine for ``trace``."""
+def membership_world(trace: TraceSet) -> worlds.World:
+    """The world whose LR-MMT replay gives the predictor's host membership
+    by default: ``cloudsim`` for PlanetLab days (as CloudSim ran them),
+    ``realistic`` for every other trace."""
+    return worlds.CLOUDSIM if is_planetlab(trace) else worlds.REALISTIC
+
+
+def build_scenario(trace: TraceSet, n_hosts: Optional[int] = None,
+                   world: worlds.World | str = worlds.DEFAULT) -> Scenario:
+    """The cluster model and engine for ``trace`` in ``world``."""
+    if isinstance(world, str):
+        world = worlds.get(world)
     duration = trace.n_samples * trace.interval_s
     if is_planetlab(trace):
         hosts, vms = cluster.cloudsim_planetlab_cluster(
             trace, n_hosts or cluster.CLOUDSIM_HOSTS)
+        leave = world.idle_vms_leave_planetlab
         eng = engine.ReplayEngine(
             hosts, vms, trace.cpu, trace_interval_s=trace.interval_s,
-            duration_s=duration, remove_idle_vms=True,
-            enforce_memory=False)
+            duration_s=duration, remove_idle_vms=leave,
+            limits=world.limits(hosts))
         notes = (f"CloudSim 3.0.3 PlanetLab model: {hosts.n} hosts "
-                 "(HP ML110 G4/G5 alternating), 4 VM types; VMs whose "
-                 "demand drops to exactly 0 % leave, as in CloudSim.",
-                 "In this model a VM reserves RAM only when it is created "
-                 "(CloudSim 3.0.3), so the CloudSim policies may stack VMs "
-                 "beyond a host's 4 GB; Watcher's strategies see the "
-                 "allocated RAM and respect it.")
-        return Scenario("cloudsim-planetlab", eng, notes)
+                 "(HP ML110 G4/G5 alternating), 4 VM types"
+                 + ("; VMs whose demand drops to exactly 0 % leave, as "
+                    "in CloudSim." if leave else "; idle VMs stay."),
+                 world.header())
+        return Scenario("cloudsim-planetlab", eng, notes, world)
     hosts, vms, sizing = cluster.modern_cluster(trace, n_hosts)
     eng = engine.ReplayEngine(
         hosts, vms, trace.cpu, trace_interval_s=trace.interval_s,
-        duration_s=duration, remove_idle_vms=False, enforce_memory=True,
-        memory_used_mb=trace.memory_mb)
+        duration_s=duration, remove_idle_vms=False,
+        limits=world.limits(hosts), memory_used_mb=trace.memory_mb)
     notes = (f"Modern model: {hosts.n} x {hosts.model[0]} "
              f"({int(hosts.pes[0])} cores x {hosts.mips_per_pe[0]:.0f} MHz, "
              f"{hosts.ram_mb[0] / 1024:.0f} GB), host count "
              f"{'given' if n_hosts else 'sized from the load'}. "
              "There is no CloudSim reference for this model.",
-             *sizing)
-    return Scenario("modern", eng, notes)
+             world.header(), *sizing)
+    return Scenario("modern", eng, notes, world)
 
 
 def run_all(trace: TraceSet, strategies: Sequence[api.ReplayStrategy],
             n_hosts: Optional[int] = None,
             progress: Optional[Progress] = None,
+            world: worlds.World | str = worlds.DEFAULT,
+            scenario: Optional[Scenario] = None,
             ) -> list[results.StrategyRun]:
-    """Replay ``trace`` once per strategy; a failing one is recorded."""
-    scenario = build_scenario(trace, n_hosts)
+    """Replay ``trace`` once per strategy, all in the same world; a
+    failing one is recorded."""
+    if scenario is None:
+        scenario = build_scenario(trace, n_hosts, world)
     runs = []
     for strategy in strategies:
         def report(fraction: float, _name: str = strategy.name) -> None:
@@ -93,6 +107,7 @@ def run_all(trace: TraceSet, strategies: Sequence[api.ReplayStrategy],
 
 def record_placements(trace: TraceSet, strategy: api.ReplayStrategy,
                       n_hosts: Optional[int] = None,
+                      world: worlds.World | str = worlds.DEFAULT,
                       ) -> tuple[np.ndarray, np.ndarray, results.StrategyRun]:
     """Replay ``trace`` under ``strategy`` and keep where VMs were.
 
@@ -100,7 +115,7 @@ def record_placements(trace: TraceSet, strategy: api.ReplayStrategy,
         ``(n_frames, n_vms)``: the host of each VM after each scheduling
         frame, -1 once it has left.
     """
-    scenario = build_scenario(trace, n_hosts)
+    scenario = build_scenario(trace, n_hosts, world)
     frames: list[np.ndarray] = []
     run = scenario.engine.run(strategy, placements=frames)
     if run.timeline is None:

@@ -14,6 +14,7 @@ from typing import Sequence
 
 from watcher_adaptive.replay import cloudsim_policies
 from watcher_adaptive.replay import runner
+from watcher_adaptive.replay import worlds
 from watcher_adaptive.traces.model import TraceSet
 
 
@@ -126,7 +127,8 @@ def run_validation(load_day: Callable[[str], TraceSet],
         if progress:
             progress(f"{ref.day} {ref.policy}")
         run = runner.run_all(traces[ref.day],
-                             [_STRATEGIES[ref.policy]()])[0]
+                             [_STRATEGIES[ref.policy]()],
+                             world=worlds.CLOUDSIM)[0]
         if run.metrics is None:
             raise RuntimeError(f"{ref.day} {ref.policy} failed: {run.error}")
         m = run.metrics

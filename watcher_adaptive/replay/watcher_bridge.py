@@ -87,8 +87,9 @@ class WatcherPeer(api.ReplayStrategy):
     :param audit_parameters: overrides of the strategy's schema defaults.
     """
 
-    #: Nova's cpu_allocation_ratio on the model's nodes (1.0: the
-    #: replay's clusters never over-commit cores)
+    #: Nova's cpu_allocation_ratio on the model's nodes in a world that
+    #: sets none (``cloudsim``): the hosts' own cores; a world with
+    #: limits gives its own ratios (see :func:`_build_model`)
     vcpu_ratio: float = 1.0
 
     def __init__(self, strategy_name: str,
@@ -178,6 +179,24 @@ class WatcherPeer(api.ReplayStrategy):
 
 
 # ----------------------------------------------------------------------
+#: memory_allocation_ratio in a world that does not limit RAM on
+#: migration (``cloudsim``): so large that RAM never binds, as for the
+#: other strategies of that world
+_UNLIMITED_RATIO = 1000.0
+
+
+def _ratios(view: api.ClusterView, h: int,
+            vcpu_ratio: float) -> tuple[float, float]:
+    """(vCPU ratio, RAM ratio) of host ``h`` in the view's world."""
+    limits = view.host_limits()
+    hosts = view.hosts
+    vcpu = (float(limits.vcpus[h]) / float(hosts.pes[h])
+            if np.isfinite(limits.vcpus[h]) else vcpu_ratio)
+    ram = (float(limits.ram_mb[h]) / float(hosts.ram_mb[h])
+           if np.isfinite(limits.ram_mb[h]) else _UNLIMITED_RATIO)
+    return vcpu, ram
+
+
 def _build_model(view: api.ClusterView, vcpu_ratio: float = 1.0):
     from watcher.decision_engine.model import element
     from watcher.decision_engine.model import model_root
@@ -197,12 +216,13 @@ def _build_model(view: api.ClusterView, vcpu_ratio: float = 1.0):
     node_index: dict[str, int] = {}
     for h in range(hosts.n):
         name = hosts.names[h]
+        node_vcpu_ratio, node_ram_ratio = _ratios(view, h, vcpu_ratio)
         node = element.ComputeNode(
             uuid=_host_uuid(name), hostname=name,
             vcpus=int(hosts.pes[h]), vcpu_reserved=0,
-            vcpu_ratio=vcpu_ratio,
+            vcpu_ratio=node_vcpu_ratio,
             memory=int(hosts.ram_mb[h]), memory_mb_reserved=0,
-            memory_ratio=1.0, disk=10_000, disk_gb_reserved=0,
+            memory_ratio=node_ram_ratio, disk=10_000, disk_gb_reserved=0,
             disk_ratio=1.0, state=element.ServiceState.ONLINE.value,
             status=(element.ServiceState.ENABLED.value
                     if view.host_enabled[h]

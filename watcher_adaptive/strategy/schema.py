@@ -8,9 +8,14 @@ from typing import Any
 from typing import Mapping
 
 from watcher_adaptive.core import policy as policy_mod
+from watcher_adaptive.core.types import ForecastSettings
 from watcher_adaptive.core.types import Policy
 
 EXPLAIN_LEVELS = ("none", "summary", "full")
+
+#: the product's defaults, defined once in the core
+_POLICY = Policy()
+_FORECAST = ForecastSettings()
 
 SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -19,54 +24,64 @@ SCHEMA: dict[str, Any] = {
             "description": "Seconds ahead the forecast looks; a host "
                            "predicted to overload within it is relieved.",
             "type": "integer", "minimum": 300, "maximum": 7200,
-            "default": 1800},
+            "default": int(_FORECAST.horizon_s)},
         "quantile": {
             "description": "Forecast quantile the plan must stay safe at "
                            "(0.9: a host is safe when its demand stays "
                            "under the threshold in 9 cases out of 10).",
             "type": "number", "minimum": 0.5, "maximum": 0.99,
-            "default": 0.9},
+            "default": _FORECAST.quantile},
         "overload_threshold": {
             "description": "Predicted CPU load (fraction of a host's "
                            "physical cores) above which a host is at "
                            "risk.",
             "type": "number", "exclusiveMinimum": 0, "maximum": 1.5,
-            "default": 0.9},
+            "default": _POLICY.overload_threshold},
         "target_utilization": {
             "description": "Predicted load a relieved host and every "
                            "target must stay under; the gap to "
                            "overload_threshold is the hysteresis.",
             "type": "number", "exclusiveMinimum": 0, "maximum": 1.5,
-            "default": 0.8},
+            "default": _POLICY.target_utilization},
         "consolidate": {
             "description": "Also empty lightly loaded hosts whose VMs fit "
                            "elsewhere at the same quantile (they can then "
                            "be powered down).",
-            "type": "boolean", "default": False},
+            "type": "boolean", "default": _POLICY.consolidate},
         "underload_threshold": {
             "description": "Predicted load under which a host is a "
                            "candidate for emptying (with consolidate).",
             "type": "number", "minimum": 0, "maximum": 1,
-            "default": 0.3},
+            "default": _POLICY.underload_threshold},
+        "consolidation_headroom": {
+            "description": "Emptying a host may fill the others only up "
+                           "to target_utilization minus this.",
+            "type": "number", "minimum": 0, "maximum": 1,
+            "default": _POLICY.consolidation_headroom},
+        "consolidation_cooldown": {
+            "description": "Seconds before an instance moved may be moved "
+                           "again to empty its host.",
+            "type": "integer", "minimum": 0, "maximum": 604800,
+            "default": int(_POLICY.consolidation_cooldown_s)},
         "max_migrations_per_audit": {
             "description": "At most this many live migrations per audit.",
             "type": "integer", "minimum": 0, "maximum": 10000,
-            "default": 20},
+            "default": _POLICY.max_migrations_per_audit},
         "max_migrations_per_hour": {
             "description": "At most this many planned in any hour, "
                            "counting earlier audits.",
             "type": "integer", "minimum": 0, "maximum": 100000,
-            "default": 60},
+            "default": _POLICY.max_migrations_per_hour},
         "max_concurrent_per_host": {
             "description": "Migrations one audit adds into any host, or "
                            "out of an overloaded one.",
             "type": "integer", "minimum": 1, "maximum": 64,
-            "default": 2},
+            "default": _POLICY.max_concurrent_per_host},
         "vm_cooldown": {
             "description": "Seconds before a moved instance may move "
                            "again (no ping-pong).",
             "type": "integer", "minimum": 0, "maximum": 604800,
-            "default": 3600},
+            "default": int(_POLICY.vm_cooldown_s)},
         "granularity": {
             "description": "Seconds between the usage samples read from "
                            "Gnocchi (an archive-policy granularity).",
@@ -124,7 +139,8 @@ def to_parameters(values: Mapping[str, Any]) -> AuditParameters:
         max_migrations_per_hour=int(merged["max_migrations_per_hour"]),
         max_concurrent_per_host=int(merged["max_concurrent_per_host"]),
         vm_cooldown_s=float(merged["vm_cooldown"]),
-        consolidation_cooldown_s=float(merged["vm_cooldown"])))
+        consolidation_cooldown_s=float(merged["consolidation_cooldown"]),
+        consolidation_headroom=float(merged["consolidation_headroom"])))
     if merged["period"] < 2 * merged["granularity"]:
         raise policy_mod.PolicyError(
             "period must cover at least two granularity steps")

@@ -39,7 +39,7 @@ class _Placed(adaptive.AdaptiveReplay):
         self.placement = np.array(placement)
         self.moves_seen: list[api.Move] = []
 
-    def initial_placement(self, hosts, vms, util0):
+    def initial_placement(self, hosts, vms, util0, limits=None):
         return self.placement
 
     def decide(self, view):

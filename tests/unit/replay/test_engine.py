@@ -7,6 +7,7 @@ import pytest
 from watcher_adaptive.replay import api
 from watcher_adaptive.replay import engine
 from watcher_adaptive.replay import power
+from watcher_adaptive.replay import worlds
 
 G4 = power.HP_ML110_G4_W
 
@@ -37,7 +38,7 @@ class Fixed(api.ReplayStrategy):
         self.fail_at = fail_at
         self.views: list[api.ClusterView] = []
 
-    def initial_placement(self, hosts, vms, util0):
+    def initial_placement(self, hosts, vms, util0, limits=None):
         return self.placement
 
     def decide(self, view):
@@ -117,10 +118,11 @@ def test_zero_demand_vm_leaves_the_cloud_as_in_cloudsim():
 
 
 def test_invalid_moves_are_rejected_not_applied():
-    eng = _engine(_hosts(2), _vms([1000, 1000], [625, 4000]),
-                  [[0.5] * 3, [0.5] * 3], enforce_memory=True)
+    eng = _engine(_hosts(2), _vms([1000, 1000], [625, 3000]),
+                  [[0.5] * 3, [0.5] * 3],
+                  limits=worlds.REALISTIC.limits(_hosts(2)))
     moves = {300.1: [(0, 0),      # already there
-                     (1, 1),      # does not fit: 4000 + 0 ok -> accepted
+                     (1, 1),      # fits: 3000 into an empty host
                      (0, 7),      # no such host
                      (5, 1)]}     # no such VM
     strategy = Fixed([0, 0], moves=moves)
@@ -129,8 +131,18 @@ def test_invalid_moves_are_rejected_not_applied():
     # the second VM arrived; a 625 MB VM no longer fits in the 96 MB left
     moves2 = Fixed([0, 1], moves={300.1: [(0, 1)]})
     eng2 = _engine(_hosts(2), _vms([1000, 1000], [625, 4000]),
-                   [[0.5] * 3, [0.5] * 3], enforce_memory=True)
+                   [[0.5] * 3, [0.5] * 3],
+                   limits=worlds.REALISTIC.limits(_hosts(2)))
     assert eng2.run(moves2).metrics.migrations == 0
+
+
+def test_a_start_placement_beyond_the_limits_is_an_error():
+    eng = _engine(_hosts(2), _vms([1000, 1000], [625, 4000]),
+                  [[0.5] * 3, [0.5] * 3],
+                  limits=worlds.REALISTIC.limits(_hosts(2)))
+    run = eng.run(Fixed([0, 0]))
+    assert not run.ok
+    assert "RAM or vCPU limit" in run.error
 
 
 def test_a_failing_strategy_is_recorded_and_the_run_goes_on():

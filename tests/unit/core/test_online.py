@@ -1,0 +1,66 @@
+"""Online forecasters: calibration, selection on evidence, no peeking."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from watcher_adaptive.core import online
+
+
+def drifting(rng: np.random.Generator, n: int, steps: int) -> np.ndarray:
+    """Levels that wander, a daily cycle whose amplitude grows, and noise
+    whose spread doubles over the run: nothing stationary to fit once."""
+    t = np.arange(steps)
+    level = 0.2 + np.cumsum(rng.normal(0, 0.004, (n, steps)), axis=1)
+    cycle = (0.05 + 0.1 * t / steps) * np.sin(2 * np.pi * t / 288)
+    noise = rng.normal(0, 1, (n, steps)) * (0.02 + 0.02 * t / steps)
+    return np.clip(level + cycle + noise, 0.0, 1.0)
+
+
+@pytest.mark.parametrize("member", ["seasonal", "seasonal-fast"])
+def test_calibration_holds_the_quantile_on_a_drifting_series(member):
+    rng = np.random.default_rng(7)
+    series = drifting(rng, 40, 3000)
+    selector = online.Selector(40, 288, forecaster=member)
+    model = selector.members[member]
+    hits = []
+    for k in range(series.shape[1] - 1):
+        model.observe(series[:, k])
+        _, upper = model.forecast(0.9, 1)
+        if k >= 1000:  # coverage on data the calibration never saw
+            hits.append(series[:, k + 1] <= upper)
+    coverage = float(np.mean(hits))
+    assert abs(coverage - 0.9) <= 0.03, coverage
+
+
+def _feed(selector: online.Selector, series: np.ndarray) -> list[str]:
+    group = np.zeros(series.shape[0], dtype=int)
+    spoke = []
+    for k in range(series.shape[1]):
+        selector.observe(series[:, k], group)
+        _, _, chosen = selector.forecast(0.9, 6, group)
+        spoke.append(chosen[0])
+    return spoke
+
+
+def test_selection_falls_back_to_the_reactive_rule_on_white_noise():
+    rng = np.random.default_rng(3)
+    noise = np.clip(rng.normal(0.3, 0.1, (100, 1500)), 0, 1)
+    spoke = _feed(online.Selector(100, 288), noise)
+    assert set(spoke[-500:]) == {"reactive"}
+
+
+def test_selection_lets_a_forecaster_that_clearly_wins_speak():
+    # a daily cycle with little noise: history beyond the last hour helps
+    rng = np.random.default_rng(4)
+    t = np.arange(1500)
+    cycle = 0.4 + 0.3 * np.sin(2 * np.pi * t / 288) ** 3
+    series = np.clip(cycle + rng.normal(0, 0.01, (60, t.size)), 0, 1)
+    spoke = _feed(online.Selector(60, 288), series)
+    assert spoke[-1] != "reactive"
+    assert spoke[:online.MIN_EVIDENCE] == ["reactive"] * online.MIN_EVIDENCE
+
+
+def test_unknown_forecaster_is_refused():
+    with pytest.raises(ValueError, match="auto"):
+        online.Selector(3, 288, forecaster="oracle")

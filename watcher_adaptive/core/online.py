@@ -1,0 +1,296 @@
+"""Online demand forecasters with calibrated quantiles, and the choice
+between them on evidence.  Pure: numpy only, state in plain arrays.
+
+A forecaster sees one new sample per VM per step (CPU as a fraction of
+the VM's size, NaN when missing) and answers, for every VM, the expected
+demand over the horizon and the demand at the audit's quantile.  Nothing
+here reads history twice: each keeps a compact per-VM state.
+
+``reactive``
+    the mean and the empirical quantile of the last ``window`` samples
+    (the rule the strategy used alone before).
+``seasonal``
+    an exponentially weighted level plus a daily profile (one value per
+    time-of-day slot, itself smoothed across days), so a month of history
+    shapes the forecast without being re-read; its upper quantile is the
+    expected value plus a *calibrated* multiple of each VM's recent error
+    scale (split-conformal: the multiple is the empirical quantile of the
+    standardised errors of forecasts whose outcome is now known).
+
+:class:`Selector` keeps, per group of hosts, a decaying pinball loss of
+every forecaster at the audit's quantile on outcomes it did not see when
+it forecast, and uses the challenger only while its loss is clearly lower
+than the reactive rule's (by :data:`MARGIN`); otherwise the reactive rule
+speaks.  :attr:`Selector.last_choice` names which one did, for the
+action's reason.
+"""
+from __future__ import annotations
+
+import collections
+import dataclasses
+from typing import Optional
+
+import numpy as np
+
+from watcher_adaptive.core import demand
+
+#: a challenger replaces the reactive rule only when its decayed pinball
+#: loss is lower by this fraction (it must earn its place; on white noise
+#: the challengers come within 1 % of the rule and stay silent)
+MARGIN = 0.02
+#: outcomes a group must have scored before a challenger may speak
+MIN_EVIDENCE = 24
+#: decay of the loss averages per scored step (half-life about a day at
+#: 300 s steps)
+LOSS_DECAY = 0.9976
+#: standardised errors kept for the conformal multiple
+CONFORMAL_MEMORY = 2000
+#: least error scale of a VM (fraction of its size), so that a flat VM
+#: keeps a spread
+SCALE_FLOOR = 0.002
+
+
+def pinball(y: np.ndarray, forecast: np.ndarray, q: float) -> np.ndarray:
+    """Quantile (pinball) loss of ``forecast`` at level ``q``."""
+    diff = y - forecast
+    return np.where(diff >= 0, q * diff, (q - 1.0) * diff)
+
+
+class Reactive:
+    """The last ``window`` samples' mean and empirical quantile, exactly
+    as :func:`~watcher_adaptive.core.demand.reactive_forecast` gives it."""
+
+    name = "reactive"
+
+    def __init__(self, n_vms: int, window: int = 12) -> None:
+        self.window = window
+        self.buf = np.full((n_vms, window), np.nan)
+        self.pos = 0
+
+    def observe(self, values: np.ndarray) -> None:
+        self.buf[:, self.pos % self.window] = values
+        self.pos += 1
+
+    def forecast(self, q: float, steps: int) -> tuple[np.ndarray,
+                                                      np.ndarray]:
+        oldest_first = np.roll(self.buf, -(self.pos % self.window), axis=1)
+        f = demand.reactive_forecast(oldest_first,
+                                     np.ones(self.buf.shape[0]), q, 0.0,
+                                     window=self.window)
+        return f.expected, f.upper
+
+
+class Seasonal:
+    """EWMA level + smoothed daily profile + conformal upper quantile."""
+
+    name = "seasonal"
+
+    def __init__(self, n_vms: int, slots_per_day: int,
+                 alpha: float = 0.3, beta: float = 0.2,
+                 scale_decay: float = 0.05, track: float = 0.0) -> None:
+        self.slots = max(1, slots_per_day)
+        self.alpha, self.beta, self.scale_decay = alpha, beta, scale_decay
+        self.level = np.full(n_vms, np.nan)
+        self.profile = np.zeros((n_vms, self.slots))
+        self.seen = np.zeros((n_vms, self.slots), dtype=bool)
+        self.scale = np.full(n_vms, np.nan)
+        # per-VM correction of the conformal multiple (a quantile
+        # tracker: raised after a miss, lowered slowly after a hit)
+        self.track = track
+        self.offset = np.zeros(n_vms)
+        self.q = 0.9
+        self._last_upper: Optional[np.ndarray] = None
+        self.step = 0
+        # forecasts waiting for their outcome: (due step, expected, scale)
+        self.pending: collections.deque = collections.deque()
+        self.errors: collections.deque = collections.deque(
+            maxlen=CONFORMAL_MEMORY)
+
+    def _seasonal(self, slot: int) -> np.ndarray:
+        return np.where(self.seen[:, slot], self.profile[:, slot], 0.0)
+
+    def observe(self, values: np.ndarray) -> None:
+        slot = self.step % self.slots
+        y = np.asarray(values, dtype=float)
+        have = np.isfinite(y)
+        if self.track and self._last_upper is not None:
+            ok = have & np.isfinite(self._last_upper)
+            miss = (y > self._last_upper).astype(float)
+            self.offset[ok] += self.track * (miss[ok] - (1.0 - self.q))
+        # score forecasts that come due now (their outcome is new data)
+        while self.pending and self.pending[0][0] <= self.step:
+            _, expected, scale = self.pending.popleft()
+            ok = have & np.isfinite(expected) & (scale > 0)
+            if ok.any():
+                self.errors.extend(((y[ok] - expected[ok])
+                                    / scale[ok]).tolist())
+        season = self._seasonal(slot)
+        base = y - season
+        fresh = have & ~np.isfinite(self.level)
+        self.level[fresh] = base[fresh]
+        upd = have & ~fresh
+        one_step = self.level + season
+        err = np.abs(y - one_step)
+        self.level[upd] += self.alpha * (base[upd] - self.level[upd])
+        # the error scale: an EWMA of one-step errors, never below a floor
+        # so that a flat VM does not get a zero spread
+        init = have & ~np.isfinite(self.scale)
+        self.scale[init] = SCALE_FLOOR * 5
+        sc = upd & np.isfinite(err)
+        self.scale[sc] += self.scale_decay * (np.maximum(err[sc], SCALE_FLOOR)
+                                              - self.scale[sc])
+        # the profile learns what the level does not explain
+        dev = y - self.level
+        first = have & ~self.seen[:, slot]
+        self.profile[first, slot] = 0.0
+        self.seen[have, slot] = True
+        self.profile[have, slot] += self.beta * (dev[have]
+                                                 - self.profile[have, slot])
+        self.step += 1
+
+    def forecast(self, q: float, steps: int) -> tuple[np.ndarray,
+                                                      np.ndarray]:
+        steps = max(1, steps)
+        ahead = [(self.step + k) % self.slots for k in range(steps)]
+        seasons = np.stack([self._seasonal(s) for s in ahead], axis=1)
+        path = self.level[:, None] + seasons
+        expected = np.clip(path.mean(axis=1), 0.0, None)
+        peak = np.clip(path.max(axis=1), 0.0, None)
+        mult = self.multiple(q)
+        upper = peak + (mult + self.offset) * self.scale
+        self.q = q
+        self._last_upper = path[:, 0] + (mult + self.offset) * self.scale
+        # remember the forecast of every step of the horizon for scoring
+        for k in range(steps):
+            self.pending.append((self.step + k, path[:, k].copy(),
+                                 self.scale.copy()))
+        return expected, upper
+
+    def multiple(self, q: float) -> float:
+        """The conformal multiple: the ``q`` quantile of standardised
+        errors seen so far (a Gaussian guess while there are few)."""
+        if len(self.errors) < 50:
+            return 1.28 if q >= 0.85 else 0.0
+        return float(np.quantile(np.fromiter(self.errors, float), q))
+
+
+@dataclasses.dataclass
+class _Score:
+    loss: dict[str, float]
+    weight: float = 0.0
+    n: int = 0
+
+
+class Selector:
+    """Runs every forecaster on every step and lets the one with the
+    lowest recent loss speak, per group of hosts; see the module
+    docstring.
+
+    :param n_vms: VMs in the cluster (rows of every sample).
+    :param slots_per_day: samples in a day (288 at 300 s).
+    :param window: the reactive rule's samples.
+    :param forecaster: ``auto`` (choose on evidence), or the name of one
+        forecaster to use always.
+    """
+
+    def __init__(self, n_vms: int, slots_per_day: int, window: int = 12,
+                 forecaster: str = "auto") -> None:
+        self.members = {
+            "reactive": Reactive(n_vms, window),
+            # a slow level for noisy series, a fast one for series that
+            # hold their value (tuned on the development traces only)
+            "seasonal": Seasonal(n_vms, slots_per_day, alpha=0.3,
+                                 beta=0.2, scale_decay=0.05, track=0.05),
+            "seasonal-fast": Seasonal(n_vms, slots_per_day, alpha=0.9,
+                                      beta=0.1, scale_decay=0.2,
+                                      track=0.05)}
+        if forecaster != "auto" and forecaster not in self.members:
+            raise ValueError(f"unknown forecaster {forecaster!r}; choose "
+                             f"auto or {', '.join(self.members)}")
+        self.mode = forecaster
+        self.scores: dict[int, _Score] = {}
+        # (due step, quantile, {name: upper}) waiting for the outcome
+        self.pending: collections.deque = collections.deque()
+        self.step = 0
+        self.last_choice: dict[int, str] = {}
+
+    def observe(self, values: np.ndarray, vm_group: np.ndarray) -> None:
+        """One new sample per VM (NaN where none) and each VM's host
+        group now (-1: not placed)."""
+        y = np.asarray(values, dtype=float)
+        while self.pending and self.pending[0][0] <= self.step:
+            _, q, uppers = self.pending.popleft()
+            self._score(y, q, uppers, vm_group)
+        for member in self.members.values():
+            member.observe(y)
+        self.step += 1
+
+    def _score(self, y: np.ndarray, q: float, uppers: dict,
+               vm_group: np.ndarray) -> None:
+        ok = np.isfinite(y) & (vm_group >= 0)
+        for upper in uppers.values():
+            ok &= np.isfinite(upper)
+        if not ok.any():
+            return
+        for g in np.unique(vm_group[ok]):
+            sel = ok & (vm_group == g)
+            score = self.scores.setdefault(
+                int(g), _Score({n: 0.0 for n in self.members}))
+            for name, upper in uppers.items():
+                loss = float(pinball(y[sel], upper[sel], q).mean())
+                score.loss[name] = (LOSS_DECAY * score.loss[name]
+                                    + (1 - LOSS_DECAY) * loss)
+            score.weight = LOSS_DECAY * score.weight + (1 - LOSS_DECAY)
+            score.n += 1
+
+    def choose(self, group: int) -> str:
+        """The forecaster that speaks for ``group`` now."""
+        if self.mode != "auto":
+            return self.mode
+        score = self.scores.get(group)
+        if score is None or score.n < MIN_EVIDENCE:
+            return "reactive"
+        best = min(score.loss, key=lambda n: (score.loss[n], n))
+        if best != "reactive" and score.loss[best] < \
+                (1 - MARGIN) * score.loss["reactive"]:
+            return best
+        return "reactive"
+
+    def forecast(self, q: float, steps: int, vm_group: np.ndarray,
+                 horizon_steps_scored: int = 1
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(expected, upper, chosen)`` per VM, fractions of its size;
+        ``chosen`` holds the name of the forecaster that spoke."""
+        outputs = {name: m.forecast(q, steps)
+                   for name, m in self.members.items()}
+        n = vm_group.size
+        expected = np.full(n, np.nan)
+        upper = np.full(n, np.nan)
+        chosen = np.empty(n, dtype=object)
+        groups = np.unique(vm_group)
+        self.last_choice = {}
+        for g in groups:
+            name = self.choose(int(g))
+            self.last_choice[int(g)] = name
+            sel = vm_group == g
+            expected[sel] = outputs[name][0][sel]
+            upper[sel] = outputs[name][1][sel]
+            chosen[sel] = name
+        # score each forecaster's upper on the next sample it did not see
+        self.pending.append((self.step + max(0, horizon_steps_scored - 1),
+                             q, {name: o[1].copy()
+                                 for name, o in outputs.items()}))
+        return expected, upper, chosen
+
+
+def combine(expected: np.ndarray, upper: np.ndarray,
+            fallback_expected: np.ndarray, fallback_upper: np.ndarray
+            ) -> tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
+    """Fill VMs a forecaster has nothing for from the fallback; returns
+    ``(expected, upper, filled)``."""
+    missing = ~(np.isfinite(expected) & np.isfinite(upper))
+    if not missing.any():
+        return expected, upper, None
+    e = np.where(missing, fallback_expected, expected)
+    u = np.where(missing, fallback_upper, upper)
+    return e, u, missing
