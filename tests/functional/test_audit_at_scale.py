@@ -36,6 +36,7 @@ import pytest
 
 from tests.functional.conftest import seed_instances
 from tests.unit.strategy import builders
+from tests.unit.strategy.builders import AUDIT
 from watcher_adaptive.adapters import gnocchi
 
 pytestmark = [pytest.mark.functional, pytest.mark.slow]
@@ -193,7 +194,7 @@ def _strategy(tmp_path, client, stop: int):
 
     watcher_bridge._ensure_watcher_conf()
     strategy = default.DefaultStrategyLoader().load("adaptive_migration")
-    params = {"period": PERIOD_S}
+    params = {**AUDIT, "period": PERIOD_S}
     utils.StrictDefaultValidatingDraft4Validator(
         strategy.get_schema()).validate(params)
     strategy.input_parameters.update(params)

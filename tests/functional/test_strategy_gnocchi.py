@@ -10,6 +10,7 @@ import pytest
 
 from tests.functional.conftest import wait_for_points
 from tests.unit.strategy import builders
+from tests.unit.strategy.builders import AUDIT
 from watcher_adaptive.adapters import gnocchi
 
 pytestmark = pytest.mark.functional
@@ -47,6 +48,7 @@ def _execute(tmp_path, client, model, **params):
 
     watcher_bridge._ensure_watcher_conf()
     strategy = default.DefaultStrategyLoader().load("adaptive_migration")
+    params = {**AUDIT, **params}
     utils.StrictDefaultValidatingDraft4Validator(
         strategy.get_schema()).validate(params)
     strategy.input_parameters.update(params)
@@ -108,8 +110,10 @@ def _audit_through(tmp_path, proxy, model, timeout_s=2.0):
 
     watcher_bridge._ensure_watcher_conf()
     strategy = default.DefaultStrategyLoader().load("adaptive_migration")
+    params = dict(AUDIT)
     utils.StrictDefaultValidatingDraft4Validator(
-        strategy.get_schema()).validate({})
+        strategy.get_schema()).validate(params)
+    strategy.input_parameters.update(params)
     strategy.config.journal_path = str(tmp_path / "moves.json")
     strategy._usage_source = gnocchi.GnocchiMetricSource(
         gnocchi.make_client(proxy.url), retries=2, backoff_s=0.2,

@@ -10,6 +10,7 @@ import pytest
 
 from tests.functional.conftest import wait_for_points
 from tests.unit.strategy import builders
+from tests.unit.strategy.builders import AUDIT
 from watcher_adaptive.adapters import gnocchi
 from watcher_adaptive.cmd import main as cli
 
@@ -62,7 +63,7 @@ def test_train_job_reads_incrementally_and_the_strategy_uses_its_model(
 
     watcher_bridge._ensure_watcher_conf()
     strategy = default.DefaultStrategyLoader().load("adaptive_migration")
-    params: dict = {}
+    params: dict = dict(AUDIT)
     utils.StrictDefaultValidatingDraft4Validator(
         strategy.get_schema()).validate(params)
     strategy.input_parameters.update(params)

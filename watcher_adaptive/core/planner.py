@@ -18,7 +18,11 @@ each one's own peak.  The planner then
    ``underload_threshold`` when *all* their VMs fit on other busy hosts
    under ``target_utilization - consolidation_headroom`` (so that the
    host can be powered down without filling the others to the brim),
-   least loaded first.
+   the host with the fewest VMs first and, among those, the least loaded:
+   each host emptied saves the same idle power, so the one that costs the
+   fewest migrations goes first (on the development PlanetLab day
+   20110303, realistic world, first 10 hours: 602 migrations instead of
+   656, at lower energy and SLAV).
 
 Budgets (per audit, per hour, and per host: migrations one audit adds
 into any host or out of an overloaded one, on top of those already in
@@ -266,7 +270,9 @@ class _Planner:
         load = st.load()
         cand = np.flatnonzero((st.n_vms > 0)
                               & (load < p.underload_threshold))
-        for h in cand[np.lexsort((cand, load[cand]))]:
+        # fewest VMs first (fewest migrations per host powered down),
+        # then least loaded, then by number
+        for h in cand[np.lexsort((cand, load[cand], st.n_vms[cand]))]:
             h = int(h)
             if self.received[h] or self.emptied[h]:
                 continue

@@ -20,12 +20,14 @@ import dataclasses
 import datetime
 import logging
 import time
+from typing import Any
 from typing import Callable
 from typing import Optional
 from typing import Protocol
 from typing import Sequence
 
 import numpy as np
+from oslo_config import cfg
 from watcher._i18n import _
 from watcher.decision_engine.strategy.strategies import base
 
@@ -41,6 +43,8 @@ from watcher_adaptive.strategy import schema
 
 LOG = logging.getLogger(__name__)
 NAME = "adaptive_migration"
+#: each option's declared default (conf/strategy.py is the one place)
+_OPTION_DEFAULTS = {opt.dest: opt.default for opt in strategy_conf.OPTS}
 #: stevedore namespace of callables that receive each audit's planned
 #: migrations with their forecasts (the destination-host agent's
 #: pre-configuration hook; a listener that raises is logged and skipped)
@@ -121,14 +125,22 @@ class AdaptiveMigration(base.WorkloadStabilizationBaseStrategy):
     def do_execute(self, audit=None) -> None:
         params = self.params
         now = self._clock()
-        moves = journal.MoveJournal(self._config_value("journal_path", ""))
+        path = self._config_value("journal_path")
+        if not path or "$" in path:
+            # without the journal cooldowns and the hourly budget would
+            # silently start afresh at every audit
+            raise ValueError(
+                f"[{strategy_conf.GROUP}] journal_path is {path!r}: set it "
+                "to a writable file (cooldowns and the hourly migration "
+                "budget need it across audits)")
+        moves = journal.MoveJournal(path)
         last = moves.load()
         since = {uuid: now - t for uuid, t in last.items()}
         snapshot, index = cluster.build_snapshot(
             self.compute_model, since,
             moves_last_hour=sum(1 for t in last.values() if now - t < 3600),
-            allow_pinned_moves=bool(self._config_value(
-                "allow_pinned_moves", False)))
+            allow_pinned_moves=bool(
+                self._config_value("allow_pinned_moves")))
         self.forecast = self._forecast(snapshot, params, now)
         if self.forecast.cold_start is not None and \
                 self.forecast.cold_start.any():
@@ -173,13 +185,12 @@ class AdaptiveMigration(base.WorkloadStabilizationBaseStrategy):
     def _emit(self, moved: list, now: float) -> None:
         """One action per move: ``migrate``, or ``adaptive_migrate``
         with its hint."""
-        if self._config_value("action_type", "migrate") != \
+        if self._config_value("action_type") != \
                 "adaptive_migrate":
             for inst, src, dst, _why in moved:
                 self.add_action_migrate(inst, "live", src, dst)
             return
-        key = self._config_value("vm_type_metadata_key",
-                                 "adaptive_vm_type")
+        key = self._config_value("vm_type_metadata_key")
         vm_types = [(inst.metadata or {}).get(key) if isinstance(
             inst.metadata, dict) else None for inst, *_ in moved]
         memory = [float(inst.memory) * 1024.0 for inst, *_ in moved]
@@ -204,7 +215,7 @@ class AdaptiveMigration(base.WorkloadStabilizationBaseStrategy):
                     "resource_name": inst.name, "hint": hint})
 
     def _hotset_model(self):
-        path = self._config_value("hotset_model_path", "")
+        path = self._config_value("hotset_model_path")
         if not path:
             return None
         try:
@@ -302,24 +313,29 @@ class AdaptiveMigration(base.WorkloadStabilizationBaseStrategy):
                      else "", dict(plan.skipped) or "nothing")
 
     # ------------------------------------------------------------------
-    def _config_value(self, name: str, default):
+    def _config_value(self, name: str) -> Any:
+        """An option of ``[watcher_strategies.adaptive_migration]``.
+
+        Watcher's loader registers :data:`~watcher_adaptive.conf.strategy.
+        OPTS` for the strategy; built any other way (a test, a script) the
+        option's declared default applies.  Defaults live in
+        ``conf/strategy.py`` only; a name not declared there is a bug and
+        raises.
+        """
         try:
             value = getattr(self.config, name)
-        except (AttributeError, KeyError):
-            return default
-        return default if value is None else value
+        except (AttributeError, KeyError, cfg.NoSuchOptError):
+            value = None
+        return _OPTION_DEFAULTS[name] if value is None else value
 
     def usage_source(self) -> UsageSource:
         if self._usage_source is None:
             from watcher_adaptive.adapters import gnocchi
             self._usage_source = gnocchi.GnocchiMetricSource(
                 self.osc.gnocchi(),
-                resource_type=self._config_value("resource_type",
-                                                 "instance"),
-                chunk_size=int(self._config_value("gnocchi_chunk_size",
-                                                  500)),
-                timeout_s=float(self._config_value("gnocchi_timeout_s",
-                                                   60.0)),
+                resource_type=self._config_value("resource_type"),
+                chunk_size=int(self._config_value("gnocchi_chunk_size")),
+                timeout_s=float(self._config_value("gnocchi_timeout_s")),
                 metrics=gnocchi.AUDIT_METRICS)
         return self._usage_source
 
@@ -371,7 +387,7 @@ class AdaptiveMigration(base.WorkloadStabilizationBaseStrategy):
             LOG.warning("%s: %d of %d instance(s) have no usage in the "
                         "last %d s; counted at their full size and not "
                         "moved", NAME, no_usage, n, params.period_s)
-        model_path = self._config_value("model_path", "")
+        model_path = self._config_value("model_path")
         if model_path and n:
             try:
                 from watcher_adaptive.predict import online
@@ -392,8 +408,7 @@ class AdaptiveMigration(base.WorkloadStabilizationBaseStrategy):
                         ", ".join(f"{snapshot.vm_names[i]} ({shift[i]:.2f})"
                                   for i in np.flatnonzero(mask)[:20]))
 
-                max_shift = float(self._config_value("max_profile_shift",
-                                                     0.15))
+                max_shift = float(self._config_value("max_profile_shift"))
                 return online.model_forecast(
                     model, history, snapshot.vm_vcpus, params.quantile,
                     params.horizon_s, float(params.granularity_s),

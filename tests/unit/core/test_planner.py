@@ -115,6 +115,20 @@ def test_consolidation_is_all_or_nothing():
     assert plan.moves == () and plan.released == ()
 
 
+def test_consolidation_empties_the_host_with_fewest_vms_first():
+    # h1 holds two small VMs (load 0.2), h2 one larger (load 0.25); h0 has
+    # room for either, not both: the host that costs one migration goes
+    # first, though it is the more loaded (the same host powered down for
+    # half the migrations)
+    policy = dataclasses.replace(POLICY, consolidate=True,
+                                 underload_threshold=0.3,
+                                 target_utilization=0.8)
+    snap = snapshot([0, 1, 1, 2], n_hosts=3)
+    plan = planner.plan(snap, forecast([5.0, 1.0, 1.0, 2.5]), policy)
+    assert plan.released == (2,)
+    assert [(m.vm, m.target) for m in plan.moves] == [(3, 0)]
+
+
 def test_bad_inputs_raise_clear_errors():
     snap = snapshot([0, 0])
     with pytest.raises(planner.PlanningError, match="2 VMs"):

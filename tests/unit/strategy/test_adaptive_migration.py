@@ -9,6 +9,7 @@ import jsonschema
 import pytest
 
 from tests.unit.strategy import builders
+from tests.unit.strategy.builders import AUDIT
 
 pytest.importorskip("watcher")
 
@@ -17,15 +18,6 @@ pytest.importorskip("watcher")
 def watcher_conf():
     from oslo_config import cfg
     cfg.CONF([], project="watcher", default_config_files=[])
-
-
-#: the audit these hand-built clusters were drawn for: relieve above
-#: 0.9 down to 0.8, no consolidation (the product's defaults are tuned on
-#: traces and may move; these tests are about the mechanism)
-AUDIT = {"overload_threshold": 0.9, "target_utilization": 0.8,
-         "underload_threshold": 0.3, "consolidate": False,
-         "max_migrations_per_audit": 20, "max_migrations_per_hour": 60,
-         "max_concurrent_per_host": 2}
 
 
 def load_strategy(tmp_path, source, **params):
@@ -395,3 +387,13 @@ def test_hotset_model_is_used_when_configured(tmp_path, caplog):
     assert {a["input_parameters"]["hint"]["expected_hot_source"]
             for a in actions} == {"class_default"}
     assert "hot-set model" in caplog.text
+
+
+@pytest.mark.parametrize("path", ["", "$state_path/moves.json"])
+def test_an_unusable_journal_path_fails_the_audit_loudly(tmp_path, path):
+    model, cpu = hot_cluster()
+    strategy = load_strategy(tmp_path, builders.RecordingSource(cpu))
+    strategy.config.journal_path = path
+    strategy._compute_model = model
+    with pytest.raises(ValueError, match="journal_path"):
+        strategy.execute()
