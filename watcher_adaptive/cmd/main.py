@@ -3,7 +3,9 @@
 ``simulate`` replays a trace under several strategies and writes the
 report; ``validate-cloudsim`` prints the replay next to CloudSim 3.0.3's
 own figures.  Errors in what the user gave (a missing trace, an unknown
-strategy) end with one line on stderr and exit status 2.
+strategy, an output path that cannot be written, too few hosts) end with
+one line on stderr and exit status 2, and are found before any long work
+starts: every path a command writes is checked first.
 """
 from __future__ import annotations
 
@@ -14,10 +16,12 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from typing import Callable
 from typing import Optional
 from typing import Sequence
 
+from watcher_adaptive.cmd import errors
+from watcher_adaptive.cmd import paths
+from watcher_adaptive.cmd import progress as console_progress
 from watcher_adaptive.replay import registry
 from watcher_adaptive.traces import errors as trace_errors
 from watcher_adaptive.traces import resolve
@@ -30,8 +34,7 @@ DEFAULT_STRATEGIES = ("adaptive,dvfs,thr-mmt,lr-mmt,"
                       "watcher:workload_balance,watcher:basic")
 
 
-class UsageError(Exception):
-    """Something the user passed is wrong; the message says what."""
+UsageError = errors.UsageError
 
 
 def _positive_int(text: str) -> int:
@@ -55,6 +58,16 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
 def _trace_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--trace", default="embedded:planetlab",
@@ -65,23 +78,52 @@ def _trace_options(parser: argparse.ArgumentParser) -> None:
         "--traces-root", default=os.environ.get(resolve.ENV_ROOT),
         help="directory holding planetlab/ and bitbrains-rnd/ "
              f"(default: ${resolve.ENV_ROOT})")
+    _csv_options(parser)
+
+
+def _csv_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--interval", type=_positive_float,
-                        help="sample interval in seconds of a .csv trace "
-                             "(inferred from timestamps when omitted)")
+                        metavar="SECONDS",
+                        help="sample interval of a .csv trace; required "
+                             "when its first column numbers the samples "
+                             "(0, 1, 2, ... or 1, 2, 3, ...), inferred "
+                             "from timestamps otherwise")
     parser.add_argument("--memory", metavar="CSV",
                         help="per-VM memory (MB) of a .csv trace, same "
                              "layout")
+
+
+def _sub(sub, name: str, summary: str, example: str,
+         description: str = "") -> argparse.ArgumentParser:
+    """A subcommand whose ``--help`` says what it does and shows an
+    example (``summary`` is also its line in the main ``--help``)."""
+    return sub.add_parser(
+        name, help=summary,
+        description=summary[0].upper() + summary[1:] + "."
+        + (f" {description}" if description else ""),
+        epilog=f"example:\n  {example}",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="watcher-adaptive",
         description="Predictive live migration for OpenStack Watcher: "
-                    "trace replay and validation.")
-    sub = parser.add_subparsers(dest="command", required=True)
+                    "trace replay, backtests of the predictor, its "
+                    "training job and the guest profiler's tools.",
+        epilog="example:\n  watcher-adaptive simulate --output report\n"
+               "see 'watcher-adaptive COMMAND --help' for each command",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True,
+                                metavar="COMMAND")
 
-    sim = sub.add_parser("simulate", help="replay a trace under several "
-                         "strategies and write a report")
+    sim = _sub(sub, "simulate", "replay a trace under several "
+               "strategies and write a report",
+               "watcher-adaptive simulate --trace embedded:planetlab "
+               "--strategies adaptive,lr-mmt --output report",
+               "Every VM must find a host at the start (see --hosts and "
+               "--allow-drop); the output directory is checked before the "
+               "replay starts.")
     _trace_options(sim)
     sim.add_argument(
         "--strategies", default=DEFAULT_STRATEGIES,
@@ -92,17 +134,28 @@ def build_parser() -> argparse.ArgumentParser:
              "(default: %(default)s)")
     sim.add_argument("--hosts", type=_positive_int,
                      help="number of hosts (default: 800 for PlanetLab, "
-                          "else sized from the VMs)")
+                          "else sized from the VMs); too few for every VM "
+                          "to find a host at the start is an error")
+    sim.add_argument("--allow-drop", action="store_true",
+                     help="replay without the VMs that find no host at "
+                          "the start (a warning says how many) instead "
+                          "of stopping")
     sim.add_argument("--output", default="report", type=Path,
                      help="directory for results.json, report.html and "
                           "plots (default: %(default)s)")
     sim.add_argument("--no-progress", action="store_true",
-                     help="no progress bar")
+                     help="no progress bar or progress lines")
     sim.add_argument("-v", "--verbose", action="store_true",
                      help="show the Watcher strategies' own log messages")
 
-    bt = sub.add_parser("backtest", help="rolling-origin backtest of the "
-                        "resource predictor against the classic baselines")
+    bt = _sub(sub, "backtest", "rolling-origin backtest of the "
+              "resource predictor against the classic baselines",
+              "watcher-adaptive backtest --trace planetlab:20110303 "
+              "--trace planetlab:20110306 --output backtest",
+              "With one trace it trains on the first half and tests on "
+              "the second (the training targets end before the test "
+              "starts); with several, each is tested by a model trained "
+              "on the ones before it.")
     bt.add_argument(
         "--trace", action="append", dest="traces",
         help="a trace (same forms as simulate); repeat it or give a comma "
@@ -111,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("--traces-root", default=os.environ.get(resolve.ENV_ROOT),
                     help=f"directory holding planetlab/ and bitbrains-rnd/ "
                          f"(default: ${resolve.ENV_ROOT})")
+    _csv_options(bt)
     bt.add_argument("--horizon", type=_positive_float, default=1800.0,
                     help="forecast horizon in seconds, 300-7200 "
                          "(default: %(default)s); 900 and 1800 are always "
@@ -126,74 +180,107 @@ def build_parser() -> argparse.ArgumentParser:
                     help="also train on every trace given and save the "
                          "predictor to PATH.joblib + PATH.json")
 
-    tr = sub.add_parser(
-        "train", help="the periodic training job: read the usage Gnocchi "
-                      "gathered since the last run, keep a local history, "
-                      "fit the predictor and save it for the strategy")
+    tr = _sub(sub, "train", "the periodic training job: read the usage "
+              "Gnocchi gathered since the last run, keep a local history, "
+              "fit the predictor and save it for the strategy",
+              "watcher-adaptive train --gnocchi http://gnocchi:8041 "
+              "--history /var/lib/watcher-adaptive/history.npz "
+              "--model /var/lib/watcher-adaptive/model",
+              "Run it from cron or a systemd timer; each run reads only "
+              "what is new since the last one.")
     tr.add_argument("--gnocchi", required=True, metavar="URL",
                     help="Gnocchi endpoint (basic auth)")
-    tr.add_argument("--user", default="admin", help="basic-auth user")
+    tr.add_argument("--user", default="admin",
+                    help="basic-auth user (default: %(default)s)")
     tr.add_argument("--history", type=Path, required=True, metavar="FILE",
                     help="the job's history file (.npz), grown each run")
     tr.add_argument("--model", type=Path, required=True, metavar="PATH",
                     help="where to save the predictor (PATH.joblib + "
                          "PATH.json): the strategy's model_path")
-    tr.add_argument("--hours", type=float, default=24.0,
-                    help="how far back the first run reads (default 24)")
-    tr.add_argument("--keep-days", type=float, default=7.0,
-                    help="history retention (default 7)")
-    tr.add_argument("--granularity", type=int, default=300)
-    tr.add_argument("--horizon", type=float, default=1800.0)
-    tr.add_argument("--quantiles", default="0.5,0.9")
-    tr.add_argument("--min-samples", type=int, default=48,
-                    help="no training on a shorter history (default 48)")
+    tr.add_argument("--hours", type=_positive_float, default=24.0,
+                    help="how far back the first run reads, in hours "
+                         "(default: %(default)g)")
+    tr.add_argument("--keep-days", type=_positive_float, default=7.0,
+                    help="history retention in days (default: "
+                         "%(default)g)")
+    tr.add_argument("--granularity", type=_positive_int, default=300,
+                    metavar="SECONDS",
+                    help="the Gnocchi granularity read and the history's "
+                         "sample step (default: %(default)s)")
+    tr.add_argument("--horizon", type=_positive_float, default=1800.0,
+                    metavar="SECONDS",
+                    help="forecast horizon the model is trained for, "
+                         "300-7200 (default: %(default)g)")
+    tr.add_argument("--quantiles", default="0.5,0.9",
+                    help="comma-separated quantile levels the model "
+                         "predicts, one near 0.5 and one near 0.9 "
+                         "(default: %(default)s)")
+    tr.add_argument("--min-samples", type=_positive_int, default=48,
+                    help="no training on a shorter history (default: "
+                         "%(default)s samples)")
 
-    ps = sub.add_parser(
-        "profiler-setup", help="create the archive policy and rule the "
-                               "behavioural profiles (adaptive.* metrics) "
-                               "are stored with, unless they exist")
+    ps = _sub(sub, "profiler-setup", "create the archive policy and rule "
+              "the behavioural profiles (adaptive.* metrics) are stored "
+              "with, unless they exist",
+              "watcher-adaptive profiler-setup --gnocchi "
+              "http://gnocchi:8041 --granularity 30",
+              "Run it once per cloud, before the first collector starts.")
     ps.add_argument("--gnocchi", required=True, metavar="URL",
                     help="Gnocchi endpoint (basic auth)")
-    ps.add_argument("--user", default="admin", help="basic-auth user")
-    ps.add_argument("--archive-policy", default="watcher-adaptive-profile")
+    ps.add_argument("--user", default="admin",
+                    help="basic-auth user (default: %(default)s)")
+    ps.add_argument("--archive-policy", default="watcher-adaptive-profile",
+                    metavar="NAME",
+                    help="name of the archive policy to create "
+                         "(default: %(default)s)")
     ps.add_argument("--granularity", type=_positive_int, default=30,
+                    metavar="SECONDS",
                     help="finest granularity in seconds: the guest "
-                         "agent's interval (default 30)")
+                         "agent's interval (default: %(default)s)")
 
-    pb = sub.add_parser(
-        "profile-backtest", help="do behaviour-profile features help the "
-                                 "CPU forecast? a backtest on a recorded "
-                                 "run of the guest agent")
+    pb = _sub(sub, "profile-backtest", "do behaviour-profile features "
+              "help the CPU forecast? a backtest on a recorded run of the "
+              "guest agent",
+              "watcher-adaptive profile-backtest "
+              "tools/data/profile-run.jsonl.gz --output profile-bt")
     pb.add_argument("run", type=Path, help="a run recorded by "
                     "tools/record_profile_run.py (.jsonl or .jsonl.gz)")
     pb.add_argument("--horizons", default="1,5,15",
-                    help="forecast horizons in samples (default 1,5,15)")
+                    help="forecast horizons in samples (default: "
+                         "%(default)s)")
     pb.add_argument("--output", type=Path, metavar="DIR",
                     help="write results.json and profile_backtest.png here")
     pb.add_argument("--max-iter", type=_positive_int, default=200,
-                    help="boosting iterations per model (default 200)")
+                    help="boosting iterations per model (default: "
+                         "%(default)s)")
 
-    hb = sub.add_parser(
-        "hotset-backtest", help="does the predicted hot working set of "
-                                "a migrating VM beat its profile-class "
-                                "default? (recorded guest-agent run and "
-                                "stated synthetic migrations)")
+    hb = _sub(sub, "hotset-backtest", "does the predicted hot working set "
+              "of a migrating VM beat its profile-class default? "
+              "(recorded guest-agent run and stated synthetic migrations)",
+              "watcher-adaptive hotset-backtest --output hotset.json")
     hb.add_argument("--run", type=Path, metavar="FILE",
                     help="a run recorded by tools/record_profile_run.py "
                          "(default: none, synthetic only)")
-    hb.add_argument("--seed", type=int, default=0)
+    hb.add_argument("--seed", type=int, default=0,
+                    help="seed of the synthetic migrations (default: "
+                         "%(default)s)")
     hb.add_argument("--output", type=Path, metavar="FILE",
                     help="write the results as JSON here")
 
-    gz = sub.add_parser(
-        "guest-agent-zipapp", help="pack the in-guest profiling agent into "
-                                   "one .pyz that runs on a guest's python3 "
-                                   "without the rest of the project")
+    gz = _sub(sub, "guest-agent-zipapp", "pack the in-guest profiling "
+              "agent into one .pyz that runs on a guest's python3 "
+              "without the rest of the project",
+              "watcher-adaptive guest-agent-zipapp "
+              "watcher-adaptive-guest-agent.pyz")
     gz.add_argument("output", type=Path, help="the .pyz file to write")
 
-    val = sub.add_parser("validate-cloudsim",
-                         help="print the replay next to CloudSim 3.0.3's "
-                              "figures for the PlanetLab development days")
+    val = _sub(sub, "validate-cloudsim", "print the replay next to "
+               "CloudSim 3.0.3's figures for the PlanetLab development "
+               "days",
+               "watcher-adaptive validate-cloudsim --traces-root "
+               "../shared/traces",
+               "Exit status 1 when a checked figure is outside its "
+               "tolerance.")
     val.add_argument(
         "--traces-root", default=os.environ.get(resolve.ENV_ROOT),
         help="directory holding planetlab/ (without it only the embedded "
@@ -219,6 +306,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         # are imported; silence the display itself instead
         warnings.showwarning = _no_warning
     try:
+        _check_paths(args)
         if args.command == "simulate":
             return _simulate(args)
         if args.command == "backtest":
@@ -232,67 +320,142 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.command == "hotset-backtest":
             return _hotset_backtest(args)
         if args.command == "guest-agent-zipapp":
-            from watcher_adaptive.profiler import zipapp
-            print(zipapp.build(args.output))
-            return 0
+            return _zipapp(args)
         return _validate(args)
     except (UsageError, trace_errors.TraceError,
-            registry.UnknownStrategy, ValueError) as exc:
-        print(f"watcher-adaptive {args.command}: error: {exc}",
+            registry.UnknownStrategy, ValueError, OSError) as exc:
+        # NOTE(wa): OSError too: a disk full or a permission refused while
+        # writing is the user's environment, not a bug to trace back
+        text = str(exc) if not isinstance(exc, OSError) or \
+            not exc.filename else f"{exc.filename}: {exc.strerror}"
+        print(f"watcher-adaptive {args.command}: error: {text}",
               file=sys.stderr)
         return 2
+
+
+def _check_paths(args: argparse.Namespace) -> None:
+    """Every path the command reads or writes, before it does any work."""
+    command = args.command
+    if command in ("simulate", "backtest"):
+        paths.output_dir(args.output)
+        if args.memory is not None:
+            paths.input_file(Path(args.memory), "--memory")
+    if command in ("simulate", "backtest", "validate-cloudsim"):
+        paths.input_dir(args.traces_root, "--traces-root")
+    if command == "backtest" and args.save_model is not None:
+        for suffix in (".joblib", ".json"):
+            paths.output_file(Path(f"{args.save_model}{suffix}"),
+                              "--save-model")
+    if command == "train":
+        paths.output_file(args.history, "--history")
+        for suffix in (".joblib", ".json"):
+            paths.output_file(Path(f"{args.model}{suffix}"), "--model")
+    if command == "profile-backtest":
+        paths.input_file(args.run, "run")
+        if args.output is not None:
+            paths.output_dir(args.output)
+    if command == "hotset-backtest":
+        if args.run is not None:
+            paths.input_file(args.run, "--run")
+        if args.output is not None:
+            paths.output_file(args.output)
+    if command == "guest-agent-zipapp":
+        paths.output_file(args.output, "output")
+    if command == "validate-cloudsim":
+        if args.output is not None:
+            paths.output_file(args.output)
+        if args.traces_root is not None and \
+                not (Path(args.traces_root) / "planetlab").is_dir():
+            raise UsageError(f"--traces-root {args.traces_root}: has no "
+                             "planetlab/ directory (omit it to check only "
+                             "the embedded day)")
+
+
+def _zipapp(args: argparse.Namespace) -> int:
+    from watcher_adaptive.profiler import zipapp
+
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    print(zipapp.build(args.output))
+    return 0
 
 
 def _no_warning(*args: object, **kwargs: object) -> None:
     return None
 
 
-def _progress(enabled: bool, n_strategies: int
-              ) -> tuple[Callable[[str, float], None], Callable[[], None]]:
-    """A progress callback for the runner, and a function to close it."""
-    if enabled and sys.stderr.isatty():
-        from tqdm import tqdm
+def _check_csv_options(args: argparse.Namespace,
+                       specs: Sequence[str]) -> None:
+    """``--interval`` and ``--memory`` describe one .csv trace: refuse
+    them where they would be ignored."""
+    csv = [s for s in specs if s.lower().endswith(".csv")]
+    for option, value in (("--interval", args.interval),
+                          ("--memory", args.memory)):
+        if value is not None and len(csv) != len(specs):
+            raise UsageError(f"{option} applies to a .csv trace only")
+    if args.memory is not None and len(specs) != 1:
+        raise UsageError("--memory describes one .csv trace; give one "
+                         "--trace with it")
 
-        bar = tqdm(total=n_strategies * 100, unit="%", file=sys.stderr,
-                   bar_format="{desc:<38} {percentage:3.0f}%|{bar}| "
-                              "{elapsed}<{remaining}")
-        done: dict[str, int] = {}
 
-        def update(name: str, fraction: float) -> None:
-            step = int(fraction * 100)
-            bar.set_description_str(name[:38])
-            bar.update(max(0, step - done.get(name, 0)))
-            done[name] = max(step, done.get(name, 0))
+def trace_notes(trace) -> list[str]:
+    """What the loader filled in, for the console and ``results.json``."""
+    gaps = trace.report.gaps_filled
+    if not gaps:
+        return []
+    cells = trace.n_vms * trace.n_samples
+    return [f"{trace.name}: {gaps:,} empty samples of {cells:,} "
+            f"({gaps / cells:.2%}) filled with the VM's last value (see "
+            "the trace notes for the rule)"]
 
-        return update, bar.close
-    started = time.perf_counter()
-    reported: set[str] = set()
 
-    def line(name: str, fraction: float) -> None:
-        if fraction >= 1.0 and name not in reported:
-            reported.add(name)
-            print(f"  {name}: done ({time.perf_counter() - started:.0f} s "
-                  "elapsed)", file=sys.stderr)
+def _start_fit(trace, strategies, n_hosts: Optional[int],
+               allow_drop: bool) -> list[str]:
+    """Stop before the replay when some VM finds no host at the start
+    (too few ``--hosts``), unless ``--allow-drop``; returns the notes."""
+    from watcher_adaptive.replay import runner
+    from watcher_adaptive.replay import start_fit
 
-    return line, lambda: None
+    engine = runner.build_scenario(trace, n_hosts).engine
+    fit = start_fit.check(engine.hosts, engine.vms,
+                          engine.utilization_at(0.0), strategies)
+    if fit.ok:
+        return []
+    hosts = f"--hosts {n_hosts}" if n_hosts else \
+        f"the default {fit.n_hosts} hosts"
+    what = (f"with {hosts}, {fit.unplaced:,} of {fit.n_vms:,} VMs find no "
+            f"host at the start under {fit.worst} (e.g. "
+            f"{', '.join(fit.examples)})")
+    if not allow_drop:
+        raise UsageError(f"{what}; give more --hosts, or --allow-drop to "
+                         "replay without them")
+    print(f"warning: {what}; they are left out (--allow-drop)",
+          file=sys.stderr)
+    return [f"{what}; left out (--allow-drop)"]
 
 
 def _simulate(args: argparse.Namespace) -> int:
     from watcher_adaptive.replay import report
     from watcher_adaptive.replay import runner
 
+    _check_csv_options(args, [args.trace])
     strategies = registry.build_strategies(args.strategies)
     trace = resolve.resolve_trace(args.trace, args.traces_root,
                                   args.interval, args.memory)
     print(f"trace {trace.name}: {trace.n_vms} VMs, {trace.n_samples} "
           f"samples of {trace.interval_s:g} s; strategies: "
           f"{', '.join(s.name for s in strategies)}", file=sys.stderr)
-    update, close = _progress(not args.no_progress, len(strategies))
+    notes = trace_notes(trace)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    notes += _start_fit(trace, strategies, args.hosts, args.allow_drop)
+    bar = console_progress.for_console(not args.no_progress,
+                                       len(strategies))
     try:
-        runs = runner.run_all(trace, strategies, args.hosts, update)
+        runs = runner.run_all(trace, strategies, args.hosts, bar.update)
     finally:
-        close()
-    page = report.write_report(args.output, trace, runs)
+        bar.close()
+    page = report.write_report(args.output, trace, runs,
+                               {"notes": notes} if notes else None)
     for run in runs:
         m = run.metrics
         if m is None:
@@ -305,27 +468,49 @@ def _simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def horizon_range(horizon_s: float) -> None:
+    if not 300 <= horizon_s <= 7200:
+        raise UsageError("--horizon must be between 300 and 7200 seconds")
+
+
+def parse_quantiles(text: str) -> list[float]:
+    """``--quantiles``: levels in (0, 1), one near 0.5 and one near 0.9
+    (the predictor's P50 and P90)."""
+    try:
+        quantiles = [float(q) for q in text.split(",")]
+    except ValueError:
+        raise UsageError(f"--quantiles: not numbers: {text!r}") from None
+    if not all(0 < q < 1 for q in quantiles):
+        raise UsageError(f"--quantiles: levels must be between 0 and 1: "
+                         f"{text!r}")
+    if not (any(abs(q - 0.5) < 0.11 for q in quantiles)
+            and any(abs(q - 0.9) < 0.06 for q in quantiles)):
+        raise UsageError("--quantiles must include one near 0.5 and one "
+                         "near 0.9")
+    return quantiles
+
+
 def _backtest(args: argparse.Namespace) -> int:
     from watcher_adaptive.predict import backtest
     from watcher_adaptive.predict import predictor
     from watcher_adaptive.predict import report
 
-    if not 300 <= args.horizon <= 7200:
-        raise UsageError("--horizon must be between 300 and 7200 seconds")
-    try:
-        quantiles = [float(q) for q in args.quantiles.split(",")]
-    except ValueError:
-        raise UsageError(f"--quantiles: not numbers: {args.quantiles!r}") \
-            from None
-    if not (any(abs(q - 0.5) < 0.11 for q in quantiles)
-            and any(abs(q - 0.9) < 0.06 for q in quantiles)):
-        raise UsageError("--quantiles must include one near 0.5 and one "
-                         "near 0.9")
+    horizon_range(args.horizon)
+    quantiles = parse_quantiles(args.quantiles)
     specs = [s for arg in (args.traces or ["embedded:planetlab"])
              for s in arg.split(",") if s]
-    traces = [resolve.resolve_trace(s, args.traces_root) for s in specs]
+    _check_csv_options(args, specs)
+    traces = [resolve.resolve_trace(s, args.traces_root, args.interval,
+                                    args.memory) for s in specs]
+    names = [t.name for t in traces]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        # a later fold would test on a trace it was trained on
+        raise UsageError(f"trace given twice: {', '.join(twice)}")
     if len({t.interval_s for t in traces}) != 1:
         raise UsageError("all traces of a backtest need the same interval")
+    for note in [n for t in traces for n in trace_notes(t)]:
+        print(f"note: {note}", file=sys.stderr)
 
     def say(msg: str) -> None:
         print(f"  {msg}", file=sys.stderr, flush=True)
@@ -345,10 +530,12 @@ def _backtest(args: argparse.Namespace) -> int:
         if entry["mae"] is None:
             print(f"{name:9s} (not applicable to this trace)")
             continue
-        f1 = entry["overload_f1"]
+        f1 = report.score_text(entry["overload_f1"], "overload_f1",
+                               report.actual_events(doc), ".3f")
         print(f"{name:9s} MAE {entry['mae']:.4f}  P90 coverage "
-              f"{entry['coverage_p90']:.3f}  overload F1 "
-              + ("–" if f1 is None else f"{f1:.3f}"))
+              f"{entry['coverage_p90']:.3f}  overload F1 {f1}")
+    for fold in doc["folds"]:
+        print(f"  {report.fold_line(fold)}")
     if args.save_model:
         from watcher_adaptive.predict import training
         model = training.fit_predictor(traces, args.horizon, quantiles,
@@ -364,11 +551,12 @@ def _profile_backtest(args: argparse.Namespace) -> int:
 
     from watcher_adaptive.predict import profile_backtest as pb
 
-    horizons = [int(h) for h in args.horizons.split(",") if h.strip()]
+    try:
+        horizons = [int(h) for h in args.horizons.split(",") if h.strip()]
+    except ValueError:
+        horizons = []
     if not horizons or min(horizons) < 1:
         raise UsageError("--horizons: positive sample counts, e.g. 1,5,15")
-    if not args.run.exists():
-        raise UsageError(f"{args.run}: no such run file")
     report = pb.run(args.run, horizons, args.max_iter)
     print(pb.table(report))
     if args.output:
@@ -384,8 +572,6 @@ def _hotset_backtest(args: argparse.Namespace) -> int:
 
     from watcher_adaptive.predict import hotset_backtest as hb
 
-    if args.run is not None and not args.run.exists():
-        raise UsageError(f"{args.run}: no such run file")
     results = hb.run(args.run, seed=args.seed)
     print(hb.table(results))
     if args.output:
@@ -418,7 +604,8 @@ def _train(args: argparse.Namespace) -> int:
 
     from watcher_adaptive.adapters import gnocchi
 
-    quantiles = [float(q) for q in args.quantiles.split(",")]
+    horizon_range(args.horizon)
+    quantiles = parse_quantiles(args.quantiles)
     step = args.granularity
     try:
         return _train_from(args, gnocchi.make_client(args.gnocchi,
@@ -485,7 +672,7 @@ def _validate(args: argparse.Namespace) -> int:
 
     root = args.traces_root
     refs = list(validation.CLOUDSIM_3_0_3)
-    if root is None or not (Path(root) / "planetlab").is_dir():
+    if root is None:
         day = "20110303"
         skipped = sorted({r.day for r in refs if r.day != day})
         refs = [r for r in refs if r.day == day]
@@ -493,11 +680,15 @@ def _validate(args: argparse.Namespace) -> int:
               f"embedded day {day} (not {', '.join(skipped)})",
               file=sys.stderr)
 
+    else:
+        missing = sorted({r.day for r in refs
+                          if not (Path(root) / "planetlab" / r.day).is_dir()})
+        if missing:
+            raise UsageError(f"--traces-root {root}: planetlab/ lacks "
+                             f"{', '.join(missing)}")
+
     def load(day: str):
-        return resolve.resolve_trace(f"planetlab:{day}",
-                                     root if root and Path(
-                                         root, "planetlab").is_dir()
-                                     else None)
+        return resolve.resolve_trace(f"planetlab:{day}", root)
 
     rows = validation.run_validation(
         load, refs, progress=lambda s: print(f"  replaying {s}",
@@ -505,6 +696,7 @@ def _validate(args: argparse.Namespace) -> int:
     table = validation.format_table(rows)
     print(table)
     if args.output:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(table + "\n")
     ok = validation.all_within(rows)
     print("all checked figures within tolerance" if ok else
