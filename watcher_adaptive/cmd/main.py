@@ -347,7 +347,9 @@ def _check_paths(args: argparse.Namespace) -> None:
             paths.output_file(Path(f"{args.save_model}{suffix}"),
                               "--save-model")
     if command == "train":
-        paths.output_file(args.history, "--history")
+        # the history's directory is made on the first run (cron jobs
+        # start from nothing); the model's must exist
+        paths.output_file(args.history, "--history", make_parents=True)
         for suffix in (".joblib", ".json"):
             paths.output_file(Path(f"{args.model}{suffix}"), "--model")
     if command == "profile-backtest":
@@ -374,7 +376,6 @@ def _check_paths(args: argparse.Namespace) -> None:
 def _zipapp(args: argparse.Namespace) -> int:
     from watcher_adaptive.profiler import zipapp
 
-    args.output.parent.mkdir(parents=True, exist_ok=True)
     print(zipapp.build(args.output))
     return 0
 
@@ -441,13 +442,15 @@ def _simulate(args: argparse.Namespace) -> int:
     strategies = registry.build_strategies(args.strategies)
     trace = resolve.resolve_trace(args.trace, args.traces_root,
                                   args.interval, args.memory)
+    # before the first line of output: an error is then all there is
+    dropped = _start_fit(trace, strategies, args.hosts, args.allow_drop)
     print(f"trace {trace.name}: {trace.n_vms} VMs, {trace.n_samples} "
           f"samples of {trace.interval_s:g} s; strategies: "
           f"{', '.join(s.name for s in strategies)}", file=sys.stderr)
     notes = trace_notes(trace)
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
-    notes += _start_fit(trace, strategies, args.hosts, args.allow_drop)
+    notes += dropped
     bar = console_progress.for_console(not args.no_progress,
                                        len(strategies))
     try:
@@ -575,7 +578,6 @@ def _hotset_backtest(args: argparse.Namespace) -> int:
     results = hb.run(args.run, seed=args.seed)
     print(hb.table(results))
     if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(json.dumps(results, indent=1))
     return 0
 
@@ -696,7 +698,6 @@ def _validate(args: argparse.Namespace) -> int:
     table = validation.format_table(rows)
     print(table)
     if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(table + "\n")
     ok = validation.all_within(rows)
     print("all checked figures within tolerance" if ok else

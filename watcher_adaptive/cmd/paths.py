@@ -47,9 +47,12 @@ def output_dir(path: Path, option: str = "--output") -> None:
     _creatable(path, option)
 
 
-def output_file(path: Path, option: str = "--output") -> None:
-    """``path`` is a file that can be (over)written, or can be made
-    (its missing parent directories included)."""
+def output_file(path: Path, option: str = "--output",
+                make_parents: bool = False) -> None:
+    """``path`` is a file that can be (over)written, or made in its
+    directory, which must exist (as ``cp`` wants it: a mistyped
+    directory is an error, not a new directory tree) unless the command
+    makes it (``make_parents``)."""
     if path.exists():
         if path.is_dir():
             raise UsageError(f"{option} {path}: is a directory, need a "
@@ -57,7 +60,23 @@ def output_file(path: Path, option: str = "--output") -> None:
         if not os.access(path, os.W_OK):
             raise UsageError(f"{option} {path}: file not writable")
         return
-    _creatable(path.parent, option)
+    parent = path.absolute().parent
+    if make_parents:
+        _creatable(parent, option)
+        return
+    if not parent.exists():
+        base = _existing_ancestor(parent)
+        if not base.is_dir():
+            raise UsageError(f"{option} {path}: {base} is a file, not a "
+                             "directory")
+        raise UsageError(f"{option} {path}: directory {parent} does not "
+                         "exist")
+    if not parent.is_dir():
+        raise UsageError(f"{option} {path}: {parent} is a file, not a "
+                         "directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"{option} {path}: directory {parent} not "
+                         "writable")
 
 
 def input_file(path: Path, option: str) -> None:
