@@ -54,9 +54,13 @@ def _command(script: str, args: list[str]) -> list[str]:
 def _run(script: str, args: list[str], cwd: Path) -> tuple[int, str, str]:
     env = dict(os.environ, COLUMNS="100")
     env.pop("WATCHER_ADAPTIVE_TRACES", None)
-    proc = subprocess.run(_command(script, args), cwd=cwd, env=env,
-                          capture_output=True, text=True,
-                          timeout=TIMEOUT_S, stdin=subprocess.DEVNULL)
+    try:
+        proc = subprocess.run(_command(script, args), cwd=cwd, env=env,
+                              capture_output=True, text=True,
+                              timeout=TIMEOUT_S, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        # the error was not found before the long work: this case fails
+        return -1, "", f"still running after {TIMEOUT_S} s"
     return proc.returncode, proc.stdout, proc.stderr
 
 
