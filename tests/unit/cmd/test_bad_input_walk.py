@@ -71,6 +71,7 @@ def world(tmp_path_factory) -> Path:
     (base / "a-file").write_text("not a directory\n")
     (base / "empty-dir").mkdir()
     (base / "run.jsonl").write_text("")
+    (base / "garbage.jsonl").write_text("{not json\n")
     (base / "index.csv").write_text(
         "sample,vm1,vm2\n" + "".join(f"{k},{10 + k % 7},{20 + k % 5}\n"
                                      for k in range(1, 40)))
@@ -143,6 +144,8 @@ CASES = [
     # profile-backtest
     ("watcher-adaptive", ["profile-backtest", "/nonexistent.jsonl"],
      "no such file"),
+    ("watcher-adaptive", ["profile-backtest", "run.jsonl"], "0 records"),
+    ("watcher-adaptive", ["profile-backtest", "garbage.jsonl"], "line 1"),
     ("watcher-adaptive", ["profile-backtest", "run.jsonl", "--horizons",
                           "x"], "--horizons"),
     ("watcher-adaptive", ["profile-backtest", "run.jsonl", "--output",
@@ -150,6 +153,8 @@ CASES = [
     # hotset-backtest
     ("watcher-adaptive", ["hotset-backtest", "--run", "/nonexistent"],
      "no such file"),
+    ("watcher-adaptive", ["hotset-backtest", "--run", "garbage.jsonl"],
+     "line 1"),
     ("watcher-adaptive", ["hotset-backtest", "--output", "empty-dir"],
      "is a directory"),
     ("watcher-adaptive", ["hotset-backtest", "--seed", "x"], "--seed"),
