@@ -93,6 +93,13 @@ def _csv_options(parser: argparse.ArgumentParser) -> None:
                              "layout")
 
 
+def _gnocchi_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--gnocchi", required=True, metavar="URL",
+                        help="Gnocchi endpoint (basic auth)")
+    parser.add_argument("--user", default="admin",
+                        help="basic-auth user (default: %(default)s)")
+
+
 def _sub(sub, name: str, summary: str, example: str,
          description: str = "") -> argparse.ArgumentParser:
     """A subcommand whose ``--help`` says what it does and shows an
@@ -188,10 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
               "--model /var/lib/watcher-adaptive/model",
               "Run it from cron or a systemd timer; each run reads only "
               "what is new since the last one.")
-    tr.add_argument("--gnocchi", required=True, metavar="URL",
-                    help="Gnocchi endpoint (basic auth)")
-    tr.add_argument("--user", default="admin",
-                    help="basic-auth user (default: %(default)s)")
+    _gnocchi_options(tr)
     tr.add_argument("--history", type=Path, required=True, metavar="FILE",
                     help="the job's history file (.npz), grown each run")
     tr.add_argument("--model", type=Path, required=True, metavar="PATH",
@@ -225,10 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
               "watcher-adaptive profiler-setup --gnocchi "
               "http://gnocchi:8041 --granularity 30",
               "Run it once per cloud, before the first collector starts.")
-    ps.add_argument("--gnocchi", required=True, metavar="URL",
-                    help="Gnocchi endpoint (basic auth)")
-    ps.add_argument("--user", default="admin",
-                    help="basic-auth user (default: %(default)s)")
+    _gnocchi_options(ps)
     ps.add_argument("--archive-policy", default="watcher-adaptive-profile",
                     metavar="NAME",
                     help="name of the archive policy to create "

@@ -25,7 +25,8 @@ def _existing_ancestor(path: Path) -> Path:
 
 
 def _creatable(path: Path, option: str) -> None:
-    """``path`` does not exist yet: it can be made as a directory chain."""
+    """``path`` exists as a writable directory, or can be made as a
+    directory chain."""
     base = _existing_ancestor(path)
     if not base.is_dir():
         raise UsageError(f"{option} {path}: {base} is a file, not a "
@@ -61,22 +62,11 @@ def output_file(path: Path, option: str = "--output",
             raise UsageError(f"{option} {path}: file not writable")
         return
     parent = path.absolute().parent
-    if make_parents:
-        _creatable(parent, option)
-        return
-    if not parent.exists():
-        base = _existing_ancestor(parent)
-        if not base.is_dir():
-            raise UsageError(f"{option} {path}: {base} is a file, not a "
-                             "directory")
+    if not make_parents and not parent.exists() and \
+            _existing_ancestor(parent).is_dir():
         raise UsageError(f"{option} {path}: directory {parent} does not "
                          "exist")
-    if not parent.is_dir():
-        raise UsageError(f"{option} {path}: {parent} is a file, not a "
-                         "directory")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise UsageError(f"{option} {path}: directory {parent} not "
-                         "writable")
+    _creatable(parent, option)
 
 
 def input_file(path: Path, option: str) -> None:
