@@ -513,7 +513,8 @@ def _backtest(args: argparse.Namespace) -> int:
         raise UsageError(f"trace given twice: {', '.join(twice)}")
     if len({t.interval_s for t in traces}) != 1:
         raise UsageError("all traces of a backtest need the same interval")
-    for note in [n for t in traces for n in trace_notes(t)]:
+    notes = [n for t in traces for n in trace_notes(t)]
+    for note in notes:
         print(f"note: {note}", file=sys.stderr)
 
     def say(msg: str) -> None:
@@ -529,6 +530,8 @@ def _backtest(args: argparse.Namespace) -> int:
     others = [r for h, r in results.items() if h != args.horizon]
     doc = report.results_document([t.name for t in traces], main, others,
                                   quantiles)
+    if notes:
+        doc["notes"] = notes
     page = report.write_report(args.output, doc, main, quantiles)
     for name, entry in main.scores.items():
         if entry["mae"] is None:

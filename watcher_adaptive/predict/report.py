@@ -161,6 +161,7 @@ def _html(doc: dict[str, Any], images: list[str]) -> str:
              f"<p>Traces: {esc(', '.join(doc['traces']))}; quantiles "
              f"{esc(str(doc['quantiles']))}; training took "
              f"{doc['train_s']} s, predicting {doc['predict_s']} s.</p>",
+             *(f"<p>Note: {esc(n)}</p>" for n in doc.get("notes", [])),
              "<p>Train and test: "
              + "; ".join(esc(fold_line(f)) for f in doc["folds"])
              + ".</p>"]

@@ -119,3 +119,15 @@ def test_fold_line_states_both_ranges():
                              "horizon_samples": 6})
     assert "origins 12-120" in line and "up to sample 126" in line
     assert "origins 126-280" in line and "from sample 127" in line
+
+
+def test_filled_gaps_are_noted_before_the_backtest(tmp_path, capsys,
+                                                   given):
+    trace = tmp_path / "t.csv"
+    trace.write_text("t,a\n" + "".join(
+        f"{300 * k},{'' if k == 5 else 20}\n" for k in range(30)))
+    with pytest.raises(_Given):
+        cli.main(["backtest", "--trace", str(trace), "--output",
+                  str(tmp_path / "o")])
+    assert "note: csv:t.csv: 1 empty samples of 30" in \
+        capsys.readouterr().err
