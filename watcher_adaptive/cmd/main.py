@@ -13,6 +13,7 @@ import argparse
 import logging
 import os
 import sys
+import textwrap
 import time
 import warnings
 from pathlib import Path
@@ -104,10 +105,12 @@ def _sub(sub, name: str, summary: str, example: str,
          description: str = "") -> argparse.ArgumentParser:
     """A subcommand whose ``--help`` says what it does and shows an
     example (``summary`` is also its line in the main ``--help``)."""
+    # raw text keeps the example's line as it is; wrap the prose here
     return sub.add_parser(
         name, help=summary,
-        description=summary[0].upper() + summary[1:] + "."
-        + (f" {description}" if description else ""),
+        description=textwrap.fill(summary[0].upper() + summary[1:] + "."
+                                  + (f" {description}" if description
+                                     else ""), 78),
         epilog=f"example:\n  {example}",
         formatter_class=argparse.RawDescriptionHelpFormatter)
 
@@ -115,9 +118,10 @@ def _sub(sub, name: str, summary: str, example: str,
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="watcher-adaptive",
-        description="Predictive live migration for OpenStack Watcher: "
-                    "trace replay, backtests of the predictor, its "
-                    "training job and the guest profiler's tools.",
+        description=textwrap.fill(
+            "Predictive live migration for OpenStack Watcher: trace "
+            "replay, backtests of the predictor, its training job and the "
+            "guest profiler's tools.", 78),
         epilog="example:\n  watcher-adaptive simulate --output report\n"
                "see 'watcher-adaptive COMMAND --help' for each command",
         formatter_class=argparse.RawDescriptionHelpFormatter)
