@@ -59,16 +59,6 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError("must be 0 or more")
-    return value
-
-
 def _trace_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--trace", default="embedded:planetlab",
