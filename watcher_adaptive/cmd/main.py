@@ -11,278 +11,22 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
-import textwrap
 import time
 import warnings
 from pathlib import Path
 from typing import Optional
 from typing import Sequence
 
+from watcher_adaptive.cmd import checks
 from watcher_adaptive.cmd import errors
-from watcher_adaptive.cmd import paths
 from watcher_adaptive.cmd import progress as console_progress
+from watcher_adaptive.cmd.parser import build_parser
 from watcher_adaptive.replay import registry
 from watcher_adaptive.traces import errors as trace_errors
 from watcher_adaptive.traces import resolve
 
-#: the baselines and Watcher peers that fit the default run's 3-minute
-#: budget on a 2-core machine (each peer at its own audit interval)
-DEFAULT_STRATEGIES = ("adaptive,dvfs,thr-mmt,lr-mmt,"
-                      "watcher:vm_workload_consolidation,"
-                      "watcher:workload_stabilization,"
-                      "watcher:workload_balance,watcher:basic")
-
-
 UsageError = errors.UsageError
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be positive")
-    return value
-
-
-def _trace_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--trace", default="embedded:planetlab",
-        help="planetlab:<day>, bitbrains:<glob>, embedded:planetlab|"
-             "bitbrains, a PlanetLab day directory or a wide .csv file "
-             "(default: %(default)s)")
-    parser.add_argument(
-        "--traces-root", default=os.environ.get(resolve.ENV_ROOT),
-        help="directory holding planetlab/ and bitbrains-rnd/ "
-             f"(default: ${resolve.ENV_ROOT})")
-    _csv_options(parser)
-
-
-def _csv_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--interval", type=_positive_float,
-                        metavar="SECONDS",
-                        help="sample interval of a .csv trace; required "
-                             "when its first column numbers the samples "
-                             "(0, 1, 2, ... or 1, 2, 3, ...), inferred "
-                             "from timestamps otherwise")
-    parser.add_argument("--memory", metavar="CSV",
-                        help="per-VM memory (MB) of a .csv trace, same "
-                             "layout")
-
-
-def _gnocchi_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--gnocchi", required=True, metavar="URL",
-                        help="Gnocchi endpoint (basic auth)")
-    parser.add_argument("--user", default="admin",
-                        help="basic-auth user (default: %(default)s)")
-
-
-def _sub(sub, name: str, summary: str, example: str,
-         description: str = "") -> argparse.ArgumentParser:
-    """A subcommand whose ``--help`` says what it does and shows an
-    example (``summary`` is also its line in the main ``--help``)."""
-    # raw text keeps the example's line as it is; wrap the prose here
-    return sub.add_parser(
-        name, help=summary,
-        description=textwrap.fill(summary[0].upper() + summary[1:] + "."
-                                  + (f" {description}" if description
-                                     else ""), 78),
-        epilog=f"example:\n  {example}",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="watcher-adaptive",
-        description=textwrap.fill(
-            "Predictive live migration for OpenStack Watcher: trace "
-            "replay, backtests of the predictor, its training job and the "
-            "guest profiler's tools.", 78),
-        epilog="example:\n  watcher-adaptive simulate --output report\n"
-               "see 'watcher-adaptive COMMAND --help' for each command",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True,
-                                metavar="COMMAND")
-
-    sim = _sub(sub, "simulate", "replay a trace under several "
-               "strategies and write a report",
-               "watcher-adaptive simulate --trace embedded:planetlab "
-               "--strategies adaptive,lr-mmt --output report",
-               "Every VM must find a host at the start (see --hosts and "
-               "--allow-drop); the output directory is checked before the "
-               "replay starts.")
-    _trace_options(sim)
-    sim.add_argument(
-        "--strategies", default=DEFAULT_STRATEGIES,
-        help="comma-separated name[:param][@audit_interval_s]; names: "
-             "adaptive (params: key=value+..., see the docs), "
-             "dvfs, thr-mmt (param: threshold, 0.8), lr-mmt (param: "
-             "safety, 1.2), watcher:<Watcher strategy> "
-             "(default: %(default)s)")
-    sim.add_argument("--hosts", type=_positive_int,
-                     help="number of hosts (default: 800 for PlanetLab, "
-                          "else sized from the VMs); too few for every VM "
-                          "to find a host at the start is an error")
-    sim.add_argument("--allow-drop", action="store_true",
-                     help="replay without the VMs that find no host at "
-                          "the start (a warning says how many) instead "
-                          "of stopping")
-    sim.add_argument("--output", default="report", type=Path,
-                     help="directory for results.json, report.html and "
-                          "plots (default: %(default)s)")
-    sim.add_argument("--no-progress", action="store_true",
-                     help="no progress bar or progress lines")
-    sim.add_argument("-v", "--verbose", action="store_true",
-                     help="show the Watcher strategies' own log messages")
-
-    bt = _sub(sub, "backtest", "rolling-origin backtest of the "
-              "resource predictor against the classic baselines",
-              "watcher-adaptive backtest --trace planetlab:20110303 "
-              "--trace planetlab:20110306 --output backtest",
-              "With one trace it trains on the first half and tests on "
-              "the second (the training targets end before the test "
-              "starts); with several, each is tested by a model trained "
-              "on the ones before it.")
-    bt.add_argument(
-        "--trace", action="append", dest="traces",
-        help="a trace (same forms as simulate); repeat it or give a comma "
-             "list for a rolling origin over several (default: "
-             "embedded:planetlab, split in half)")
-    bt.add_argument("--traces-root", default=os.environ.get(resolve.ENV_ROOT),
-                    help=f"directory holding planetlab/ and bitbrains-rnd/ "
-                         f"(default: ${resolve.ENV_ROOT})")
-    _csv_options(bt)
-    bt.add_argument("--horizon", type=_positive_float, default=1800.0,
-                    help="forecast horizon in seconds, 300-7200 "
-                         "(default: %(default)s); 900 and 1800 are always "
-                         "scored too")
-    bt.add_argument("--quantiles", default="0.5,0.9",
-                    help="comma-separated quantile levels, must include "
-                         "one near 0.5 and one near 0.9 "
-                         "(default: %(default)s)")
-    bt.add_argument("--output", default="backtest", type=Path,
-                    help="directory for results.json, report.html and "
-                         "plots (default: %(default)s)")
-    bt.add_argument("--save-model", type=Path, metavar="PATH",
-                    help="also train on every trace given and save the "
-                         "predictor to PATH.joblib + PATH.json")
-
-    tr = _sub(sub, "train", "the periodic training job: read the usage "
-              "Gnocchi gathered since the last run, keep a local history, "
-              "fit the predictor and save it for the strategy",
-              "watcher-adaptive train --gnocchi http://gnocchi:8041 "
-              "--history /var/lib/watcher-adaptive/history.npz "
-              "--model /var/lib/watcher-adaptive/model",
-              "Run it from cron or a systemd timer; each run reads only "
-              "what is new since the last one.")
-    _gnocchi_options(tr)
-    tr.add_argument("--history", type=Path, required=True, metavar="FILE",
-                    help="the job's history file (.npz), grown each run")
-    tr.add_argument("--model", type=Path, required=True, metavar="PATH",
-                    help="where to save the predictor (PATH.joblib + "
-                         "PATH.json): the strategy's model_path")
-    tr.add_argument("--hours", type=_positive_float, default=24.0,
-                    help="how far back the first run reads, in hours "
-                         "(default: %(default)g)")
-    tr.add_argument("--keep-days", type=_positive_float, default=7.0,
-                    help="history retention in days (default: "
-                         "%(default)g)")
-    tr.add_argument("--granularity", type=_positive_int, default=300,
-                    metavar="SECONDS",
-                    help="the Gnocchi granularity read and the history's "
-                         "sample step (default: %(default)s)")
-    tr.add_argument("--horizon", type=_positive_float, default=1800.0,
-                    metavar="SECONDS",
-                    help="forecast horizon the model is trained for, "
-                         "300-7200 (default: %(default)g)")
-    tr.add_argument("--quantiles", default="0.5,0.9",
-                    help="comma-separated quantile levels the model "
-                         "predicts, one near 0.5 and one near 0.9 "
-                         "(default: %(default)s)")
-    tr.add_argument("--min-samples", type=_positive_int, default=48,
-                    help="no training on a shorter history (default: "
-                         "%(default)s samples)")
-
-    ps = _sub(sub, "profiler-setup", "create the archive policy and rule "
-              "the behavioural profiles (adaptive.* metrics) are stored "
-              "with, unless they exist",
-              "watcher-adaptive profiler-setup --gnocchi "
-              "http://gnocchi:8041 --granularity 30",
-              "Run it once per cloud, before the first collector starts.")
-    _gnocchi_options(ps)
-    ps.add_argument("--archive-policy", default="watcher-adaptive-profile",
-                    metavar="NAME",
-                    help="name of the archive policy to create "
-                         "(default: %(default)s)")
-    ps.add_argument("--granularity", type=_positive_int, default=30,
-                    metavar="SECONDS",
-                    help="finest granularity in seconds: the guest "
-                         "agent's interval (default: %(default)s)")
-
-    pb = _sub(sub, "profile-backtest", "do behaviour-profile features "
-              "help the CPU forecast? a backtest on a recorded run of the "
-              "guest agent",
-              "watcher-adaptive profile-backtest "
-              "tools/data/profile-run.jsonl.gz --output profile-bt")
-    pb.add_argument("run", type=Path, help="a run recorded by "
-                    "tools/record_profile_run.py (.jsonl or .jsonl.gz)")
-    pb.add_argument("--horizons", default="1,5,15",
-                    help="forecast horizons in samples (default: "
-                         "%(default)s)")
-    pb.add_argument("--output", type=Path, metavar="DIR",
-                    help="write results.json and profile_backtest.png here")
-    pb.add_argument("--max-iter", type=_positive_int, default=200,
-                    help="boosting iterations per model (default: "
-                         "%(default)s)")
-
-    hb = _sub(sub, "hotset-backtest", "does the predicted hot working set "
-              "of a migrating VM beat its profile-class default? "
-              "(recorded guest-agent run and stated synthetic migrations)",
-              "watcher-adaptive hotset-backtest --output hotset.json")
-    hb.add_argument("--run", type=Path, metavar="FILE",
-                    help="a run recorded by tools/record_profile_run.py "
-                         "(default: none, synthetic only)")
-    hb.add_argument("--seed", type=int, default=0,
-                    help="seed of the synthetic migrations (default: "
-                         "%(default)s)")
-    hb.add_argument("--output", type=Path, metavar="FILE",
-                    help="write the results as JSON here")
-
-    gz = _sub(sub, "guest-agent-zipapp", "pack the in-guest profiling "
-              "agent into one .pyz that runs on a guest's python3 "
-              "without the rest of the project",
-              "watcher-adaptive guest-agent-zipapp "
-              "watcher-adaptive-guest-agent.pyz")
-    gz.add_argument("output", type=Path, help="the .pyz file to write")
-
-    val = _sub(sub, "validate-cloudsim", "print the replay next to "
-               "CloudSim 3.0.3's figures for the PlanetLab development "
-               "days",
-               "watcher-adaptive validate-cloudsim --traces-root "
-               "../shared/traces",
-               "Exit status 1 when a checked figure is outside its "
-               "tolerance.")
-    val.add_argument(
-        "--traces-root", default=os.environ.get(resolve.ENV_ROOT),
-        help="directory holding planetlab/ (without it only the embedded "
-             "day is checked)")
-    val.add_argument("--output", type=Path,
-                     help="also write the table to this file")
-    return parser
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -301,7 +45,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         # are imported; silence the display itself instead
         warnings.showwarning = _no_warning
     try:
-        _check_paths(args)
+        checks.check_paths(args)
         if args.command == "simulate":
             return _simulate(args)
         if args.command == "backtest":
@@ -328,46 +72,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
 
 
-def _check_paths(args: argparse.Namespace) -> None:
-    """Every path the command reads or writes, before it does any work."""
-    command = args.command
-    if command in ("simulate", "backtest"):
-        paths.output_dir(args.output)
-        if args.memory is not None:
-            paths.input_file(Path(args.memory), "--memory")
-    if command in ("simulate", "backtest", "validate-cloudsim"):
-        paths.input_dir(args.traces_root, "--traces-root")
-    if command == "backtest" and args.save_model is not None:
-        for suffix in (".joblib", ".json"):
-            paths.output_file(Path(f"{args.save_model}{suffix}"),
-                              "--save-model")
-    if command == "train":
-        # the history's directory is made on the first run (cron jobs
-        # start from nothing); the model's must exist
-        paths.output_file(args.history, "--history", make_parents=True)
-        for suffix in (".joblib", ".json"):
-            paths.output_file(Path(f"{args.model}{suffix}"), "--model")
-    if command == "profile-backtest":
-        paths.input_file(args.run, "run")
-        if args.output is not None:
-            paths.output_dir(args.output)
-    if command == "hotset-backtest":
-        if args.run is not None:
-            paths.input_file(args.run, "--run")
-        if args.output is not None:
-            paths.output_file(args.output)
-    if command == "guest-agent-zipapp":
-        paths.output_file(args.output, "output")
-    if command == "validate-cloudsim":
-        if args.output is not None:
-            paths.output_file(args.output)
-        if args.traces_root is not None and \
-                not (Path(args.traces_root) / "planetlab").is_dir():
-            raise UsageError(f"--traces-root {args.traces_root}: has no "
-                             "planetlab/ directory (omit it to check only "
-                             "the embedded day)")
-
-
 def _zipapp(args: argparse.Namespace) -> int:
     from watcher_adaptive.profiler import zipapp
 
@@ -379,70 +83,20 @@ def _no_warning(*args: object, **kwargs: object) -> None:
     return None
 
 
-def _check_csv_options(args: argparse.Namespace,
-                       specs: Sequence[str]) -> None:
-    """``--interval`` and ``--memory`` describe one .csv trace: refuse
-    them where they would be ignored."""
-    csv = [s for s in specs if s.lower().endswith(".csv")]
-    for option, value in (("--interval", args.interval),
-                          ("--memory", args.memory)):
-        if value is not None and len(csv) != len(specs):
-            raise UsageError(f"{option} applies to a .csv trace only")
-    if args.memory is not None and len(specs) != 1:
-        raise UsageError("--memory describes one .csv trace; give one "
-                         "--trace with it")
-
-
-def trace_notes(trace) -> list[str]:
-    """What the loader filled in, for the console and ``results.json``."""
-    gaps = trace.report.gaps_filled
-    if not gaps:
-        return []
-    cells = trace.n_vms * trace.n_samples
-    return [f"{trace.name}: {gaps:,} empty samples of {cells:,} "
-            f"({gaps / cells:.2%}) filled with the VM's last value (see "
-            "the trace notes for the rule)"]
-
-
-def _start_fit(trace, strategies, n_hosts: Optional[int],
-               allow_drop: bool) -> list[str]:
-    """Stop before the replay when some VM finds no host at the start
-    (too few ``--hosts``), unless ``--allow-drop``; returns the notes."""
-    from watcher_adaptive.replay import runner
-    from watcher_adaptive.replay import start_fit
-
-    engine = runner.build_scenario(trace, n_hosts).engine
-    fit = start_fit.check(engine.hosts, engine.vms,
-                          engine.utilization_at(0.0), strategies)
-    if fit.ok:
-        return []
-    hosts = f"--hosts {n_hosts}" if n_hosts else \
-        f"the default {fit.n_hosts} hosts"
-    what = (f"with {hosts}, {fit.unplaced:,} of {fit.n_vms:,} VMs find no "
-            f"host at the start under {fit.worst} (e.g. "
-            f"{', '.join(fit.examples)})")
-    if not allow_drop:
-        raise UsageError(f"{what}; give more --hosts, or --allow-drop to "
-                         "replay without them")
-    print(f"warning: {what}; they are left out (--allow-drop)",
-          file=sys.stderr)
-    return [f"{what}; left out (--allow-drop)"]
-
-
 def _simulate(args: argparse.Namespace) -> int:
     from watcher_adaptive.replay import report
     from watcher_adaptive.replay import runner
 
-    _check_csv_options(args, [args.trace])
+    checks.check_csv_options(args, [args.trace])
     strategies = registry.build_strategies(args.strategies)
     trace = resolve.resolve_trace(args.trace, args.traces_root,
                                   args.interval, args.memory)
     # before the first line of output: an error is then all there is
-    dropped = _start_fit(trace, strategies, args.hosts, args.allow_drop)
+    dropped = checks.start_fit(trace, strategies, args.hosts, args.allow_drop)
     print(f"trace {trace.name}: {trace.n_vms} VMs, {trace.n_samples} "
           f"samples of {trace.interval_s:g} s; strategies: "
           f"{', '.join(s.name for s in strategies)}", file=sys.stderr)
-    notes = trace_notes(trace)
+    notes = checks.trace_notes(trace)
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     notes += dropped
@@ -466,38 +120,16 @@ def _simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def horizon_range(horizon_s: float) -> None:
-    if not 300 <= horizon_s <= 7200:
-        raise UsageError("--horizon must be between 300 and 7200 seconds")
-
-
-def parse_quantiles(text: str) -> list[float]:
-    """``--quantiles``: levels in (0, 1), one near 0.5 and one near 0.9
-    (the predictor's P50 and P90)."""
-    try:
-        quantiles = [float(q) for q in text.split(",")]
-    except ValueError:
-        raise UsageError(f"--quantiles: not numbers: {text!r}") from None
-    if not all(0 < q < 1 for q in quantiles):
-        raise UsageError(f"--quantiles: levels must be between 0 and 1: "
-                         f"{text!r}")
-    if not (any(abs(q - 0.5) < 0.11 for q in quantiles)
-            and any(abs(q - 0.9) < 0.06 for q in quantiles)):
-        raise UsageError("--quantiles must include one near 0.5 and one "
-                         "near 0.9")
-    return quantiles
-
-
 def _backtest(args: argparse.Namespace) -> int:
     from watcher_adaptive.predict import backtest
     from watcher_adaptive.predict import predictor
     from watcher_adaptive.predict import report
 
-    horizon_range(args.horizon)
-    quantiles = parse_quantiles(args.quantiles)
+    checks.horizon_range(args.horizon)
+    quantiles = checks.parse_quantiles(args.quantiles)
     specs = [s for arg in (args.traces or ["embedded:planetlab"])
              for s in arg.split(",") if s]
-    _check_csv_options(args, specs)
+    checks.check_csv_options(args, specs)
     traces = [resolve.resolve_trace(s, args.traces_root, args.interval,
                                     args.memory) for s in specs]
     names = [t.name for t in traces]
@@ -507,7 +139,7 @@ def _backtest(args: argparse.Namespace) -> int:
         raise UsageError(f"trace given twice: {', '.join(twice)}")
     if len({t.interval_s for t in traces}) != 1:
         raise UsageError("all traces of a backtest need the same interval")
-    notes = [n for t in traces for n in trace_notes(t)]
+    notes = [n for t in traces for n in checks.trace_notes(t)]
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
 
@@ -604,8 +236,8 @@ def _train(args: argparse.Namespace) -> int:
 
     from watcher_adaptive.adapters import gnocchi
 
-    horizon_range(args.horizon)
-    quantiles = parse_quantiles(args.quantiles)
+    checks.horizon_range(args.horizon)
+    quantiles = checks.parse_quantiles(args.quantiles)
     step = args.granularity
     try:
         return _train_from(args, gnocchi.make_client(args.gnocchi,
