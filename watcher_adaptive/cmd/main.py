@@ -101,7 +101,7 @@ def _simulate(args: argparse.Namespace) -> int:
         print(f"note: {note}", file=sys.stderr)
     notes += dropped
     bar = console_progress.for_console(not args.no_progress,
-                                       len(strategies))
+                                       [s.name for s in strategies])
     try:
         runs = runner.run_all(trace, strategies, args.hosts, bar.update)
     finally:

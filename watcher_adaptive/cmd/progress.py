@@ -15,6 +15,7 @@ import threading
 import time
 from typing import Callable
 from typing import Optional
+from typing import Sequence
 from typing import TextIO
 
 #: at most this long between two signs of life (the issue asks for 10 s)
@@ -24,21 +25,26 @@ HEARTBEAT_S = 8.0
 class Progress:
     """``update(name, fraction)`` for the runner; :meth:`close` at the end.
 
-    :param n_strategies: how many runs the whole bar stands for.
+    :param names: the strategies in the order they run.  The engine's
+        first report of a run comes after its first frame, which for a
+        Watcher strategy holds its first audit (minutes for
+        ``watcher:basic``): the next name in this list is taken as
+        running as soon as the one before is done.
     :param stream: where to write (stderr).
     :param bar: draw a tqdm bar (a terminal) instead of lines (a log).
     :param heartbeat_s: the longest silence.
     :param clock: seconds, monotonic (injected for tests).
     """
 
-    def __init__(self, n_strategies: int, stream: TextIO,
+    def __init__(self, names: Sequence[str], stream: TextIO,
                  bar: bool, heartbeat_s: float = HEARTBEAT_S,
                  clock: Callable[[], float] = time.monotonic) -> None:
+        self._names = list(names)
         self._stream = stream
         self._clock = clock
         self._lock = threading.Lock()
         self._started = clock()
-        self._current: Optional[str] = None
+        self._current: Optional[str] = self._names[0] if names else None
         self._current_since = self._started
         self._done: dict[str, int] = {}
         self._finished: set[str] = set()
@@ -46,7 +52,7 @@ class Progress:
         if bar:
             from tqdm import tqdm
 
-            self._bar = tqdm(total=n_strategies * 100, unit="%",
+            self._bar = tqdm(total=len(self._names) * 100, unit="%",
                              file=stream,
                              bar_format="{desc:<38} {percentage:3.0f}%|"
                                         "{bar}| {elapsed}<{remaining}")
@@ -65,9 +71,19 @@ class Progress:
                 self._bar.set_description_str(name[:38], refresh=False)
                 self._bar.update(max(0, step - self._done.get(name, 0)))
             elif step >= 100 and name not in self._finished:
-                self._finished.add(name)
                 self._line(f"{name}: done")
             self._done[name] = max(step, self._done.get(name, 0))
+            if step >= 100 and name not in self._finished:
+                self._finished.add(name)
+                self._start_next(name)
+
+    def _start_next(self, name: str) -> None:
+        later = self._names[self._names.index(name) + 1:] \
+            if name in self._names else []
+        if later:
+            self._current, self._current_since = later[0], self._clock()
+            if self._bar is not None:
+                self._bar.set_description_str(later[0][:38], refresh=False)
 
     def beat(self) -> None:
         """One sign of life (the heartbeat thread calls it)."""
@@ -108,8 +124,8 @@ class Quiet:
         return None
 
 
-def for_console(enabled: bool, n_strategies: int) -> "Progress | Quiet":
+def for_console(enabled: bool, names: Sequence[str]) -> "Progress | Quiet":
     """A bar on a terminal, lines in a log; none with ``--no-progress``."""
     if not enabled:
         return Quiet()
-    return Progress(n_strategies, sys.stderr, bar=sys.stderr.isatty())
+    return Progress(names, sys.stderr, bar=sys.stderr.isatty())

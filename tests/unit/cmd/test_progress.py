@@ -17,21 +17,26 @@ class _Clock:
 
 def test_a_log_gets_a_line_at_each_beat_even_without_updates():
     stream, clock = io.StringIO(), _Clock()
-    bar = progress.Progress(2, stream, bar=False, heartbeat_s=3600,
-                            clock=clock)
+    bar = progress.Progress(["dvfs", "watcher:basic"], stream, bar=False,
+                            heartbeat_s=3600, clock=clock)
     try:
-        bar.update("watcher:basic", 0.0)
+        clock.now = 2.0
+        bar.update("dvfs", 1.0)
+        # watcher:basic's first audit: the engine reports nothing until
+        # its first frame is over, minutes later
         clock.now = 9.0
-        bar.beat()          # one long audit: no update came in between
+        bar.beat()
         clock.now = 18.0
         bar.beat()
+        bar.update("watcher:basic", 0.5)
         bar.update("watcher:basic", 1.0)
-        bar.beat()          # done: nothing more about it
+        bar.beat()          # all done: nothing more to say
     finally:
         bar.close()
     lines = stream.getvalue().splitlines()
-    assert lines == ["  watcher:basic: 0 % (9 s in this run) [9 s elapsed]",
-                     "  watcher:basic: 0 % (18 s in this run) "
+    assert lines == ["  dvfs: done [2 s elapsed]",
+                     "  watcher:basic: 0 % (7 s in this run) [9 s elapsed]",
+                     "  watcher:basic: 0 % (16 s in this run) "
                      "[18 s elapsed]",
                      "  watcher:basic: done [18 s elapsed]"]
 
@@ -43,7 +48,7 @@ def test_the_heartbeat_thread_beats_on_its_own():
         def beat(self):
             beats.set()
 
-    bar = Probe(1, io.StringIO(), bar=False, heartbeat_s=0.01)
+    bar = Probe(["dvfs"], io.StringIO(), bar=False, heartbeat_s=0.01)
     try:
         assert beats.wait(5.0)
     finally:
@@ -56,7 +61,8 @@ def test_the_heartbeat_is_within_ten_seconds():
 
 def test_a_terminal_bar_is_redrawn_at_each_beat():
     stream = io.StringIO()
-    bar = progress.Progress(1, stream, bar=True, heartbeat_s=3600)
+    bar = progress.Progress(["watcher:basic"], stream, bar=True,
+                            heartbeat_s=3600)
     try:
         bar.update("watcher:basic", 0.1)
         before = stream.getvalue()
@@ -67,7 +73,7 @@ def test_a_terminal_bar_is_redrawn_at_each_beat():
 
 
 def test_no_progress_writes_nothing(capsys):
-    quiet = progress.for_console(False, 3)
+    quiet = progress.for_console(False, ["dvfs"])
     quiet.update("dvfs", 0.5)
     quiet.close()
     assert capsys.readouterr().err == ""
