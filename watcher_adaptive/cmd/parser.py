@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import textwrap
+import urllib.parse
 from pathlib import Path
 
 from watcher_adaptive.traces import resolve
@@ -67,8 +68,17 @@ def _csv_options(parser: argparse.ArgumentParser) -> None:
                              "layout")
 
 
+def _http_url(text: str) -> str:
+    parts = urllib.parse.urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise argparse.ArgumentTypeError(
+            f"not an http(s) URL: {text!r} (e.g. http://gnocchi:8041)")
+    return text
+
+
 def _gnocchi_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gnocchi", required=True, metavar="URL",
+                        type=_http_url,
                         help="Gnocchi endpoint (basic auth)")
     parser.add_argument("--user", default="admin",
                         help="basic-auth user (default: %(default)s)")

@@ -135,12 +135,16 @@ CASES = [
                           "--history", "h.npz", "--model", "m"],
      "Gnocchi at"),
     ("watcher-adaptive", ["train"], "required"),
+    ("watcher-adaptive", ["train", "--gnocchi", "gnocchi:8041", "--history",
+                          "h.npz", "--model", "m"], "http(s) URL"),
     # profiler-setup
     ("watcher-adaptive", ["profiler-setup", "--gnocchi",
                           "http://127.0.0.1:1", "--granularity", "0"],
      "--granularity"),
     ("watcher-adaptive", ["profiler-setup", "--gnocchi",
                           "http://127.0.0.1:1"], "Gnocchi at"),
+    ("watcher-adaptive", ["profiler-setup", "--gnocchi", "http://"],
+     "http(s) URL"),
     # profile-backtest
     ("watcher-adaptive", ["profile-backtest", "/nonexistent.jsonl"],
      "no such file"),
