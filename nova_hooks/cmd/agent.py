@@ -26,6 +26,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from nova_hooks import conf as agent_conf
+from nova_hooks.cmd import config_check
 from nova_hooks.core import classify
 from nova_hooks.core import lifecycle
 from nova_hooks.core.types import BalloonPolicy
@@ -280,8 +281,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     conf = cfg.ConfigOpts()
     logging.register_options(conf)
     agent_conf.register_opts(conf)
-    conf(args=list(sys.argv[1:] if argv is None else argv),
-         project="nova", prog="nova-adaptive-agent")
+    error = config_check.load(
+        conf, argv, project="nova", prog="nova-adaptive-agent",
+        description="The destination-host agent of watcher-adaptive: "
+                    "follows libvirt's events on this host and shapes "
+                    "each incoming live-migrated guest (affinity, "
+                    "balloon) while post-copy runs.",
+        epilog="example: nova-adaptive-agent --config-file "
+               "/etc/nova/nova-adaptive-agent.conf")
+    if error:
+        print(error, file=sys.stderr)
+        return 2
     logging.setup(conf, "nova-adaptive-agent")
     _register_transport_opts(conf)
     # every option at debug level; oslo.config masks the secret ones

@@ -101,8 +101,34 @@ def write_marker(marker_dir: str, instance: str, name: str,
     return path
 
 
+USAGE = """\
+usage: nova-adaptive-qemu-hook DOMAIN OPERATION SUB-OPERATION EXTRA < XML
+
+libvirt's qemu hook for watcher-adaptive: on 'migrate begin' it writes
+<marker dir>/<uuid>.migrate (the time, the domain name) so that
+nova-adaptive-agent knows of the incoming guest before QEMU starts, and,
+with NOVA_ADAPTIVE_HOOK_SECOND_MONITOR set, prints the domain XML with a
+second QMP monitor added.  Every other call does nothing.  It always
+exits 0: a hook must never fail the operation.
+
+environment:
+  NOVA_ADAPTIVE_HOOK_MARKER_DIR      marker directory (default %s)
+  NOVA_ADAPTIVE_HOOK_SECOND_MONITOR  socket path pattern with {name} or
+                                     {uuid}, e.g. /run/libvirt/qemu/{name}.qmp2
+
+example (install as libvirt's hook, then restart libvirtd):
+  printf '#!/bin/sh\\nexec nova-adaptive-qemu-hook "$@"\\n' \\
+      > /etc/libvirt/hooks/qemu && chmod +x /etc/libvirt/hooks/qemu
+""" % DEFAULT_MARKER_DIR
+
+
 def main(argv: Optional[Sequence[str]] = None, stdin=None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] in (["-h"], ["--help"]):
+        # NOTE(wa): libvirt passes a domain name first, never an option,
+        # so this is a person asking; nothing else here reads options
+        sys.stdout.write(USAGE)
+        return 0
     try:
         if len(args) >= 3 and args[1] == "migrate" and args[2] == "begin":
             xml_text = (stdin or sys.stdin).read(MAX_XML_BYTES)

@@ -20,6 +20,7 @@ from typing import Sequence
 from oslo_config import cfg
 from oslo_log import log as logging
 
+from nova_hooks.cmd import config_check
 from watcher_adaptive.conf import collector as conf_collector
 from watcher_adaptive.profiler import channels
 from watcher_adaptive.profiler import collector as C
@@ -147,8 +148,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     conf = cfg.ConfigOpts()
     logging.register_options(conf)
     conf_collector.register(conf)
-    conf(args=list(sys.argv[1:] if argv is None else argv),
-         project="watcher-adaptive", prog="watcher-adaptive-collector")
+    error = config_check.load(
+        conf, argv, project="watcher-adaptive",
+        prog="watcher-adaptive-collector",
+        description="The guest profiler's host collector: reads the "
+                    "records of the guest agents on this host, checks "
+                    "them, spools them and pushes them to Gnocchi.",
+        epilog="example: watcher-adaptive-collector --config-file "
+               "/etc/watcher-adaptive/collector.conf (the options are in "
+               "the [profiler_collector] section; see the configuration "
+               "reference)")
+    if error:
+        print(error, file=sys.stderr)
+        return 2
     logging.setup(conf, "watcher-adaptive")
     # every option at debug level; oslo.config masks the secret ones
     conf.log_opt_values(LOG, std_logging.DEBUG)

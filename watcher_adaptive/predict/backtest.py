@@ -2,7 +2,9 @@
 
 With several traces (in the order given) each one is forecast by a model
 trained on the traces before it; with one trace, the model trains on its
-first half and is judged on the second.  Features only ever use the past.
+first half and is judged on the second, and the training rows stop one
+horizon before the cut, so that no training target reaches a sample the
+test is judged on.  Features only ever use the past.
 
 VM level: the peak CPU of each VM over the horizon; P50 and P90 of our
 model, and of each baseline (its point forecast plus the residual
@@ -48,6 +50,12 @@ class Fold:
     host: dataset.Rows
     vm_quantiles: dict[str, np.ndarray]
     host_events: dict[str, np.ndarray]
+    #: one-trace folds: first and last origin sample of the training and
+    #: the test rows (a target covers the ``horizon`` samples after its
+    #: origin); ``None`` when whole traces train and test
+    train_origins: Optional[tuple[int, int]] = None
+    test_origins: Optional[tuple[int, int]] = None
+    horizon: int = 0
 
 
 @dataclasses.dataclass
@@ -62,14 +70,31 @@ class HorizonResult:
         dataclasses.field(default_factory=dict)
 
 
-def _split_single(vm: dataset.Rows, host: dataset.Rows
+def split_cut(origins: np.ndarray, horizon: int
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Masks of the training and test rows of a one-trace fold.
+
+    Test: origins from the median on.  Training: origins whose target
+    window (the ``horizon`` samples after the origin) ends at the cut at
+    the latest, so the model never learns from a sample it is tested on.
+    """
+    cut = int(np.median(origins))
+    return origins + horizon <= cut, origins >= cut
+
+
+def _span(origins: np.ndarray) -> Optional[tuple[int, int]]:
+    return (int(origins.min()), int(origins.max())) if origins.size \
+        else None
+
+
+def _split_single(vm: dataset.Rows, host: dataset.Rows, horizon: int
                   ) -> tuple[tuple[dataset.Rows, dataset.Rows],
                              tuple[dataset.Rows, dataset.Rows]]:
-    cut_vm = np.median(vm.origins)
-    cut_host = np.median(host.origins)
-    return ((vm.take(vm.origins < cut_vm), host.take(host.origins < cut_host)),
-            (vm.take(vm.origins >= cut_vm),
-             host.take(host.origins >= cut_host)))
+    train, test = split_cut(vm.origins, horizon)
+    # the VM rows' cut for the host rows too: one range for both
+    cut = int(vm.origins[test].min())
+    return ((vm.take(train), host.take(host.origins + horizon <= cut)),
+            (vm.take(test), host.take(host.origins >= cut)))
 
 
 def _baseline_quantiles(train: dataset.Rows, test: dataset.Rows,
@@ -100,11 +125,15 @@ def backtest_horizon(traces: Sequence[TraceSet], horizon_s: float,
                      random_state: int = 0,
                      progress: Callable[[str], None] = lambda s: None,
                      placements: Optional[dict] = None,
+                     world: Optional[str] = None,
                      ) -> HorizonResult:
     """Train and score every fold at one horizon.
 
     :param placements: a dict shared between calls for several horizons,
         so that each trace's LR-MMT replay runs once.
+    :param world: the replay world whose LR-MMT run gives the host
+        membership (``None``: ``cloudsim`` for PlanetLab days, as CloudSim
+        ran them, else ``realistic``).
     """
     placements = {} if placements is None else placements
     rng = np.random.default_rng(random_state)
@@ -120,13 +149,16 @@ def backtest_horizon(traces: Sequence[TraceSet], horizon_s: float,
         if trace.name not in placements:
             times, vm_host, _ = runner.record_placements(
                 trace, cloudsim_policies.LrMmt(),
-                world=runner.membership_world(trace))
+                world=world or runner.membership_world(trace))
             placements[trace.name] = (times, vm_host)
         host_blocks.append(dataset.host_rows(trace, h,
                                              placements[trace.name]))
     if len(traces) == 1:
-        (vm_tr, host_tr), (vm_te, host_te) = _split_single(vm_blocks[0],
-                                                          host_blocks[0])
+        (vm_tr, host_tr), (vm_te, host_te) = _split_single(
+            vm_blocks[0], host_blocks[0], h)
+        if vm_tr.y.size == 0 or host_tr.y.size == 0:
+            raise ValueError(f"{traces[0].name}: too short to train on its "
+                             f"first half for a {h}-sample horizon")
         plan = [((traces[0].name,), traces[0].name, vm_tr, host_tr, vm_te,
                  host_te)]
     else:
@@ -150,8 +182,11 @@ def backtest_horizon(traces: Sequence[TraceSet], horizon_s: float,
         predict_s += time.perf_counter() - started
         vm_q.update(_baseline_quantiles(vm_tr, vm_te, quantiles))
         events.update(_host_baseline_events(host_te))
+        single = len(traces) == 1
         folds.append(Fold(test_name, train_names, vm_te, host_te, vm_q,
-                          events))
+                          events,
+                          _span(vm_tr.origins) if single else None,
+                          _span(vm_te.origins) if single else None, h))
     resources = _score_resources(traces, h, quantiles, random_state, rng,
                                  progress)
     return HorizonResult(horizon_s, folds, score(folds, quantiles), train_s,
@@ -177,9 +212,8 @@ def _score_resources(traces, h, quantiles, random_state, rng, progress
                              if log_scale else r[name]))
                   for t, r in zip(traces, per_trace, strict=True)]
         if len(traces) == 1:
-            cut = np.median(blocks[0].origins)
-            plan = [(blocks[0].take(blocks[0].origins < cut),
-                     blocks[0].take(blocks[0].origins >= cut))]
+            train, test = split_cut(blocks[0].origins, h)
+            plan = [(blocks[0].take(train), blocks[0].take(test))]
         else:
             plan = [(dataset.Rows.concat(blocks[:i]), blocks[i])
                     for i in range(1, len(blocks))]
@@ -221,10 +255,22 @@ def score(folds: Sequence[Fold], quantiles: Sequence[float]
                          coverage_p90=metrics.coverage(y, vq[:, i90]))
         ev = [f for f in folds if name in f.host_events]
         if ev:
-            s = metrics.event_scores(
+            entry.update(overload_scores(
                 np.concatenate([f.host.event for f in ev]),
-                np.concatenate([f.host_events[name] for f in ev]))
-            entry.update(overload_precision=s.precision,
-                         overload_recall=s.recall, overload_f1=s.f1)
+                np.concatenate([f.host_events[name] for f in ev])))
         out[name] = entry
     return out
+
+
+def overload_scores(actual: np.ndarray, predicted: np.ndarray
+                    ) -> dict[str, Optional[float]]:
+    """Precision, recall and F1 of the overload events, ``None`` where
+    undefined: recall and F1 when no actual overload happened (nothing
+    to find: no score, not a score of 0), precision when none was
+    predicted.  Actual overloads that no prediction caught score F1 0."""
+    s = metrics.event_scores(actual, predicted)
+    any_actual = bool(np.any(actual))
+    return {"overload_precision": s.precision if np.any(predicted)
+            else None,
+            "overload_recall": s.recall if any_actual else None,
+            "overload_f1": s.f1 if any_actual else None}

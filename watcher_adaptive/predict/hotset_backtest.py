@@ -28,14 +28,13 @@ today):
 """
 from __future__ import annotations
 
-import gzip
-import json
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 
 from watcher_adaptive.core import hotset
+from watcher_adaptive.predict import recorded_run
 
 CLASSES = ("idle", "web", "batch", "db", "cache")
 
@@ -43,14 +42,11 @@ CLASSES = ("idle", "web", "batch", "db", "cache")
 def recorded_migrations(path: Path, every: int = 5, window: int = 30,
                         ahead: int = 5) -> dict:
     """Migrations placed on a recorded guest-agent run (see module)."""
-    opener = gzip.open if str(path).endswith(".gz") else open
-    feats, phases = [], []
-    with opener(path, "rt") as f:
-        for line in f:
-            doc = json.loads(line)
-            feats.append(doc["record"]["f"])
-            phases.append(doc.get("phase", ""))
+    feats, phases = recorded_run.read(path, window + ahead + 1)
     keys = sorted({k for f in feats for k in f})
+    if "mem.working_set_ratio" not in keys:
+        raise ValueError(f"{path}: no record has mem.working_set_ratio, "
+                         "the hot share this backtest predicts")
     table = np.array([[f.get(k, np.nan) for k in keys] for f in feats],
                      dtype=float)
     ws = table[:, keys.index("mem.working_set_ratio")]

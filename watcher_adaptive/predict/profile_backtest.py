@@ -12,8 +12,6 @@ next to the last value (with its training residual quantile as P90).
 """
 from __future__ import annotations
 
-import gzip
-import json
 import warnings
 from pathlib import Path
 from typing import Sequence
@@ -21,6 +19,7 @@ from typing import Sequence
 import numpy as np
 
 from watcher_adaptive.core import features as F
+from watcher_adaptive.predict import recorded_run
 from watcher_adaptive.profiler.guest import schema
 
 CPU_SHARES = ("cpu.user", "cpu.system", "cpu.iowait", "cpu.steal",
@@ -30,19 +29,15 @@ _BOUNDED = {n for n, (lo, hi, _) in schema.FEATURES.items() if hi <= 1.0}
 QUANTILES = (0.5, 0.9)
 
 
-def load_run(path: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def load_run(path: Path, min_records: int = 1
+             ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """CPU busy share ``(T,)``, profile matrix ``(T, n_features)`` and
     the phase of each sample, from a recorded run."""
-    opener = gzip.open if str(path).endswith(".gz") else open
-    cpu, rows, phases = [], [], []
-    with opener(path, "rt") as f:
-        for line in f:
-            doc = json.loads(line)
-            feats = doc["record"]["f"]
-            cpu.append(1.0 - feats["cpu.idle"] if "cpu.idle" in feats
-                       else np.nan)
-            rows.append([feats.get(n, np.nan) for n in PROFILE_NAMES])
-            phases.append(doc.get("phase", ""))
+    records, phases = recorded_run.read(path, min_records)
+    cpu = [1.0 - feats["cpu.idle"] if "cpu.idle" in feats else np.nan
+           for feats in records]
+    rows = [[feats.get(n, np.nan) for n in PROFILE_NAMES]
+            for feats in records]
     profile = np.asarray(rows, dtype=float)
     for j, name in enumerate(PROFILE_NAMES):
         if name not in _BOUNDED:
@@ -116,7 +111,9 @@ def evaluate(cpu: np.ndarray, profile: np.ndarray, horizon: int,
 
 def run(path: Path, horizons: Sequence[int] = (1, 5, 15),
         max_iter: int = 200) -> dict:
-    cpu, profile, phases = load_run(path)
+    # the longest history window, the horizon and a few origins per fold
+    cpu, profile, phases = load_run(
+        path, min_records=F.WINDOWS[-1] + max(horizons) + 10)
     return {"run": str(path), "samples": int(cpu.size),
             "phases": sorted(set(phases)),
             "features": list(PROFILE_NAMES),

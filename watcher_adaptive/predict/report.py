@@ -17,6 +17,36 @@ from watcher_adaptive.predict import backtest  # noqa: E402
 
 _COLUMNS = ("mae", "pinball_p50", "pinball_p90", "coverage_p90",
             "overload_precision", "overload_recall", "overload_f1")
+#: an overload score where no actual overload happened: nothing to find
+NOT_APPLICABLE = "n/a"
+
+
+def score_text(value, column: str, actual_events: int,
+               fmt: str = ".4f") -> str:
+    """A score for the report: "n/a" for an overload score of a test
+    without any actual overload event, "–" where the model was not
+    scored at all."""
+    if value is not None:
+        return f"{value:{fmt}}"
+    if column.startswith("overload") and actual_events == 0:
+        return NOT_APPLICABLE
+    return "–"
+
+
+def actual_events(doc: dict[str, Any]) -> int:
+    return sum(f["host_events"] for f in doc["folds"])
+
+
+def fold_line(fold: dict[str, Any]) -> str:
+    """One fold's train and test ranges, in words."""
+    if fold.get("train_origins") and fold.get("test_origins"):
+        h = fold["horizon_samples"]
+        (a, b), (c, d) = fold["train_origins"], fold["test_origins"]
+        return (f"{fold['test']}: trained on origins {a}-{b} (targets up "
+                f"to sample {b + h}), tested on origins {c}-{d} (targets "
+                f"from sample {c + 1}); no sample is in both")
+    return (f"tested on {fold['test']}, trained on "
+            f"{', '.join(fold['train'])} (other traces)")
 
 
 def results_document(traces: Sequence[str], main: backtest.HorizonResult,
@@ -36,7 +66,12 @@ def results_document(traces: Sequence[str], main: backtest.HorizonResult,
         "folds": [{"test": f.test_trace, "train": list(f.train_traces),
                    "vm_rows": int(f.vm.y.size),
                    "host_rows": int(f.host.y.size),
-                   "host_events": int(np.sum(f.host.event))}
+                   "host_events": int(np.sum(f.host.event)),
+                   "train_origins": (list(f.train_origins)
+                                     if f.train_origins else None),
+                   "test_origins": (list(f.test_origins)
+                                    if f.test_origins else None),
+                   "horizon_samples": f.horizon}
                   for f in main.folds],
     }
 
@@ -125,15 +160,23 @@ def _html(doc: dict[str, Any], images: list[str]) -> str:
              "<h1>Predictor backtest</h1>",
              f"<p>Traces: {esc(', '.join(doc['traces']))}; quantiles "
              f"{esc(str(doc['quantiles']))}; training took "
-             f"{doc['train_s']} s, predicting {doc['predict_s']} s.</p>"]
+             f"{doc['train_s']} s, predicting {doc['predict_s']} s.</p>",
+             *(f"<p>Note: {esc(n)}</p>" for n in doc.get("notes", [])),
+             "<p>Train and test: "
+             + "; ".join(esc(fold_line(f)) for f in doc["folds"])
+             + ".</p>"]
+    events = actual_events(doc)
+    if events == 0:
+        parts.append(f"<p>No host overloaded in the test: the overload "
+                     f"scores are {NOT_APPLICABLE}.</p>")
     for horizon, scores in doc["by_horizon"].items():
         parts.append(f"<h2>Horizon {esc(horizon)} s</h2><table><tr><th>"
                      "model</th>" + "".join(f"<th>{c}</th>"
                                             for c in _COLUMNS) + "</tr>")
         for name, entry in scores.items():
             cells = "".join(
-                "<td>–</td>" if entry[c] is None
-                else f"<td>{entry[c]:.4f}</td>" for c in _COLUMNS)
+                f"<td>{score_text(entry[c], c, events)}</td>"
+                for c in _COLUMNS)
             parts.append(f"<tr><td>{esc(name)}</td>{cells}</tr>")
         parts.append("</table>")
     for res, scores in doc.get("resources", {}).items():
@@ -154,8 +197,7 @@ def _html(doc: dict[str, Any], images: list[str]) -> str:
     parts += [f"<p><img src='{esc(i)}' alt='{esc(i)}'></p>" for i in images]
     parts.append("<h2>Folds</h2><ul>")
     for f in doc["folds"]:
-        parts.append(f"<li>test {esc(f['test'])} (trained on "
-                     f"{esc(', '.join(f['train']))}): {f['vm_rows']} VM "
+        parts.append(f"<li>{esc(fold_line(f))}: {f['vm_rows']} VM "
                      f"rows, {f['host_rows']} host rows, "
                      f"{f['host_events']} overload events</li>")
     parts.append("</ul></body></html>")

@@ -1,7 +1,9 @@
 """Operators' own exports: a wide CSV, one column of CPU % per VM.
 
 The first column is a timestamp (epoch seconds or ISO 8601) or a sample
-index (0, 1, 2, …); every further column is one VM's CPU utilisation in
+number (0, 1, 2, … or 1, 2, 3, …: whole numbers from 0 or 1 in steps of
+1, never taken for epoch seconds, which would put the trace in the first
+minutes of 1970); every further column is one VM's CPU utilisation in
 percent.  An optional second file of the same layout holds each VM's
 memory in use (MB).  The sample interval is given or inferred from the
 timestamps (their median step).  Cells above 100 % are clipped, empty
@@ -28,7 +30,7 @@ def load_wide_csv(path: Union[str, Path],
 
     :param path: the CPU file.
     :param interval_s: seconds between rows; required when the first
-        column is a sample index, inferred from timestamps otherwise.
+        column numbers the samples, inferred from timestamps otherwise.
     :param memory_path: optional memory file, same columns and rows.
     :raises TraceError: unreadable file, no VM columns, a column that is
         empty or not numeric, a missing interval, a mismatched memory file.
@@ -42,8 +44,9 @@ def load_wide_csv(path: Union[str, Path],
     times, start, step = _time_axis(path, frame[time_col])
     if interval_s is None:
         if step is None:
-            raise TraceError(f"{path}: the first column is a sample index; "
-                             "give the interval with --interval SECONDS")
+            raise TraceError(f"{path}: the first column numbers the "
+                             "samples (no timestamps); give the interval "
+                             "with --interval SECONDS")
         interval_s = step
     if interval_s <= 0:
         raise TraceError(f"{path}: the interval must be positive")
@@ -90,12 +93,12 @@ def _read(path: Path) -> pd.DataFrame:
 def _time_axis(path: Path, col: pd.Series
                ) -> tuple[np.ndarray, Optional[float], Optional[float]]:
     """Times in seconds, the start epoch, and the inferred step
-    (``None`` for a sample index)."""
+    (``None`` for sample numbers)."""
     numeric = pd.to_numeric(col, errors="coerce")
     if numeric.notna().all():
         values = numeric.to_numpy(dtype=np.float64)
-        if np.array_equal(values, np.arange(len(values))):
-            return values, None, None
+        if is_sample_number(values):
+            return values - values[0], None, None
         seconds = values
     else:
         parsed = pd.to_datetime(col, errors="coerce", utc=True)
@@ -109,6 +112,13 @@ def _time_axis(path: Path, col: pd.Series
     if len(steps) == 0 or (steps <= 0).any():
         raise TraceError(f"{path}: timestamps must increase")
     return seconds, float(seconds[0]), float(np.median(steps))
+
+
+def is_sample_number(values: np.ndarray) -> bool:
+    """Whole numbers from 0 or 1 in steps of 1: a sample count, not
+    epoch seconds."""
+    return values.size > 0 and values[0] in (0.0, 1.0) and \
+        np.array_equal(values, values[0] + np.arange(values.size))
 
 
 def _values(path: Path, frame: pd.DataFrame,

@@ -87,3 +87,69 @@ def test_train_with_unreachable_gnocchi_is_one_clear_line(tmp_path,
     assert "Gnocchi at http://127.0.0.1:1" in err
     assert "Traceback" not in err
     assert not (tmp_path / "h.npz").exists()
+
+
+def _day(tmp_path, n_vms=12):
+    trace = tmp_path / "day"
+    trace.mkdir()
+    for i in range(n_vms):
+        (trace / f"vm{i:02d}").write_text(
+            "".join(f"{(7 * i + 13 * k) % 90 + 5}\n" for k in range(24)))
+    return trace
+
+
+def test_too_few_hosts_stop_before_the_replay(capsys, tmp_path):
+    out = tmp_path / "out"
+    code, _, err = _run(capsys, "simulate", "--trace", str(_day(tmp_path)),
+                        "--strategies", "dvfs,lr-mmt", "--hosts", "1",
+                        "--output", str(out), "--no-progress")
+    assert code == 2
+    assert "--hosts 1" in err and "find no host" in err
+    assert "--allow-drop" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_allow_drop_warns_with_the_count_and_notes_it(capsys, tmp_path):
+    out = tmp_path / "out"
+    code, _, err = _run(capsys, "simulate", "--trace", str(_day(tmp_path)),
+                        "--strategies", "dvfs,lr-mmt", "--hosts", "1",
+                        "--allow-drop", "--output", str(out),
+                        "--no-progress")
+    assert code == 0, err
+    warning = [line for line in err.splitlines()
+               if line.startswith("warning:")]
+    assert len(warning) == 1 and "of 12 VMs find no host" in warning[0]
+    doc = json.loads((out / "results.json").read_text())
+    assert any("find no host" in n for n in doc["notes"])
+
+
+def test_filled_gaps_are_counted_on_the_console_and_in_results(capsys,
+                                                               tmp_path):
+    csv = tmp_path / "cpu.csv"
+    rows = [f"{300 * k},{'' if k in (3, 4) else 20},{30}\n"
+            for k in range(24)]
+    csv.write_text("t,a,b\n" + "".join(rows))
+    out = tmp_path / "out"
+    code, _, err = _run(capsys, "simulate", "--trace", str(csv),
+                        "--strategies", "dvfs", "--output", str(out),
+                        "--no-progress")
+    assert code == 0, err
+    assert "note: csv:cpu.csv: 2 empty samples of 48" in err
+    doc = json.loads((out / "results.json").read_text())
+    assert any("2 empty samples" in n for n in doc["notes"])
+
+
+def test_output_under_a_file_fails_before_the_replay(capsys, tmp_path,
+                                                     monkeypatch):
+    from watcher_adaptive.replay import runner
+
+    def no_replay(*args, **kwargs):
+        raise AssertionError("the replay ran")
+
+    monkeypatch.setattr(runner, "run_all", no_replay)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    code, _, err = _run(capsys, "simulate", "--output",
+                        str(blocker / "report"))
+    assert code == 2 and "is a file" in err

@@ -55,4 +55,4 @@ def test_command_prints_the_table_and_writes_the_plot(tmp_path, capsys):
 
 def test_command_refuses_a_missing_run(tmp_path, capsys):
     assert cli.main(["profile-backtest", str(tmp_path / "nope")]) == 2
-    assert "no such run file" in capsys.readouterr().err
+    assert "no such file" in capsys.readouterr().err

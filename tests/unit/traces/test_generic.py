@@ -51,3 +51,27 @@ def test_garbled_files(tmp_path, content, message):
     f.write_text(content)
     with pytest.raises(TraceError, match=message):
         load_wide_csv(f)
+
+
+@pytest.mark.parametrize("first, start_epoch", [
+    ((0, 1, 2, 3), None),               # sample numbers from 0
+    ((1, 2, 3, 4), None),               # sample numbers from 1
+    ((1_700_000_000, 1_700_000_300, 1_700_000_600, 1_700_000_900),
+     1_700_000_000.0),                  # epoch seconds
+    ((1, 301, 601, 901), 1.0),          # seconds, steps of 300
+    ((2, 3, 4, 5), 2.0),                # from 2: seconds, by the rule
+])
+def test_whole_numbers_from_0_or_1_by_1_are_sample_numbers(
+        tmp_path, first, start_epoch):
+    f = tmp_path / "t.csv"
+    f.write_text("t,a\n" + "".join(f"{t},{5 + k}\n"
+                                   for k, t in enumerate(first)))
+    if start_epoch is None:
+        with pytest.raises(TraceError, match="--interval"):
+            load_wide_csv(f)
+        trace = load_wide_csv(f, interval_s=120)
+        assert trace.interval_s == 120 and trace.start_epoch_s is None
+    else:
+        trace = load_wide_csv(f)
+        assert trace.start_epoch_s == start_epoch
+        assert trace.interval_s == first[1] - first[0]

@@ -52,6 +52,9 @@ class FileChannel:
 
     def __init__(self, path, keep=4):
         self.path, self._latest = path, collections.deque(maxlen=keep)
+        if os.path.isdir(path):
+            # found now, not at the first record an interval later
+            raise ValueError(f"file channel {path}: is a directory")
         directory = os.path.dirname(path)
         if directory:
             os.makedirs(directory, exist_ok=True)
@@ -207,20 +210,35 @@ class Agent:
         return line
 
 
+def _at_least(low):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"not a whole number: {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}")
+        return value
+    return parse
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="watcher-adaptive-guest-agent",
         description="Profile this guest's behaviour and send one compact "
-                    "record per interval to the host.")
+                    "record per interval to the host.",
+        epilog="example: watcher-adaptive-guest-agent --channel "
+               f"file:{DEFAULT_FILE} --interval 30")
     parser.add_argument("--channel", default=f"file:{DEFAULT_FILE}",
                         help="file:PATH (read by the host through the "
                              "QEMU guest agent), serial:PATH, unix:PATH or "
                              "stdout (default: %(default)s)")
     parser.add_argument("--interval", type=float, default=30.0,
                         help="seconds between records (default 30)")
-    parser.add_argument("--count", type=int, default=0,
+    parser.add_argument("--count", type=_at_least(0), default=0,
                         help="stop after this many records (0: run on)")
-    parser.add_argument("--backlog", type=int, default=8,
+    parser.add_argument("--backlog", type=_at_least(1), default=8,
                         help="records kept while the host is not reading")
     parser.add_argument("--no-perf", action="store_true",
                         help="do not open hardware counters")
