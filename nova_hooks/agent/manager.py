@@ -35,8 +35,6 @@ from typing import Optional
 
 from nova_hooks.agent import qemu
 from nova_hooks.agent.journal import Journal
-from nova_hooks.agent.journal import JournalError
-from nova_hooks.agent.qmp import QmpError
 from nova_hooks.agent.sampler import GuestSampler
 from nova_hooks.agent.sampler import hint_observation
 from nova_hooks.core import balloon as balloon_plan
@@ -44,12 +42,15 @@ from nova_hooks.core import classify
 from nova_hooks.core import journal_model as J
 from nova_hooks.core import lifecycle
 from nova_hooks.core import pinning
+from nova_hooks.core.hint import MigrationHint
 from nova_hooks.core.types import BalloonPolicy
-from nova_hooks.core.types import Hint
 from nova_hooks.core.types import Phase
 from nova_hooks.core.types import PinningPolicy
 from nova_hooks.core.types import Thresholds
 from nova_hooks.core.types import VmFigures
+from nova_hooks.exceptions import JournalError
+from nova_hooks.exceptions import QemuNotFound
+from nova_hooks.exceptions import QmpError
 
 LOG = logging.getLogger(__name__)
 Signal = lifecycle.Signal
@@ -59,7 +60,7 @@ Signal = lifecycle.Signal
 class Session:
     uuid: str
     phase: Optional[Phase] = None
-    hint: Optional[Hint] = None
+    hint: Optional[MigrationHint] = None
     guest: Any = None
     #: when each step happened (time.monotonic), for the timeline
     timeline: dict[str, float] = dataclasses.field(default_factory=dict)
@@ -92,7 +93,7 @@ class Manager:
                  balloon_during_postcopy: bool = True,
                  clock: Callable[[], float] = time.monotonic,
                  backends: tuple = (),
-                 thresholds_for: Optional[Callable[[Optional[Hint]],
+                 thresholds_for: Optional[Callable[[Optional[MigrationHint]],
                                                    Thresholds]] = None,
                  interval_s: float = 1.0,
                  transfer_interval_s: float = 0.25,
@@ -109,7 +110,7 @@ class Manager:
         self.balloon_during_postcopy = balloon_during_postcopy
         self.clock = clock
         self.sessions: dict[str, Session] = {}
-        self.hints: dict[str, Hint] = {}
+        self.hints: dict[str, MigrationHint] = {}
         self.backends = tuple(backends)
         self.thresholds_for = thresholds_for or (lambda _hint: Thresholds())
         self.interval_s = interval_s
@@ -122,7 +123,7 @@ class Manager:
         self._lock = threading.RLock()
 
     # -- entry points ---------------------------------------------------
-    def prepare(self, hint: Hint) -> None:
+    def prepare(self, hint: MigrationHint) -> None:
         """Remember the forecast for a guest that has not arrived yet."""
         with self._lock:
             sess = self.sessions.get(hint.instance_uuid)
@@ -149,7 +150,7 @@ class Manager:
         with self._lock:
             sess = self.sessions.get(uuid)
             hint = sess.hint if sess is not None else self.hints.get(uuid)
-            base = hint or Hint(instance_uuid=uuid)
+            base = hint or MigrationHint(instance_uuid=uuid)
             merged = dataclasses.replace(
                 base, vm_type=base.vm_type or vm_type,
                 migration_id=base.migration_id or migration_id)
@@ -167,7 +168,7 @@ class Manager:
                 sess.timeline.setdefault(
                     event, self.clock() - max(0.0, wall_now - wall_ts))
 
-    def _thresholds(self, hint: Optional[Hint]) -> Thresholds:
+    def _thresholds(self, hint: Optional[MigrationHint]) -> Thresholds:
         try:
             return self.thresholds_for(hint)
         except ValueError as exc:
@@ -431,7 +432,7 @@ class Manager:
         try:
             # where the guest's memory is, when the hot set is not located
             return self.host.node_bytes(sess.guest)
-        except qemu.QemuNotFound:
+        except QemuNotFound:
             return ()
 
     def _set_affinity(self, sess: Session, why: str) -> None:
@@ -535,7 +536,7 @@ class Manager:
             return True
         try:
             make()
-        except (OSError, QmpError, qemu.QemuNotFound) as exc:
+        except (OSError, QmpError, QemuNotFound) as exc:
             self._journal(sess.uuid, J.Kind.FAILED, action, channel,
                           after=after, detail=str(exc)[:300])
             LOG.warning("%s: %s via %s failed: %s", sess.uuid, action.value,

@@ -28,8 +28,8 @@ from oslo_log import log as logging
 from nova_hooks import conf as agent_conf
 from nova_hooks.core import classify
 from nova_hooks.core import lifecycle
+from nova_hooks.core.hint import MigrationHint
 from nova_hooks.core.types import BalloonPolicy
-from nova_hooks.core.types import Hint
 from nova_hooks.core.types import PinningPolicy
 from nova_hooks.core.types import Thresholds
 
@@ -67,12 +67,12 @@ def thresholds_resolver(conf: cfg.ConfigOpts):
     by_type = parse_threshold_map(ps.vm_type_thresholds, default)
     by_profile = parse_threshold_map(ps.profile_thresholds, default)
 
-    def resolve(hint: Optional[Hint]) -> Thresholds:
+    def resolve(hint: Optional[MigrationHint]) -> Thresholds:
         if hint is None:
             return default
         return classify.resolve_thresholds(
             default, by_type, by_profile, hint.vm_type, hint.profile_id,
-            hint.thresholds)
+            hint.thresholds.overrides() if hint.thresholds else ())
     return resolve
 
 

@@ -242,8 +242,8 @@ def test_the_postcopy_trace_parser_takes_any_text(text, hardening):
 @given(data=st.binary(max_size=2000))
 def test_trace_loaders_refuse_garbage_with_trace_error(tmp_path, data,
                                                        hardening):
+    from watcher_adaptive.exceptions import TraceError
     from watcher_adaptive.traces.bitbrains import load_bitbrains
-    from watcher_adaptive.traces.errors import TraceError
     from watcher_adaptive.traces.generic import load_wide_csv
     from watcher_adaptive.traces.planetlab import load_planetlab_day
 

@@ -18,8 +18,10 @@ from typing import Callable
 from typing import Optional
 from typing import Sequence
 
+from watcher_adaptive.exceptions import MetricSourceError
+from watcher_adaptive.exceptions import TraceError
+from watcher_adaptive.exceptions import UsageError
 from watcher_adaptive.replay import registry
-from watcher_adaptive.traces import errors as trace_errors
 from watcher_adaptive.traces import resolve
 
 #: the baselines and Watcher peers that fit the default run's 3-minute
@@ -28,10 +30,6 @@ DEFAULT_STRATEGIES = ("adaptive,dvfs,thr-mmt,lr-mmt,"
                       "watcher:vm_workload_consolidation,"
                       "watcher:workload_stabilization,"
                       "watcher:workload_balance,watcher:basic")
-
-
-class UsageError(Exception):
-    """Something the user passed is wrong; the message says what."""
 
 
 def _positive_int(text: str) -> int:
@@ -236,7 +234,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(zipapp.build(args.output))
             return 0
         return _validate(args)
-    except (UsageError, trace_errors.TraceError,
+    except (UsageError, TraceError,
             registry.UnknownStrategy, ValueError) as exc:
         print(f"watcher-adaptive {args.command}: error: {exc}",
               file=sys.stderr)
@@ -424,7 +422,7 @@ def _train(args: argparse.Namespace) -> int:
         return _train_from(args, gnocchi.make_client(args.gnocchi,
                                                      args.user),
                            quantiles, step)
-    except (gnocchi.MetricSourceError, gexc.ClientException) as exc:
+    except (MetricSourceError, gexc.ClientException) as exc:
         raise UsageError(f"Gnocchi at {args.gnocchi}: {exc}") from None
 
 

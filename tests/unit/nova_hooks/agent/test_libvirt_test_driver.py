@@ -8,9 +8,9 @@ import pytest
 from nova_hooks.agent.host import LibvirtHost
 from nova_hooks.agent.journal import Journal
 from nova_hooks.agent.manager import Manager
+from nova_hooks.core.hint import MigrationHint
 from nova_hooks.core.lifecycle import Signal
 from nova_hooks.core.types import BalloonPolicy
-from nova_hooks.core.types import Hint
 from nova_hooks.core.types import PinningPolicy
 
 libvirt = pytest.importorskip(
@@ -60,7 +60,7 @@ def test_manager_balloons_at_completion_and_restores_on_failure(
                                     max_step_kib=maximum,
                                     require_guest_need=False),
                       pinning_enabled=False)
-    manager.prepare(Hint(uuid, working_set_kib=maximum // 4))
+    manager.prepare(MigrationHint(uuid, expected_hot_kib=maximum // 4))
     manager.signal(uuid, Signal.INCOMING)
     manager.signal(uuid, Signal.COMPLETED)
     assert dom.info()[2] == max(maximum // 4, 64 * MIB)

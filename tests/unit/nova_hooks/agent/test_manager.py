@@ -10,14 +10,14 @@ import pytest
 from nova_hooks.agent import qemu
 from nova_hooks.agent.host import Guest
 from nova_hooks.agent.journal import Journal
-from nova_hooks.agent.journal import JournalError
 from nova_hooks.agent.manager import Manager
+from nova_hooks.core.hint import MigrationHint
 from nova_hooks.core.lifecycle import Signal
 from nova_hooks.core.types import BalloonPolicy
-from nova_hooks.core.types import Hint
 from nova_hooks.core.types import HostTopology
 from nova_hooks.core.types import NumaNode
 from nova_hooks.core.types import PinningPolicy
+from nova_hooks.exceptions import JournalError
 
 UUID = "0e3c2c5e-8a55-4d0c-9d7b-3b7c1c1f0a01"
 MIB = 1024
@@ -87,7 +87,7 @@ def kinds(manager):
 def test_postcopy_moves_affinity_at_once_and_queues_the_balloon(
         host, tmp_path):
     m = make(host, tmp_path)
-    m.prepare(Hint(UUID, working_set_kib=96 * MIB))
+    m.prepare(MigrationHint(UUID, expected_hot_kib=96 * MIB))
     m.signal(UUID, Signal.INCOMING)
     assert vcpu_affinity(host) == [CPUS, CPUS]
     m.signal(UUID, Signal.POSTCOPY)
