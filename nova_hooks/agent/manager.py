@@ -19,9 +19,12 @@ the balloon follows hot + warm (no more often than
 ``rebalance_interval_s``).  The figures are journaled as ``observe``
 records when they first appear and whenever they move.
 
-Every change is written to the journal before it is made; when the
-journal cannot be written the change is not made.  The manager is
-called from a worker thread, never from libvirt's event loop.
+The changes are decided as :class:`~nova_hooks.core.intents.Intent`
+values (:mod:`nova_hooks.core.intents`) and made by the
+:class:`~nova_hooks.agent.executor.Executor`, which writes each to the
+journal before it is made (when the journal cannot be written the
+change is not made) and its outcome after.  The manager is called from
+a worker thread, never from libvirt's event loop.
 """
 from __future__ import annotations
 
@@ -33,24 +36,24 @@ from typing import Any
 from typing import Callable
 from typing import Optional
 
-from nova_hooks.agent import qemu
+from nova_hooks.agent.executor import Executor
 from nova_hooks.agent.journal import Journal
 from nova_hooks.agent.sampler import GuestSampler
 from nova_hooks.agent.sampler import hint_observation
 from nova_hooks.core import balloon as balloon_plan
 from nova_hooks.core import classify
+from nova_hooks.core import intents
 from nova_hooks.core import journal_model as J
 from nova_hooks.core import lifecycle
 from nova_hooks.core import pinning
 from nova_hooks.core.hint import MigrationHint
+from nova_hooks.core.intents import Intent
 from nova_hooks.core.types import BalloonPolicy
 from nova_hooks.core.types import Phase
 from nova_hooks.core.types import PinningPolicy
 from nova_hooks.core.types import Thresholds
 from nova_hooks.core.types import VmFigures
-from nova_hooks.exceptions import JournalError
 from nova_hooks.exceptions import QemuNotFound
-from nova_hooks.exceptions import QmpError
 
 LOG = logging.getLogger(__name__)
 Signal = lifecycle.Signal
@@ -100,11 +103,12 @@ class Manager:
                  rebalance_interval_s: float = 10.0,
                  stats_period_s: int = 0) -> None:
         self.host = host
-        self.journal = journal
+        #: makes every change, journaled before and after; holds the
+        #: journal and the dry-run switch (one place for both)
+        self.executor = Executor(host, journal, dry_run)
         self.pinning_policy = pinning_policy
         self.balloon_policy = balloon_policy
         self.max_sessions = max_sessions
-        self.dry_run = dry_run
         self.balloon_enabled = balloon_enabled
         self.pinning_enabled = pinning_enabled
         self.balloon_during_postcopy = balloon_during_postcopy
@@ -121,6 +125,18 @@ class Manager:
         #: uuid -> status of sessions that ended (bounded)
         self.finished: dict[str, dict[str, Any]] = {}
         self._lock = threading.RLock()
+
+    @property
+    def journal(self) -> Journal:
+        return self.executor.journal
+
+    @journal.setter
+    def journal(self, journal: Journal) -> None:
+        self.executor.journal = journal
+
+    @property
+    def dry_run(self) -> bool:
+        return self.executor.dry_run
 
     # -- entry points ---------------------------------------------------
     def prepare(self, hint: MigrationHint) -> None:
@@ -296,11 +312,9 @@ class Manager:
             # the guest's own memory statistics, fresh while managed
             period = self.host.stats_period(sess.guest)
             if period == 0 or period > self.stats_period_s:
-                self._change(sess, J.Action.STATS_PERIOD, J.Channel.LIBVIRT,
-                             period, self.stats_period_s,
-                             lambda: self.host.set_stats_period(
-                                 sess.guest, self.stats_period_s),
-                             "memory statistics while managed")
+                self._carry_out(sess, Intent(
+                    J.Action.STATS_PERIOD, J.Channel.LIBVIRT, period,
+                    self.stats_period_s, "memory statistics while managed"))
         if sess.sampler is not None:
             # backends that needed libvirt's job may watch the guest now
             sess.sampler.probe(sess.guest, Phase.STEADY)
@@ -438,37 +452,19 @@ class Manager:
     def _set_affinity(self, sess: Session, why: str) -> None:
         if not self.pinning_enabled:
             return
-        guest = sess.guest
-        vcpus, emulator = self.host.threads(guest)
-        if not vcpus:
+        now = self.host.affinity(sess.guest)
+        if not now.vcpus:
             return
         figures = self._figures(sess, None)
         plan = pinning.plan_pinning(
-            self._topology(), len(vcpus),
+            self._topology(), len(now.vcpus),
             self._hot_by_node(sess, figures),
             self.pinning_policy,
             sess.hint.preferred_node if sess.hint else None)
-        before = [qemu.get_affinity(vcpus[i]) for i in sorted(vcpus)]
-        after = [sorted(c) for c in plan.vcpu_cpus]
-        if before != after:
-            def apply_vcpus():
-                for i, cpus in zip(sorted(vcpus), after, strict=True):
-                    qemu.set_affinity(vcpus[i], cpus)
-            self._change(sess, J.Action.VCPU_AFFINITY, J.Channel.SCHED,
-                         before, after, apply_vcpus,
-                         f"{why}: {plan.reason}")
-        emu_before = _affinity_of(emulator)
-        emu_after = sorted(plan.emulator_cpus)
-        if emulator and emu_before != emu_after:
-            def apply_emulator():
-                for tid in emulator:
-                    try:
-                        qemu.set_affinity(tid, emu_after)
-                    except ProcessLookupError:
-                        pass    # a short-lived worker thread ended
-            self._change(sess, J.Action.EMULATOR_AFFINITY, J.Channel.SCHED,
-                         emu_before, emu_after, apply_emulator,
-                         f"{why}: emulator threads")
+        for intent in intents.affinity_intents(
+                now.vcpus, plan.vcpu_cpus, now.emulator,
+                plan.emulator_cpus, now.has_emulator, why, plan.reason):
+            self._carry_out(sess, intent)
         sess.timeline.setdefault("first_adjustment", self.clock())
 
     def _balloon(self, sess: Session, during_postcopy: bool) -> None:
@@ -491,78 +487,31 @@ class Manager:
         # a decision to move: the next waits rebalance_interval_s
         sess.last_balloon = self.clock()
         state = self.journal.sessions().get(sess.uuid)
-        if state is not None and \
-                state.applied.get(J.Action.BALLOON) == plan.target_kib:
-            # already asked for (the guest may still be giving pages
-            # back): asking again in new steps would only churn
+        qmp_available = during_postcopy and self.balloon_during_postcopy \
+            and self.host.qmp(guest) is not None
+        todo = intents.balloon_intents(
+            guest.current_kib, plan,
+            state.applied.get(J.Action.BALLOON) if state else None,
+            during_postcopy, qmp_available)
+        if not todo:
             LOG.info("%s: balloon target %d KiB already set", sess.uuid,
                      plan.target_kib)
             return
-        if during_postcopy:
-            qmp = self.host.qmp(guest) if self.balloon_during_postcopy \
-                else None
-            if qmp is None:
-                self._journal(sess.uuid, J.Kind.INTENT, J.Action.BALLOON,
-                              J.Channel.QUEUED, guest.current_kib,
-                              plan.target_kib,
-                              f"until completion: {plan.reason}")
-                return
-            level = guest.current_kib
-            for step in plan.steps_kib:
-                self._change(sess, J.Action.BALLOON, J.Channel.QMP, level,
-                             step, lambda s=step: qmp.set_balloon(s),
-                             plan.reason)
-                level = step
-            return
-        level = guest.current_kib
-        for step in plan.steps_kib:
-            self._change(sess, J.Action.BALLOON, J.Channel.LIBVIRT, level,
-                         step, lambda s=step: self.host.set_balloon(guest, s),
-                         plan.reason)
-            level = step
+        for intent in todo:
+            self._carry_out(sess, intent)
 
-    def _change(self, sess: Session, action: J.Action, channel: J.Channel,
-                before: Any, after: Any, make: Callable[[], None],
-                why: str) -> bool:
+    def _carry_out(self, sess: Session, intent: Intent,
+                   guest: Any = None) -> bool:
         """Journal, then make, then journal the outcome."""
-        if self.dry_run:
-            channel = J.Channel.DRY_RUN
-        if not self._journal(sess.uuid, J.Kind.INTENT, action, channel,
-                             before, after, why):
-            return False
-        if channel is J.Channel.DRY_RUN:
-            LOG.info("%s: dry run: %s %s -> %s (%s)", sess.uuid,
-                     action.value, before, after, why)
-            return True
-        try:
-            make()
-        except (OSError, QmpError, QemuNotFound) as exc:
-            self._journal(sess.uuid, J.Kind.FAILED, action, channel,
-                          after=after, detail=str(exc)[:300])
-            LOG.warning("%s: %s via %s failed: %s", sess.uuid, action.value,
-                        channel.value, exc)
-            return False
-        except Exception as exc:   # libvirt errors
-            self._journal(sess.uuid, J.Kind.FAILED, action, channel,
-                          after=after, detail=str(exc)[:300])
-            raise
-        self._journal(sess.uuid, J.Kind.DONE, action, channel, after=after)
-        LOG.info("%s: %s %s -> %s via %s (%s)", sess.uuid, action.value,
-                 before, after, channel.value, why)
-        return True
+        return self.executor.carry_out(
+            sess.uuid, sess.guest if guest is None else guest, intent)
 
     def _journal(self, uuid: str, kind: J.Kind,
                  action: Optional[J.Action] = None,
                  channel: Optional[J.Channel] = None, before: Any = None,
                  after: Any = None, detail: str = "") -> bool:
-        try:
-            self.journal.write(uuid, kind, action, channel, before, after,
-                               detail)
-            return True
-        except JournalError as exc:
-            LOG.error("%s: %s; no change is made that cannot be "
-                      "journaled", uuid, exc)
-            return False
+        return self.executor.record(uuid, kind, action, channel, before,
+                                    after, detail)
 
     # -- undo -----------------------------------------------------------
     def _restore(self, sess: Session, why: str) -> None:
@@ -584,36 +533,11 @@ class Manager:
             self._journal(sess.uuid, J.Kind.DONE, action, J.Channel.SCHED,
                           after=original, detail="guest gone")
             return
-        if action is J.Action.STATS_PERIOD:
-            self._change(sess, action, J.Channel.LIBVIRT, None, original,
-                         lambda: self.host.set_stats_period(guest, original),
-                         why)
-            return
-        if action is J.Action.BALLOON:
-            qmp = self.host.qmp(guest)
-            if qmp is not None:
-                self._change(sess, action, J.Channel.QMP, None, original,
-                             lambda: qmp.set_balloon(original), why)
-            else:
-                self._change(sess, action, J.Channel.LIBVIRT, None,
-                             original,
-                             lambda: self.host.set_balloon(guest, original),
-                             why)
-            return
-        vcpus, emulator = self.host.threads(guest)
-        if action is J.Action.VCPU_AFFINITY:
-            def apply():
-                for i, cpus in zip(sorted(vcpus), original, strict=False):
-                    qemu.set_affinity(vcpus[i], cpus)
-        else:
-            def apply():
-                for tid in emulator:
-                    try:
-                        qemu.set_affinity(tid, original)
-                    except ProcessLookupError:
-                        pass    # a short-lived worker thread ended
-        self._change(sess, action, J.Channel.SCHED, None, original, apply,
-                     why)
+        qmp_available = action is J.Action.BALLOON \
+            and self.host.qmp(guest) is not None
+        for intent in intents.undo_intents({action: original},
+                                           qmp_available, why):
+            self._carry_out(sess, intent, guest)
 
     def _close(self, sess: Session, why: str) -> None:
         self._journal(sess.uuid, J.Kind.CLOSE, detail=why)
@@ -634,18 +558,6 @@ class Manager:
                     self._restore(sess, "agent restarted")
                 restored.append(uuid)
         return restored
-
-
-def _affinity_of(tids) -> list[int]:
-    """The CPUs any of ``tids`` may run on; QEMU's short-lived worker
-    threads may end between listing and reading, and are skipped."""
-    cpus: set[int] = set()
-    for tid in tids:
-        try:
-            cpus.update(qemu.get_affinity(tid))
-        except ProcessLookupError:
-            continue
-    return sorted(cpus)
 
 
 def _open_detail(sess: Session) -> str:

@@ -9,6 +9,7 @@ import pytest
 
 from nova_hooks.agent import qemu
 from nova_hooks.agent.host import Guest
+from nova_hooks.agent.host import ThreadAffinity
 from nova_hooks.agent.journal import Journal
 from nova_hooks.agent.manager import Manager
 from nova_hooks.core.hint import MigrationHint
@@ -25,7 +26,7 @@ CPUS = sorted(os.sched_getaffinity(0))
 pytestmark = pytest.mark.skipif(len(CPUS) < 2, reason="needs 2 CPUs")
 
 
-class ThisProcessHost:
+class ThisProcessHost(ThreadAffinity):
     """Immediate calls for real on this process; libvirt's recorded."""
 
     def __init__(self, run_dir):
