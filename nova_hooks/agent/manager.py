@@ -19,6 +19,10 @@ the balloon follows hot + warm (no more often than
 ``rebalance_interval_s``).  The figures are journaled as ``observe``
 records when they first appear and whenever they move.
 
+Which sessions open, which phase each is in, when one is restored or
+closed is decided by :func:`nova_hooks.core.reducer.step`, a pure
+function of the sessions and the signal; after a restart the sessions
+are the journal's fold (:func:`nova_hooks.core.reducer.from_sessions`).
 The changes are decided as :class:`~nova_hooks.core.intents.Intent`
 values (:mod:`nova_hooks.core.intents`) and made by the
 :class:`~nova_hooks.agent.executor.Executor`, which writes each to the
@@ -46,6 +50,7 @@ from nova_hooks.core import intents
 from nova_hooks.core import journal_model as J
 from nova_hooks.core import lifecycle
 from nova_hooks.core import pinning
+from nova_hooks.core import reducer
 from nova_hooks.core.hint import MigrationHint
 from nova_hooks.core.intents import Intent
 from nova_hooks.core.types import BalloonPolicy
@@ -108,7 +113,7 @@ class Manager:
         self.executor = Executor(host, journal, dry_run)
         self.pinning_policy = pinning_policy
         self.balloon_policy = balloon_policy
-        self.max_sessions = max_sessions
+        self.session_policy = reducer.SessionPolicy(max_sessions)
         self.balloon_enabled = balloon_enabled
         self.pinning_enabled = pinning_enabled
         self.balloon_during_postcopy = balloon_during_postcopy
@@ -196,48 +201,63 @@ class Manager:
 
     def signal(self, uuid: str, sig: Signal) -> None:
         with self._lock:
-            sess = self.sessions.get(uuid)
-            phase = sess.phase if sess else None
-            nxt = lifecycle.next_phase(phase, sig)
-            if nxt is None or (sess is not None and nxt is phase):
-                return          # not ours, or a repeat: idempotent
-            if sess is None:
-                if sig is not Signal.INCOMING:
+            _, todo = reducer.step(self._state(),
+                                   reducer.SignalEvent(uuid, sig),
+                                   self.session_policy)
+            for intent in todo:
+                if not self._session_intent(intent):
                     return
-                if len(self.sessions) >= self.max_sessions:
-                    LOG.warning("%s: %d incoming guests already shaped; "
-                                "leaving this one alone", uuid,
-                                len(self.sessions))
-                    self._journal(uuid, J.Kind.OPEN,
-                                  detail="skipped: concurrency cap")
-                    self._journal(uuid, J.Kind.CLOSE, detail="skipped")
-                    return
-                hint = self.hints.pop(uuid, None)
-                sess = self.sessions[uuid] = Session(
-                    uuid, hint=hint, thresholds=self._thresholds(hint))
-                sess.sampler = GuestSampler(self.backends, sess.thresholds,
-                                            self.clock)
-                if not self._journal(uuid, J.Kind.OPEN,
-                                     detail=_open_detail(sess)):
-                    del self.sessions[uuid]
-                    return
-            sess.phase = nxt
-            sess.timeline.setdefault(sig.value, self.clock())
-            try:
-                if sig is Signal.INCOMING:
+
+    def _state(self) -> reducer.AgentState:
+        """The reducer's view of the sessions (their phases)."""
+        return reducer.AgentState(tuple((u, s.phase) for u, s in
+                                        self.sessions.items()))
+
+    def _session_intent(self, intent: reducer.SessionIntent) -> bool:
+        """Carry out one of :func:`reducer.step`'s intents; ``False``
+        when the rest must not follow (the session could not open, or
+        its handling failed and it was restored)."""
+        uuid = intent.uuid
+        if isinstance(intent, reducer.Skip):
+            LOG.warning("%s: %d incoming guests already shaped; leaving "
+                        "this one alone", uuid, len(self.sessions))
+            self._journal(uuid, J.Kind.OPEN, detail=f"skipped: {intent.why}")
+            self._journal(uuid, J.Kind.CLOSE, detail="skipped")
+            return True
+        if isinstance(intent, reducer.Open):
+            hint = self.hints.pop(uuid, None)
+            sess = self.sessions[uuid] = Session(
+                uuid, hint=hint, thresholds=self._thresholds(hint))
+            sess.sampler = GuestSampler(self.backends, sess.thresholds,
+                                        self.clock)
+            if not self._journal(uuid, J.Kind.OPEN,
+                                 detail=_open_detail(sess)):
+                del self.sessions[uuid]
+                return False
+            return True
+        sess = self.sessions[uuid]
+        if isinstance(intent, reducer.Enter):
+            sess.phase = intent.phase
+            sess.timeline.setdefault(intent.signal.value, self.clock())
+        try:
+            if isinstance(intent, reducer.Enter):
+                if intent.signal is Signal.INCOMING:
                     self._incoming(sess)
-                elif sig is Signal.POSTCOPY:
+                elif intent.signal is Signal.POSTCOPY:
                     self._postcopy(sess)
-                elif sig is Signal.COMPLETED:
+                elif intent.signal is Signal.COMPLETED:
                     self._completed(sess)
-                elif sig is Signal.FAILED:
-                    self._restore(sess, "migration failed")
-                elif sig is Signal.GONE:
-                    self._close(sess, "guest gone")
-            except Exception:  # noqa: BLE001 - one guest never stops the agent
-                LOG.exception("%s: handling %s failed; restoring", uuid,
-                              sig.value)
-                self._restore(sess, f"error while handling {sig.value}")
+            elif isinstance(intent, reducer.Restore):
+                self._restore(sess, intent.why)
+            else:
+                self._close(sess, intent.why)
+        except Exception:  # noqa: BLE001 - one guest never stops the agent
+            what = intent.signal.value if isinstance(intent, reducer.Enter) \
+                else type(intent).__name__.lower()
+            LOG.exception("%s: handling %s failed; restoring", uuid, what)
+            self._restore(sess, f"error while handling {what}")
+            return False
+        return True
 
     def resync(self, state_of: Callable[[str], Optional[tuple]]) -> list:
         """Catch up with what libvirt's events may not have said (after
@@ -549,14 +569,15 @@ class Manager:
             self.finished.pop(next(iter(self.finished)))
 
     def restore_open_sessions(self) -> list[str]:
-        """After a restart: undo every session the journal shows open."""
+        """After a restart: undo every session the journal shows open
+        (the state a restart starts from is the journal's fold)."""
+        state = reducer.from_sessions(self.journal.sessions())
+        _, todo = reducer.step(state, reducer.Restart(), self.session_policy)
         restored = []
-        for uuid, state in self.journal.sessions().items():
-            if state.open:
-                sess = Session(uuid)
-                with self._lock:
-                    self._restore(sess, "agent restarted")
-                restored.append(uuid)
+        for intent in todo:
+            with self._lock:
+                self._restore(Session(intent.uuid), intent.why)
+            restored.append(intent.uuid)
         return restored
 
 

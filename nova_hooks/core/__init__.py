@@ -2,11 +2,12 @@
 
 Classification (:mod:`.classify`), the balloon and pinning planners
 (:mod:`.balloon`, :mod:`.pinning`), the migration state machine
-(:mod:`.lifecycle`), the journal's record model (:mod:`.journal_model`)
-the migration hint (:mod:`.hint`) and the RPC message contract
-(:mod:`.contract`).  Nothing here touches
-libvirt, oslo, the file system or the clock: the adapters pass in what
-they read, and apply what comes back.
+(:mod:`.lifecycle`), the session reducer (:mod:`.reducer`), the agent's
+changes as values (:mod:`.intents`), the journal's record model
+(:mod:`.journal_model`), the migration hint (:mod:`.hint`) and the RPC
+message contract (:mod:`.contract`).  Nothing here touches libvirt,
+oslo, the file system or the clock: the adapters pass in what they
+read, and apply what comes back.
 """
 from nova_hooks.core.balloon import plan_balloon
 from nova_hooks.core.classify import classify_pages
