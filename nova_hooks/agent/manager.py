@@ -41,6 +41,7 @@ from typing import Callable
 from typing import Optional
 
 from nova_hooks.agent.executor import Executor
+from nova_hooks.agent.host import Host
 from nova_hooks.agent.journal import Journal
 from nova_hooks.agent.sampler import GuestSampler
 from nova_hooks.agent.sampler import hint_observation
@@ -53,9 +54,9 @@ from nova_hooks.core import pinning
 from nova_hooks.core import reducer
 from nova_hooks.core.hint import MigrationHint
 from nova_hooks.core.intents import Intent
+from nova_hooks.core.settings import AgentPolicy
 from nova_hooks.core.types import BalloonPolicy
 from nova_hooks.core.types import Phase
-from nova_hooks.core.types import PinningPolicy
 from nova_hooks.core.types import Thresholds
 from nova_hooks.core.types import VmFigures
 from nova_hooks.exceptions import QemuNotFound
@@ -94,38 +95,34 @@ MAX_FINISHED = 256
 
 
 class Manager:
-    def __init__(self, host, journal: Journal, pinning_policy: PinningPolicy,
-                 balloon_policy: BalloonPolicy, max_sessions: int = 2,
-                 dry_run: bool = False, balloon_enabled: bool = True,
-                 pinning_enabled: bool = True,
-                 balloon_during_postcopy: bool = True,
+    """The sessions of incoming guests.
+
+    :param host: the way to the guests (:class:`~nova_hooks.agent.host.Host`).
+    :param journal: where every change is written before it is made.
+    :param policy: what the agent may do and how often.
+    :param dry_run: journal the changes, make none.
+    :param clock: monotonic seconds (tests give a fake one).
+    :param backends: the page-sampling backends.
+    :param thresholds_for: a guest's page-class thresholds from its hint.
+    """
+
+    def __init__(self, host: Host, journal: Journal, policy: AgentPolicy,
+                 dry_run: bool = False,
                  clock: Callable[[], float] = time.monotonic,
                  backends: tuple = (),
                  thresholds_for: Optional[Callable[[Optional[MigrationHint]],
-                                                   Thresholds]] = None,
-                 interval_s: float = 1.0,
-                 transfer_interval_s: float = 0.25,
-                 rebalance_interval_s: float = 10.0,
-                 stats_period_s: int = 0) -> None:
+                                                   Thresholds]] = None
+                 ) -> None:
         self.host = host
         #: makes every change, journaled before and after; holds the
         #: journal and the dry-run switch (one place for both)
         self.executor = Executor(host, journal, dry_run)
-        self.pinning_policy = pinning_policy
-        self.balloon_policy = balloon_policy
-        self.session_policy = reducer.SessionPolicy(max_sessions)
-        self.balloon_enabled = balloon_enabled
-        self.pinning_enabled = pinning_enabled
-        self.balloon_during_postcopy = balloon_during_postcopy
+        self.policy = policy
         self.clock = clock
         self.sessions: dict[str, Session] = {}
         self.hints: dict[str, MigrationHint] = {}
         self.backends = tuple(backends)
         self.thresholds_for = thresholds_for or (lambda _hint: Thresholds())
-        self.interval_s = interval_s
-        self.transfer_interval_s = transfer_interval_s
-        self.rebalance_interval_s = rebalance_interval_s
-        self.stats_period_s = stats_period_s
         self._host_topology = None
         #: uuid -> status of sessions that ended (bounded)
         self.finished: dict[str, dict[str, Any]] = {}
@@ -203,7 +200,7 @@ class Manager:
         with self._lock:
             _, todo = reducer.step(self._state(),
                                    reducer.SignalEvent(uuid, sig),
-                                   self.session_policy)
+                                   self.policy.sessions)
             for intent in todo:
                 if not self._session_intent(intent):
                     return
@@ -313,10 +310,10 @@ class Manager:
         if sess.sampler is not None and not sess.sampler.active:
             sess.sampler.probe(sess.guest, Phase.POSTCOPY)
         self._set_affinity(sess, "post-copy")
-        if self.balloon_enabled:
+        if self.policy.balloon_enabled:
             self._balloon(sess, during_postcopy=True)
         # the first round soon after post-copy began
-        sess.next_round = self.clock() + self.transfer_interval_s
+        sess.next_round = self.clock() + self.policy.transfer_interval_s
 
     def _completed(self, sess: Session) -> None:
         sess.guest = self.host.guest(sess.uuid)
@@ -328,17 +325,18 @@ class Manager:
         if vcpu is not None and emul is not None and not self.dry_run:
             # libvirt's own record of the pinning, now that it can be set
             self.host.pin(sess.guest, vcpu, emul)
-        if self.stats_period_s and self.balloon_enabled:
+        if self.policy.stats_period_s and self.policy.balloon_enabled:
             # the guest's own memory statistics, fresh while managed
             period = self.host.stats_period(sess.guest)
-            if period == 0 or period > self.stats_period_s:
+            if period == 0 or period > self.policy.stats_period_s:
                 self._carry_out(sess, Intent(
                     J.Action.STATS_PERIOD, J.Channel.LIBVIRT, period,
-                    self.stats_period_s, "memory statistics while managed"))
+                    self.policy.stats_period_s,
+                    "memory statistics while managed"))
         if sess.sampler is not None:
             # backends that needed libvirt's job may watch the guest now
             sess.sampler.probe(sess.guest, Phase.STEADY)
-        if self.balloon_enabled:
+        if self.policy.balloon_enabled:
             # what was queued during post-copy is planned again now, with
             # the guest's own memory stats, and made in bounded steps
             self._balloon(sess, during_postcopy=False)
@@ -346,7 +344,7 @@ class Manager:
             self._journal(sess.uuid, J.Kind.DONE, action, J.Channel.QUEUED,
                           after=after, detail="replanned at completion")
         sess.timeline.setdefault("libvirt_synced", self.clock())
-        sess.next_round = self.clock() + self.interval_s
+        sess.next_round = self.clock() + self.policy.interval_s
 
     # -- sampling -------------------------------------------------------
     def next_round_in(self, now: Optional[float] = None) -> Optional[float]:
@@ -375,8 +373,8 @@ class Manager:
                     or sess.sampler is None:
                 return None
             phase, hint, sampler = sess.phase, sess.hint, sess.sampler
-            interval = (self.interval_s if phase is Phase.STEADY
-                        else self.transfer_interval_s)
+            interval = (self.policy.interval_s if phase is Phase.STEADY
+                        else self.policy.transfer_interval_s)
             sess.next_round = self.clock() + interval
         # backends read procfs, logs and stats: not under the lock, so a
         # signal is never held up by a sampling round
@@ -406,7 +404,7 @@ class Manager:
     def _journal_figures(self, sess: Session, seconds: float) -> None:
         last, now = sess.journaled_figures, sess.figures
         if last is not None and sess.journaled_phase is sess.phase \
-                and not _moved(last, now, self.balloon_policy):
+                and not _moved(last, now, self.policy.balloon):
             return
         record = _figures_record(now)
         record["round_ms"] = round(seconds * 1000, 3)
@@ -424,9 +422,10 @@ class Manager:
             # each round is most of a round's cost
             self._set_affinity(sess, f"sampled ({sess.phase.value})")
             sess.planned_node = node
-        if not self.balloon_enabled:
+        if not self.policy.balloon_enabled:
             return
-        if self.clock() - sess.last_balloon < self.rebalance_interval_s:
+        if self.clock() - sess.last_balloon < \
+                self.policy.rebalance_interval_s:
             return
         self._balloon(sess, during_postcopy=sess.phase is Phase.POSTCOPY)
 
@@ -470,7 +469,7 @@ class Manager:
             return ()
 
     def _set_affinity(self, sess: Session, why: str) -> None:
-        if not self.pinning_enabled:
+        if not self.policy.pinning_enabled:
             return
         now = self.host.affinity(sess.guest)
         if not now.vcpus:
@@ -479,7 +478,7 @@ class Manager:
         plan = pinning.plan_pinning(
             self._topology(), len(now.vcpus),
             self._hot_by_node(sess, figures),
-            self.pinning_policy,
+            self.policy.pinning,
             sess.hint.preferred_node if sess.hint else None)
         for intent in intents.affinity_intents(
                 now.vcpus, plan.vcpu_cpus, now.emulator,
@@ -496,7 +495,7 @@ class Manager:
         figures = self._figures(sess, need)
         plan = balloon_plan.plan_balloon(guest.current_kib,
                                          guest.maximum_kib, figures,
-                                         self.balloon_policy, need)
+                                         self.policy.balloon, need)
         if not plan.changes:
             # said once per reason, not at every sampling round
             log = LOG.info if plan.reason.split(" of ")[0] != \
@@ -507,7 +506,8 @@ class Manager:
         # a decision to move: the next waits rebalance_interval_s
         sess.last_balloon = self.clock()
         state = self.journal.sessions().get(sess.uuid)
-        qmp_available = during_postcopy and self.balloon_during_postcopy \
+        qmp_available = during_postcopy \
+            and self.policy.balloon_during_postcopy \
             and self.host.qmp(guest) is not None
         todo = intents.balloon_intents(
             guest.current_kib, plan,
@@ -572,7 +572,7 @@ class Manager:
         """After a restart: undo every session the journal shows open
         (the state a restart starts from is the journal's fold)."""
         state = reducer.from_sessions(self.journal.sessions())
-        _, todo = reducer.step(state, reducer.Restart(), self.session_policy)
+        _, todo = reducer.step(state, reducer.Restart(), self.policy.sessions)
         restored = []
         for intent in todo:
             with self._lock:

@@ -29,6 +29,8 @@ from nova_hooks import conf as agent_conf
 from nova_hooks.core import classify
 from nova_hooks.core import lifecycle
 from nova_hooks.core.hint import MigrationHint
+from nova_hooks.core.reducer import SessionPolicy
+from nova_hooks.core.settings import AgentPolicy
 from nova_hooks.core.types import BalloonPolicy
 from nova_hooks.core.types import PinningPolicy
 from nova_hooks.core.types import Thresholds
@@ -50,6 +52,23 @@ def policies(conf: cfg.ConfigOpts) -> tuple[PinningPolicy, BalloonPolicy]:
                           max_step_kib=rm.balloon_max_step_mib * mib,
                           min_change_kib=rm.balloon_min_change_mib * mib,
                           require_guest_need=rm.balloon_require_guest_need))
+
+
+def agent_policy(conf: cfg.ConfigOpts) -> AgentPolicy:
+    """What the agent may do and how often, from ``[agent]``,
+    ``[resource_manager]`` and ``[page_sampling]``."""
+    pin_policy, balloon_policy = policies(conf)
+    rm, ps = conf.resource_manager, conf.page_sampling
+    return AgentPolicy(
+        pinning=pin_policy, balloon=balloon_policy,
+        sessions=SessionPolicy(conf.agent.max_concurrent_migrations),
+        balloon_enabled=rm.balloon_enabled,
+        pinning_enabled=rm.pinning_enabled,
+        balloon_during_postcopy=rm.balloon_during_postcopy,
+        interval_s=ps.interval_s,
+        transfer_interval_s=ps.transfer_interval_s,
+        rebalance_interval_s=rm.rebalance_interval_s,
+        stats_period_s=rm.memory_stats_period_s)
 
 
 def thresholds_resolver(conf: cfg.ConfigOpts):
@@ -126,22 +145,11 @@ def run(conf: cfg.ConfigOpts, stop: threading.Event) -> int:
         LOG.warning("sampling backend %s not available: %s", name, why)
     LOG.info("sampling backends: %s",
              ", ".join(b.name for b in loaded) or "none")
-    pin_policy, balloon_policy = policies(conf)
-    rm = conf.resource_manager
     journal = Journal(opts.journal_path,
                       max_bytes=opts.journal_max_mib * 1024 * 1024)
-    manager = Manager(host, journal, pin_policy,
-                      balloon_policy, opts.max_concurrent_migrations,
-                      dry_run=opts.dry_run,
-                      balloon_enabled=rm.balloon_enabled,
-                      pinning_enabled=rm.pinning_enabled,
-                      balloon_during_postcopy=rm.balloon_during_postcopy,
-                      backends=tuple(loaded),
-                      thresholds_for=thresholds_for,
-                      interval_s=ps.interval_s,
-                      transfer_interval_s=ps.transfer_interval_s,
-                      rebalance_interval_s=rm.rebalance_interval_s,
-                      stats_period_s=rm.memory_stats_period_s)
+    manager = Manager(host, journal, agent_policy(conf),
+                      dry_run=opts.dry_run, backends=tuple(loaded),
+                      thresholds_for=thresholds_for)
     if opts.restore_on_start:
         restored = manager.restore_open_sessions()
         if restored:

@@ -14,6 +14,8 @@ from nova_hooks.agent.journal import Journal
 from nova_hooks.agent.manager import Manager
 from nova_hooks.core.hint import MigrationHint
 from nova_hooks.core.lifecycle import Signal
+from nova_hooks.core.reducer import SessionPolicy
+from nova_hooks.core.settings import AgentPolicy
 from nova_hooks.core.types import BalloonPolicy
 from nova_hooks.core.types import HostTopology
 from nova_hooks.core.types import NumaNode
@@ -71,12 +73,14 @@ def vcpu_affinity(host):
     return [qemu.get_affinity(vcpus[i]) for i in sorted(vcpus)]
 
 
-def make(host, tmp_path, **kw):
-    kw.setdefault("max_sessions", 2)
-    return Manager(host, Journal(str(tmp_path / "journal.jsonl")),
-                   PinningPolicy(guest_cpus=frozenset(CPUS[-1:])),
-                   BalloonPolicy(floor_kib=128 * MIB, headroom_kib=32 * MIB,
-                                 require_guest_need=False), **kw)
+def make(host, tmp_path, max_sessions=2, dry_run=False):
+    policy = AgentPolicy(
+        pinning=PinningPolicy(guest_cpus=frozenset(CPUS[-1:])),
+        balloon=BalloonPolicy(floor_kib=128 * MIB, headroom_kib=32 * MIB,
+                              require_guest_need=False),
+        sessions=SessionPolicy(max_sessions))
+    return Manager(host, Journal(str(tmp_path / "journal.jsonl")), policy,
+                   dry_run=dry_run)
 
 
 def kinds(manager):

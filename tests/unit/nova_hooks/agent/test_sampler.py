@@ -20,6 +20,7 @@ from nova_hooks.core import journal_model as J
 from nova_hooks.core.hint import MigrationHint
 from nova_hooks.core.hint import ThresholdOverrides
 from nova_hooks.core.lifecycle import Signal
+from nova_hooks.core.settings import AgentPolicy
 from nova_hooks.core.types import BalloonPolicy
 from nova_hooks.core.types import Phase
 from nova_hooks.core.types import PinningPolicy
@@ -129,11 +130,12 @@ def sampled(tmp_path, vcpu_threads):
     backend = IdlePageBackend(host, clock=clock)
     backend.max_ranges, backend.pages_per_range = 128, 16
     manager = Manager(
-        host, Journal(str(tmp_path / "journal.jsonl")),
-        PinningPolicy(guest_cpus=frozenset(CPUS[-1:])),
-        BalloonPolicy(floor_kib=64 * MIB, headroom_kib=32 * MIB,
-                      require_guest_need=False),
-        backends=(backend,), clock=clock, rebalance_interval_s=5.0,
+        host, Journal(str(tmp_path / "journal.jsonl")), AgentPolicy(
+            pinning=PinningPolicy(guest_cpus=frozenset(CPUS[-1:])),
+            balloon=BalloonPolicy(floor_kib=64 * MIB, headroom_kib=32 * MIB,
+                                  require_guest_need=False),
+            rebalance_interval_s=5.0),
+        backends=(backend,), clock=clock,
         thresholds_for=lambda hint: Thresholds(cold_min_idle_s=0.5))
     return manager, tree, host, clock
 
