@@ -34,11 +34,13 @@ from typing import Any
 from typing import Callable
 from typing import Optional
 
+import jsonschema
 from watcher._i18n import _
 from watcher.applier.actions import base
 from watcher.common import exception
 
 from nova_hooks.core import hint as hint_contract
+from nova_hooks.exceptions import ContractError
 from watcher_adaptive.adapters import nova
 from watcher_adaptive.adapters.agent_rpc import AgentNotifier
 from watcher_adaptive.conf import action as action_conf
@@ -128,6 +130,19 @@ class AdaptiveMigrate(base.BaseAction):
     @property
     def schema(self) -> dict:
         return SCHEMA
+
+    def validate_parameters(self) -> bool:
+        """Watcher's check against :data:`SCHEMA`, then the hint's own
+        validation: JSON Schema cannot say that a number is finite, so
+        a NaN or an infinity would pass it and reach the agent."""
+        super().validate_parameters()
+        try:
+            hint_contract.from_params(self.resource_id, None,
+                                      self.input_parameters.get("hint")
+                                      or {})
+        except ContractError as exc:
+            raise jsonschema.ValidationError(f"hint: {exc}") from None
+        return True
 
     def get_description(self) -> str:
         return ("Live-migrate a server to destination_node after telling "

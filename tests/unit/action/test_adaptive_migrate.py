@@ -71,6 +71,10 @@ def test_loaded_by_watcher_with_its_options(action):
     lambda p: p["hint"]["thresholds"].update(hot_access_rate=2),
     lambda p: p["hint"]["thresholds"].update(made_up=0.1),
     lambda p: p["hint"].update(preferred_node=-1),
+    # finite numbers only: JSON Schema lets these through, the hint's own
+    # validation does not
+    lambda p: p["hint"].update(dirty_rate_bps=float("nan")),
+    lambda p: p["hint"]["thresholds"].update(write_weight=float("inf")),
 ])
 def test_schema_refuses(action, change):
     change(action.input_parameters)
