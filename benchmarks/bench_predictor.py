@@ -24,9 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
+from watcher_adaptive import exceptions as errors
 from watcher_adaptive.predict import dataset
 from watcher_adaptive.predict import predictor as P
-from watcher_adaptive.traces import errors
 from watcher_adaptive.traces import resolve
 from watcher_adaptive.traces.model import TraceSet
 

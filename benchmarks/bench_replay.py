@@ -20,9 +20,9 @@ import sys
 import time
 from pathlib import Path
 
+from watcher_adaptive import exceptions as errors
 from watcher_adaptive.replay import registry
 from watcher_adaptive.replay import runner
-from watcher_adaptive.traces import errors
 from watcher_adaptive.traces import resolve
 
 

@@ -2,7 +2,8 @@
 # The whole test suite on a fresh machine: creates .venv-test, installs the
 # package with its test requirements, installs the system packages and
 # starts the local services the functional tests need (tools/services/),
-# runs the linter and pytest, and stops what it started.
+# runs the linter, the type checker and the layer contracts, then pytest,
+# and stops what it started.
 #   bash tools/run-tests.sh [pytest arguments...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,6 +45,13 @@ fi
 
 echo "==> ruff"
 ruff check .
+
+# the cores and the hint contract typed strictly, the layers kept (both
+# configured in pyproject.toml / setup.cfg; a few seconds each)
+echo "==> mypy --strict (cores, hint contract)"
+mypy
+echo "==> lint-imports (layer contracts)"
+lint-imports --no-cache
 
 echo "==> pytest"
 # the hardening cases' outcomes and records (tests/hardening.py)

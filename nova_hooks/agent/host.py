@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from typing import Optional
+from typing import Protocol
 from typing import Sequence
 
 from nova_hooks.agent import qemu
@@ -31,6 +32,96 @@ class Guest:
     n_vcpus: int
     current_kib: int
     maximum_kib: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Affinity:
+    """Where a guest's QEMU threads may run now."""
+
+    #: CPUs of each vCPU thread, in vCPU order
+    vcpus: list[list[int]]
+    #: CPUs any emulator thread may run on
+    emulator: list[int]
+    #: whether the guest has emulator threads at all
+    has_emulator: bool
+
+
+class Host(Protocol):
+    """What the agent reads from and changes on this host; the one way
+    to a guest (:class:`LibvirtHost` in service, test hosts in tests)."""
+
+    def guest(self, uuid: str) -> Guest: ...
+
+    def threads(self, guest: Guest) -> tuple[dict[int, int], list[int]]:
+        ...
+
+    def node_bytes(self, guest: Guest) -> tuple[tuple[int, int], ...]: ...
+
+    def topology(self) -> HostTopology: ...
+
+    def qmp(self, guest: Guest) -> Optional[Qmp]: ...
+
+    def affinity(self, guest: Guest) -> Affinity: ...
+
+    def set_vcpu_affinity(self, guest: Guest,
+                          cpus: Sequence[Sequence[int]]) -> None: ...
+
+    def set_emulator_affinity(self, guest: Guest,
+                              cpus: Sequence[int]) -> None: ...
+
+    def set_balloon(self, guest: Guest, kib: int) -> None: ...
+
+    def pin(self, guest: Guest, vcpu_cpus: Sequence[Sequence[int]],
+            emulator_cpus: Sequence[int]) -> None: ...
+
+    def stats_period(self, guest: Guest) -> int: ...
+
+    def set_stats_period(self, guest: Guest, seconds: int) -> None: ...
+
+    def balloon_stats(self, guest: Guest) -> Optional[BalloonStats]: ...
+
+
+class ThreadAffinity:
+    """Affinity of a guest's QEMU threads through ``sched_setaffinity``
+    (immediate: no libvirt job), for any host whose ``threads(guest)``
+    finds them."""
+
+    def threads(self, guest: Guest) -> tuple[dict[int, int], list[int]]:
+        raise NotImplementedError
+
+    def affinity(self, guest: Guest) -> Affinity:
+        vcpus, emulator = self.threads(guest)
+        return Affinity([qemu.get_affinity(vcpus[i]) for i in sorted(vcpus)],
+                        _affinity_of(emulator), bool(emulator))
+
+    def set_vcpu_affinity(self, guest: Guest,
+                          cpus: Sequence[Sequence[int]]) -> None:
+        vcpus, _ = self.threads(guest)
+        # NOTE: an undo may carry fewer lists than vCPUs (a journal of an
+        # older layout): the vCPUs it names are set
+        for i, each in zip(sorted(vcpus), cpus, strict=False):
+            qemu.set_affinity(vcpus[i], each)
+
+    def set_emulator_affinity(self, guest: Guest,
+                              cpus: Sequence[int]) -> None:
+        _, emulator = self.threads(guest)
+        for tid in emulator:
+            try:
+                qemu.set_affinity(tid, cpus)
+            except ProcessLookupError:
+                pass    # a short-lived worker thread ended
+
+
+def _affinity_of(tids: Sequence[int]) -> list[int]:
+    """The CPUs any of ``tids`` may run on; QEMU's short-lived worker
+    threads may end between listing and reading, and are skipped."""
+    cpus: set[int] = set()
+    for tid in tids:
+        try:
+            cpus.update(qemu.get_affinity(tid))
+        except ProcessLookupError:
+            continue
+    return sorted(cpus)
 
 
 def parse_cpu_list(text: str) -> frozenset[int]:
@@ -89,7 +180,7 @@ def numa_bytes(proc_root: str, pid: int,
     return tuple(sorted(by_node.items()))
 
 
-class LibvirtHost:
+class LibvirtHost(ThreadAffinity):
     """The adapter over one libvirt connection and this host's procfs."""
 
     def __init__(self, conn, run_dir: str, proc_root: str = "/proc",

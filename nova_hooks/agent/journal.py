@@ -23,12 +23,9 @@ from typing import Callable
 from typing import Optional
 
 from nova_hooks.core import journal_model as J
+from nova_hooks.exceptions import JournalError
 
 LOG = logging.getLogger(__name__)
-
-
-class JournalError(OSError):
-    """The journal cannot be written: nothing may be changed."""
 
 
 class Journal:

@@ -19,9 +19,16 @@ the balloon follows hot + warm (no more often than
 ``rebalance_interval_s``).  The figures are journaled as ``observe``
 records when they first appear and whenever they move.
 
-Every change is written to the journal before it is made; when the
-journal cannot be written the change is not made.  The manager is
-called from a worker thread, never from libvirt's event loop.
+Which sessions open, which phase each is in, when one is restored or
+closed is decided by :func:`nova_hooks.core.reducer.step`, a pure
+function of the sessions and the signal; after a restart the sessions
+are the journal's fold (:func:`nova_hooks.core.reducer.from_sessions`).
+The changes are decided as :class:`~nova_hooks.core.intents.Intent`
+values (:mod:`nova_hooks.core.intents`) and made by the
+:class:`~nova_hooks.agent.executor.Executor`, which writes each to the
+journal before it is made (when the journal cannot be written the
+change is not made) and its outcome after.  The manager is called from
+a worker thread, never from libvirt's event loop.
 """
 from __future__ import annotations
 
@@ -33,23 +40,26 @@ from typing import Any
 from typing import Callable
 from typing import Optional
 
-from nova_hooks.agent import qemu
+from nova_hooks.agent.executor import Executor
+from nova_hooks.agent.host import Host
 from nova_hooks.agent.journal import Journal
-from nova_hooks.agent.journal import JournalError
-from nova_hooks.agent.qmp import QmpError
 from nova_hooks.agent.sampler import GuestSampler
 from nova_hooks.agent.sampler import hint_observation
 from nova_hooks.core import balloon as balloon_plan
 from nova_hooks.core import classify
+from nova_hooks.core import intents
 from nova_hooks.core import journal_model as J
 from nova_hooks.core import lifecycle
 from nova_hooks.core import pinning
+from nova_hooks.core import reducer
+from nova_hooks.core.hint import MigrationHint
+from nova_hooks.core.intents import Intent
+from nova_hooks.core.settings import AgentPolicy
 from nova_hooks.core.types import BalloonPolicy
-from nova_hooks.core.types import Hint
 from nova_hooks.core.types import Phase
-from nova_hooks.core.types import PinningPolicy
 from nova_hooks.core.types import Thresholds
 from nova_hooks.core.types import VmFigures
+from nova_hooks.exceptions import QemuNotFound
 
 LOG = logging.getLogger(__name__)
 Signal = lifecycle.Signal
@@ -59,7 +69,7 @@ Signal = lifecycle.Signal
 class Session:
     uuid: str
     phase: Optional[Phase] = None
-    hint: Optional[Hint] = None
+    hint: Optional[MigrationHint] = None
     guest: Any = None
     #: when each step happened (time.monotonic), for the timeline
     timeline: dict[str, float] = dataclasses.field(default_factory=dict)
@@ -85,44 +95,53 @@ MAX_FINISHED = 256
 
 
 class Manager:
-    def __init__(self, host, journal: Journal, pinning_policy: PinningPolicy,
-                 balloon_policy: BalloonPolicy, max_sessions: int = 2,
-                 dry_run: bool = False, balloon_enabled: bool = True,
-                 pinning_enabled: bool = True,
-                 balloon_during_postcopy: bool = True,
+    """The sessions of incoming guests.
+
+    :param host: the way to the guests (:class:`~nova_hooks.agent.host.Host`).
+    :param journal: where every change is written before it is made.
+    :param policy: what the agent may do and how often.
+    :param dry_run: journal the changes, make none.
+    :param clock: monotonic seconds (tests give a fake one).
+    :param backends: the page-sampling backends.
+    :param thresholds_for: a guest's page-class thresholds from its hint.
+    """
+
+    def __init__(self, host: Host, journal: Journal, policy: AgentPolicy,
+                 dry_run: bool = False,
                  clock: Callable[[], float] = time.monotonic,
                  backends: tuple = (),
-                 thresholds_for: Optional[Callable[[Optional[Hint]],
-                                                   Thresholds]] = None,
-                 interval_s: float = 1.0,
-                 transfer_interval_s: float = 0.25,
-                 rebalance_interval_s: float = 10.0,
-                 stats_period_s: int = 0) -> None:
+                 thresholds_for: Optional[Callable[[Optional[MigrationHint]],
+                                                   Thresholds]] = None
+                 ) -> None:
         self.host = host
-        self.journal = journal
-        self.pinning_policy = pinning_policy
-        self.balloon_policy = balloon_policy
-        self.max_sessions = max_sessions
-        self.dry_run = dry_run
-        self.balloon_enabled = balloon_enabled
-        self.pinning_enabled = pinning_enabled
-        self.balloon_during_postcopy = balloon_during_postcopy
+        #: makes every change, journaled before and after; holds the
+        #: journal and the dry-run switch (one place for both)
+        self.executor = Executor(host, journal, dry_run)
+        self.policy = policy
         self.clock = clock
         self.sessions: dict[str, Session] = {}
-        self.hints: dict[str, Hint] = {}
+        self.hints: dict[str, MigrationHint] = {}
         self.backends = tuple(backends)
         self.thresholds_for = thresholds_for or (lambda _hint: Thresholds())
-        self.interval_s = interval_s
-        self.transfer_interval_s = transfer_interval_s
-        self.rebalance_interval_s = rebalance_interval_s
-        self.stats_period_s = stats_period_s
         self._host_topology = None
         #: uuid -> status of sessions that ended (bounded)
         self.finished: dict[str, dict[str, Any]] = {}
         self._lock = threading.RLock()
 
+    @property
+    def journal(self) -> Journal:
+        return self.executor.journal
+
+    @journal.setter
+    def journal(self, journal: Journal) -> None:
+        self.executor.journal = journal
+
+    @property
+    def dry_run(self) -> bool:
+        return self.executor.dry_run
+
     # -- entry points ---------------------------------------------------
-    def prepare(self, hint: Hint) -> None:
+    def prepare(self, hint: MigrationHint) -> None:
         """Remember the forecast for a guest that has not arrived yet."""
         with self._lock:
             sess = self.sessions.get(hint.instance_uuid)
@@ -149,7 +168,7 @@ class Manager:
         with self._lock:
             sess = self.sessions.get(uuid)
             hint = sess.hint if sess is not None else self.hints.get(uuid)
-            base = hint or Hint(instance_uuid=uuid)
+            base = hint or MigrationHint(instance_uuid=uuid)
             merged = dataclasses.replace(
                 base, vm_type=base.vm_type or vm_type,
                 migration_id=base.migration_id or migration_id)
@@ -167,7 +186,7 @@ class Manager:
                 sess.timeline.setdefault(
                     event, self.clock() - max(0.0, wall_now - wall_ts))
 
-    def _thresholds(self, hint: Optional[Hint]) -> Thresholds:
+    def _thresholds(self, hint: Optional[MigrationHint]) -> Thresholds:
         try:
             return self.thresholds_for(hint)
         except ValueError as exc:
@@ -179,48 +198,63 @@ class Manager:
 
     def signal(self, uuid: str, sig: Signal) -> None:
         with self._lock:
-            sess = self.sessions.get(uuid)
-            phase = sess.phase if sess else None
-            nxt = lifecycle.next_phase(phase, sig)
-            if nxt is None or (sess is not None and nxt is phase):
-                return          # not ours, or a repeat: idempotent
-            if sess is None:
-                if sig is not Signal.INCOMING:
+            _, todo = reducer.step(self._state(),
+                                   reducer.SignalEvent(uuid, sig),
+                                   self.policy.sessions)
+            for intent in todo:
+                if not self._session_intent(intent):
                     return
-                if len(self.sessions) >= self.max_sessions:
-                    LOG.warning("%s: %d incoming guests already shaped; "
-                                "leaving this one alone", uuid,
-                                len(self.sessions))
-                    self._journal(uuid, J.Kind.OPEN,
-                                  detail="skipped: concurrency cap")
-                    self._journal(uuid, J.Kind.CLOSE, detail="skipped")
-                    return
-                hint = self.hints.pop(uuid, None)
-                sess = self.sessions[uuid] = Session(
-                    uuid, hint=hint, thresholds=self._thresholds(hint))
-                sess.sampler = GuestSampler(self.backends, sess.thresholds,
-                                            self.clock)
-                if not self._journal(uuid, J.Kind.OPEN,
-                                     detail=_open_detail(sess)):
-                    del self.sessions[uuid]
-                    return
-            sess.phase = nxt
-            sess.timeline.setdefault(sig.value, self.clock())
-            try:
-                if sig is Signal.INCOMING:
+
+    def _state(self) -> reducer.AgentState:
+        """The reducer's view of the sessions (their phases)."""
+        return reducer.AgentState(tuple((u, s.phase) for u, s in
+                                        self.sessions.items()))
+
+    def _session_intent(self, intent: reducer.SessionIntent) -> bool:
+        """Carry out one of :func:`reducer.step`'s intents; ``False``
+        when the rest must not follow (the session could not open, or
+        its handling failed and it was restored)."""
+        uuid = intent.uuid
+        if isinstance(intent, reducer.Skip):
+            LOG.warning("%s: %d incoming guests already shaped; leaving "
+                        "this one alone", uuid, len(self.sessions))
+            self._journal(uuid, J.Kind.OPEN, detail=f"skipped: {intent.why}")
+            self._journal(uuid, J.Kind.CLOSE, detail="skipped")
+            return True
+        if isinstance(intent, reducer.Open):
+            hint = self.hints.pop(uuid, None)
+            sess = self.sessions[uuid] = Session(
+                uuid, hint=hint, thresholds=self._thresholds(hint))
+            sess.sampler = GuestSampler(self.backends, sess.thresholds,
+                                        self.clock)
+            if not self._journal(uuid, J.Kind.OPEN,
+                                 detail=_open_detail(sess)):
+                del self.sessions[uuid]
+                return False
+            return True
+        sess = self.sessions[uuid]
+        if isinstance(intent, reducer.Enter):
+            sess.phase = intent.phase
+            sess.timeline.setdefault(intent.signal.value, self.clock())
+        try:
+            if isinstance(intent, reducer.Enter):
+                if intent.signal is Signal.INCOMING:
                     self._incoming(sess)
-                elif sig is Signal.POSTCOPY:
+                elif intent.signal is Signal.POSTCOPY:
                     self._postcopy(sess)
-                elif sig is Signal.COMPLETED:
+                elif intent.signal is Signal.COMPLETED:
                     self._completed(sess)
-                elif sig is Signal.FAILED:
-                    self._restore(sess, "migration failed")
-                elif sig is Signal.GONE:
-                    self._close(sess, "guest gone")
-            except Exception:  # noqa: BLE001 - one guest never stops the agent
-                LOG.exception("%s: handling %s failed; restoring", uuid,
-                              sig.value)
-                self._restore(sess, f"error while handling {sig.value}")
+            elif isinstance(intent, reducer.Restore):
+                self._restore(sess, intent.why)
+            else:
+                self._close(sess, intent.why)
+        except Exception:  # noqa: BLE001 - one guest never stops the agent
+            what = intent.signal.value if isinstance(intent, reducer.Enter) \
+                else type(intent).__name__.lower()
+            LOG.exception("%s: handling %s failed; restoring", uuid, what)
+            self._restore(sess, f"error while handling {what}")
+            return False
+        return True
 
     def resync(self, state_of: Callable[[str], Optional[tuple]]) -> list:
         """Catch up with what libvirt's events may not have said (after
@@ -276,10 +310,10 @@ class Manager:
         if sess.sampler is not None and not sess.sampler.active:
             sess.sampler.probe(sess.guest, Phase.POSTCOPY)
         self._set_affinity(sess, "post-copy")
-        if self.balloon_enabled:
+        if self.policy.balloon_enabled:
             self._balloon(sess, during_postcopy=True)
         # the first round soon after post-copy began
-        sess.next_round = self.clock() + self.transfer_interval_s
+        sess.next_round = self.clock() + self.policy.transfer_interval_s
 
     def _completed(self, sess: Session) -> None:
         sess.guest = self.host.guest(sess.uuid)
@@ -291,19 +325,18 @@ class Manager:
         if vcpu is not None and emul is not None and not self.dry_run:
             # libvirt's own record of the pinning, now that it can be set
             self.host.pin(sess.guest, vcpu, emul)
-        if self.stats_period_s and self.balloon_enabled:
+        if self.policy.stats_period_s and self.policy.balloon_enabled:
             # the guest's own memory statistics, fresh while managed
             period = self.host.stats_period(sess.guest)
-            if period == 0 or period > self.stats_period_s:
-                self._change(sess, J.Action.STATS_PERIOD, J.Channel.LIBVIRT,
-                             period, self.stats_period_s,
-                             lambda: self.host.set_stats_period(
-                                 sess.guest, self.stats_period_s),
-                             "memory statistics while managed")
+            if period == 0 or period > self.policy.stats_period_s:
+                self._carry_out(sess, Intent(
+                    J.Action.STATS_PERIOD, J.Channel.LIBVIRT, period,
+                    self.policy.stats_period_s,
+                    "memory statistics while managed"))
         if sess.sampler is not None:
             # backends that needed libvirt's job may watch the guest now
             sess.sampler.probe(sess.guest, Phase.STEADY)
-        if self.balloon_enabled:
+        if self.policy.balloon_enabled:
             # what was queued during post-copy is planned again now, with
             # the guest's own memory stats, and made in bounded steps
             self._balloon(sess, during_postcopy=False)
@@ -311,7 +344,7 @@ class Manager:
             self._journal(sess.uuid, J.Kind.DONE, action, J.Channel.QUEUED,
                           after=after, detail="replanned at completion")
         sess.timeline.setdefault("libvirt_synced", self.clock())
-        sess.next_round = self.clock() + self.interval_s
+        sess.next_round = self.clock() + self.policy.interval_s
 
     # -- sampling -------------------------------------------------------
     def next_round_in(self, now: Optional[float] = None) -> Optional[float]:
@@ -340,8 +373,8 @@ class Manager:
                     or sess.sampler is None:
                 return None
             phase, hint, sampler = sess.phase, sess.hint, sess.sampler
-            interval = (self.interval_s if phase is Phase.STEADY
-                        else self.transfer_interval_s)
+            interval = (self.policy.interval_s if phase is Phase.STEADY
+                        else self.policy.transfer_interval_s)
             sess.next_round = self.clock() + interval
         # backends read procfs, logs and stats: not under the lock, so a
         # signal is never held up by a sampling round
@@ -371,7 +404,7 @@ class Manager:
     def _journal_figures(self, sess: Session, seconds: float) -> None:
         last, now = sess.journaled_figures, sess.figures
         if last is not None and sess.journaled_phase is sess.phase \
-                and not _moved(last, now, self.balloon_policy):
+                and not _moved(last, now, self.policy.balloon):
             return
         record = _figures_record(now)
         record["round_ms"] = round(seconds * 1000, 3)
@@ -389,9 +422,10 @@ class Manager:
             # each round is most of a round's cost
             self._set_affinity(sess, f"sampled ({sess.phase.value})")
             sess.planned_node = node
-        if not self.balloon_enabled:
+        if not self.policy.balloon_enabled:
             return
-        if self.clock() - sess.last_balloon < self.rebalance_interval_s:
+        if self.clock() - sess.last_balloon < \
+                self.policy.rebalance_interval_s:
             return
         self._balloon(sess, during_postcopy=sess.phase is Phase.POSTCOPY)
 
@@ -431,43 +465,25 @@ class Manager:
         try:
             # where the guest's memory is, when the hot set is not located
             return self.host.node_bytes(sess.guest)
-        except qemu.QemuNotFound:
+        except QemuNotFound:
             return ()
 
     def _set_affinity(self, sess: Session, why: str) -> None:
-        if not self.pinning_enabled:
+        if not self.policy.pinning_enabled:
             return
-        guest = sess.guest
-        vcpus, emulator = self.host.threads(guest)
-        if not vcpus:
+        now = self.host.affinity(sess.guest)
+        if not now.vcpus:
             return
         figures = self._figures(sess, None)
         plan = pinning.plan_pinning(
-            self._topology(), len(vcpus),
+            self._topology(), len(now.vcpus),
             self._hot_by_node(sess, figures),
-            self.pinning_policy,
+            self.policy.pinning,
             sess.hint.preferred_node if sess.hint else None)
-        before = [qemu.get_affinity(vcpus[i]) for i in sorted(vcpus)]
-        after = [sorted(c) for c in plan.vcpu_cpus]
-        if before != after:
-            def apply_vcpus():
-                for i, cpus in zip(sorted(vcpus), after, strict=True):
-                    qemu.set_affinity(vcpus[i], cpus)
-            self._change(sess, J.Action.VCPU_AFFINITY, J.Channel.SCHED,
-                         before, after, apply_vcpus,
-                         f"{why}: {plan.reason}")
-        emu_before = _affinity_of(emulator)
-        emu_after = sorted(plan.emulator_cpus)
-        if emulator and emu_before != emu_after:
-            def apply_emulator():
-                for tid in emulator:
-                    try:
-                        qemu.set_affinity(tid, emu_after)
-                    except ProcessLookupError:
-                        pass    # a short-lived worker thread ended
-            self._change(sess, J.Action.EMULATOR_AFFINITY, J.Channel.SCHED,
-                         emu_before, emu_after, apply_emulator,
-                         f"{why}: emulator threads")
+        for intent in intents.affinity_intents(
+                now.vcpus, plan.vcpu_cpus, now.emulator,
+                plan.emulator_cpus, now.has_emulator, why, plan.reason):
+            self._carry_out(sess, intent)
         sess.timeline.setdefault("first_adjustment", self.clock())
 
     def _balloon(self, sess: Session, during_postcopy: bool) -> None:
@@ -479,7 +495,7 @@ class Manager:
         figures = self._figures(sess, need)
         plan = balloon_plan.plan_balloon(guest.current_kib,
                                          guest.maximum_kib, figures,
-                                         self.balloon_policy, need)
+                                         self.policy.balloon, need)
         if not plan.changes:
             # said once per reason, not at every sampling round
             log = LOG.info if plan.reason.split(" of ")[0] != \
@@ -490,78 +506,32 @@ class Manager:
         # a decision to move: the next waits rebalance_interval_s
         sess.last_balloon = self.clock()
         state = self.journal.sessions().get(sess.uuid)
-        if state is not None and \
-                state.applied.get(J.Action.BALLOON) == plan.target_kib:
-            # already asked for (the guest may still be giving pages
-            # back): asking again in new steps would only churn
+        qmp_available = during_postcopy \
+            and self.policy.balloon_during_postcopy \
+            and self.host.qmp(guest) is not None
+        todo = intents.balloon_intents(
+            guest.current_kib, plan,
+            state.applied.get(J.Action.BALLOON) if state else None,
+            during_postcopy, qmp_available)
+        if not todo:
             LOG.info("%s: balloon target %d KiB already set", sess.uuid,
                      plan.target_kib)
             return
-        if during_postcopy:
-            qmp = self.host.qmp(guest) if self.balloon_during_postcopy \
-                else None
-            if qmp is None:
-                self._journal(sess.uuid, J.Kind.INTENT, J.Action.BALLOON,
-                              J.Channel.QUEUED, guest.current_kib,
-                              plan.target_kib,
-                              f"until completion: {plan.reason}")
-                return
-            level = guest.current_kib
-            for step in plan.steps_kib:
-                self._change(sess, J.Action.BALLOON, J.Channel.QMP, level,
-                             step, lambda s=step: qmp.set_balloon(s),
-                             plan.reason)
-                level = step
-            return
-        level = guest.current_kib
-        for step in plan.steps_kib:
-            self._change(sess, J.Action.BALLOON, J.Channel.LIBVIRT, level,
-                         step, lambda s=step: self.host.set_balloon(guest, s),
-                         plan.reason)
-            level = step
+        for intent in todo:
+            self._carry_out(sess, intent)
 
-    def _change(self, sess: Session, action: J.Action, channel: J.Channel,
-                before: Any, after: Any, make: Callable[[], None],
-                why: str) -> bool:
+    def _carry_out(self, sess: Session, intent: Intent,
+                   guest: Any = None) -> bool:
         """Journal, then make, then journal the outcome."""
-        if self.dry_run:
-            channel = J.Channel.DRY_RUN
-        if not self._journal(sess.uuid, J.Kind.INTENT, action, channel,
-                             before, after, why):
-            return False
-        if channel is J.Channel.DRY_RUN:
-            LOG.info("%s: dry run: %s %s -> %s (%s)", sess.uuid,
-                     action.value, before, after, why)
-            return True
-        try:
-            make()
-        except (OSError, QmpError, qemu.QemuNotFound) as exc:
-            self._journal(sess.uuid, J.Kind.FAILED, action, channel,
-                          after=after, detail=str(exc)[:300])
-            LOG.warning("%s: %s via %s failed: %s", sess.uuid, action.value,
-                        channel.value, exc)
-            return False
-        except Exception as exc:   # libvirt errors
-            self._journal(sess.uuid, J.Kind.FAILED, action, channel,
-                          after=after, detail=str(exc)[:300])
-            raise
-        self._journal(sess.uuid, J.Kind.DONE, action, channel, after=after)
-        LOG.info("%s: %s %s -> %s via %s (%s)", sess.uuid, action.value,
-                 before, after, channel.value, why)
-        return True
+        return self.executor.carry_out(
+            sess.uuid, sess.guest if guest is None else guest, intent)
 
     def _journal(self, uuid: str, kind: J.Kind,
                  action: Optional[J.Action] = None,
                  channel: Optional[J.Channel] = None, before: Any = None,
                  after: Any = None, detail: str = "") -> bool:
-        try:
-            self.journal.write(uuid, kind, action, channel, before, after,
-                               detail)
-            return True
-        except JournalError as exc:
-            LOG.error("%s: %s; no change is made that cannot be "
-                      "journaled", uuid, exc)
-            return False
+        return self.executor.record(uuid, kind, action, channel, before,
+                                    after, detail)
 
     # -- undo -----------------------------------------------------------
     def _restore(self, sess: Session, why: str) -> None:
@@ -583,36 +553,11 @@ class Manager:
             self._journal(sess.uuid, J.Kind.DONE, action, J.Channel.SCHED,
                           after=original, detail="guest gone")
             return
-        if action is J.Action.STATS_PERIOD:
-            self._change(sess, action, J.Channel.LIBVIRT, None, original,
-                         lambda: self.host.set_stats_period(guest, original),
-                         why)
-            return
-        if action is J.Action.BALLOON:
-            qmp = self.host.qmp(guest)
-            if qmp is not None:
-                self._change(sess, action, J.Channel.QMP, None, original,
-                             lambda: qmp.set_balloon(original), why)
-            else:
-                self._change(sess, action, J.Channel.LIBVIRT, None,
-                             original,
-                             lambda: self.host.set_balloon(guest, original),
-                             why)
-            return
-        vcpus, emulator = self.host.threads(guest)
-        if action is J.Action.VCPU_AFFINITY:
-            def apply():
-                for i, cpus in zip(sorted(vcpus), original, strict=False):
-                    qemu.set_affinity(vcpus[i], cpus)
-        else:
-            def apply():
-                for tid in emulator:
-                    try:
-                        qemu.set_affinity(tid, original)
-                    except ProcessLookupError:
-                        pass    # a short-lived worker thread ended
-        self._change(sess, action, J.Channel.SCHED, None, original, apply,
-                     why)
+        qmp_available = action is J.Action.BALLOON \
+            and self.host.qmp(guest) is not None
+        for intent in intents.undo_intents({action: original},
+                                           qmp_available, why):
+            self._carry_out(sess, intent, guest)
 
     def _close(self, sess: Session, why: str) -> None:
         self._journal(sess.uuid, J.Kind.CLOSE, detail=why)
@@ -624,27 +569,16 @@ class Manager:
             self.finished.pop(next(iter(self.finished)))
 
     def restore_open_sessions(self) -> list[str]:
-        """After a restart: undo every session the journal shows open."""
+        """After a restart: undo every session the journal shows open
+        (the state a restart starts from is the journal's fold)."""
+        state = reducer.from_sessions(self.journal.sessions())
+        _, todo = reducer.step(state, reducer.Restart(), self.policy.sessions)
         restored = []
-        for uuid, state in self.journal.sessions().items():
-            if state.open:
-                sess = Session(uuid)
-                with self._lock:
-                    self._restore(sess, "agent restarted")
-                restored.append(uuid)
+        for intent in todo:
+            with self._lock:
+                self._restore(Session(intent.uuid), intent.why)
+            restored.append(intent.uuid)
         return restored
-
-
-def _affinity_of(tids) -> list[int]:
-    """The CPUs any of ``tids`` may run on; QEMU's short-lived worker
-    threads may end between listing and reading, and are skipped."""
-    cpus: set[int] = set()
-    for tid in tids:
-        try:
-            cpus.update(qemu.get_affinity(tid))
-        except ProcessLookupError:
-            continue
-    return sorted(cpus)
 
 
 def _open_detail(sess: Session) -> str:

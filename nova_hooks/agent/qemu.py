@@ -12,11 +12,9 @@ import os
 import re
 from typing import Sequence
 
+from nova_hooks.exceptions import QemuNotFound
+
 _VCPU = re.compile(r"^CPU (\d+)/(KVM|TCG|HVF|WHPX)$")
-
-
-class QemuNotFound(LookupError):
-    """The guest's QEMU process is not (or no longer) there."""
 
 
 def qemu_pid(run_dir: str, name: str) -> int:

@@ -13,9 +13,7 @@ import socket
 from typing import Any
 from typing import Optional
 
-
-class QmpError(RuntimeError):
-    """The monitor is absent, refused the command or did not answer."""
+from nova_hooks.exceptions import QmpError
 
 
 class Qmp:

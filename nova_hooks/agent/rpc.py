@@ -8,10 +8,14 @@ Each call validates its payload and answers at once with what the agent
 did (``{"accepted": true, ...}``) or why not; the work is queued for
 the same worker as libvirt's events, so an RPC caller never waits for
 a libvirt call.  Repeats of a message (same kind, instance, migration)
-are answered ``duplicate`` and change nothing.
+are answered ``duplicate`` and change nothing.  Names a message
+carries that this agent does not know (a newer sender's fields, same
+major version) are ignored: logged, counted in
+:attr:`AgentEndpoint.ignored` and listed in the answer.
 """
 from __future__ import annotations
 
+import collections
 import logging
 import threading
 from typing import Any
@@ -42,6 +46,8 @@ class AgentEndpoint:
         self.on_signal = on_signal
         self.on_status = on_status
         self._seen: dict[tuple, None] = {}
+        #: field name -> how many messages carried it unknown
+        self.ignored: collections.Counter[str] = collections.Counter()
         self._lock = threading.Lock()
 
     def _handle(self, kind: str, payload: Any) -> dict[str, Any]:
@@ -53,7 +59,13 @@ class AgentEndpoint:
             LOG.warning("refused %s message: %s", kind, exc)
             return {"accepted": False, "error": str(exc),
                     "version": contract.VERSION}
+        if msg.ignored:
+            LOG.warning("%s for %s: ignored field(s) this agent does not "
+                        "know (contract %s, agent %s): %s", kind,
+                        msg.instance_uuid, msg.version, contract.VERSION,
+                        ", ".join(msg.ignored))
         with self._lock:
+            self.ignored.update(msg.ignored)
             if msg.key in self._seen:
                 return {"accepted": True, "duplicate": True,
                         "version": contract.VERSION}
@@ -65,8 +77,11 @@ class AgentEndpoint:
         else:
             self.on_signal(msg.instance_uuid, _SIGNALS[msg.kind])
         LOG.info("%s for %s accepted", kind, msg.instance_uuid)
-        return {"accepted": True, "duplicate": False,
-                "version": contract.VERSION}
+        answer: dict[str, Any] = {"accepted": True, "duplicate": False,
+                                  "version": contract.VERSION}
+        if msg.ignored:
+            answer["ignored"] = list(msg.ignored)
+        return answer
 
     def prepare(self, ctxt, payload):
         return self._handle("prepare", payload)

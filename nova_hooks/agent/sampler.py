@@ -22,7 +22,7 @@ from typing import Optional
 from typing import Sequence
 
 from nova_hooks.core import classify
-from nova_hooks.core.types import Hint
+from nova_hooks.core.hint import MigrationHint
 from nova_hooks.core.types import Observation
 from nova_hooks.core.types import Phase
 from nova_hooks.core.types import Region
@@ -38,13 +38,13 @@ REPROBE_ROUNDS = 5
 HINT_SOURCE = "hint"
 
 
-def hint_observation(hint: Optional[Hint],
+def hint_observation(hint: Optional[MigrationHint],
                      guest_bytes: int) -> Optional[Observation]:
     """The hint's expected working set as one hot region covering the
     guest (the rest cold), or ``None`` without a working set."""
-    if hint is None or not hint.working_set_kib or guest_bytes <= 0:
+    if hint is None or not hint.expected_hot_kib or guest_bytes <= 0:
         return None
-    hot = min(guest_bytes, hint.working_set_kib * 1024)
+    hot = min(guest_bytes, hint.expected_hot_kib * 1024)
     regions = [Region(start=0, size=hot, access_rate=1.0)]
     if guest_bytes > hot:
         # cold needs an idle age: the forecast says it is not touched
@@ -111,7 +111,7 @@ class GuestSampler:
         self.active.sort(key=lambda b: order[b.name])
 
     def round(self, guest, phase: Phase,
-              hint: Optional[Hint] = None) -> RoundResult:
+              hint: Optional[MigrationHint] = None) -> RoundResult:
         """One sampling round: every active backend the phase allows,
         then the hint, combined into figures."""
         if phase is Phase.STEADY:

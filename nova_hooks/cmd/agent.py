@@ -10,7 +10,9 @@ migration it samples the guest's page accesses (the backends of
 runs, re-applies through libvirt at completion, and restores on failure.
 On start it restores every session the journal shows open.  When the
 connection to libvirtd drops it reconnects (the journal and the open
-sessions stay) and re-registers for events.
+sessions stay) and re-registers for events.  This module parses the
+configuration and builds the parts; the wiring of events, timers and
+messaging is :class:`nova_hooks.agent.service.AgentService`.
 """
 from __future__ import annotations
 
@@ -18,7 +20,6 @@ import logging as std_logging
 import signal
 import sys
 import threading
-import time
 from typing import Optional
 from typing import Sequence
 
@@ -28,9 +29,10 @@ from oslo_log import log as logging
 from nova_hooks import conf as agent_conf
 from nova_hooks.cmd import config_check
 from nova_hooks.core import classify
-from nova_hooks.core import lifecycle
+from nova_hooks.core.hint import MigrationHint
+from nova_hooks.core.reducer import SessionPolicy
+from nova_hooks.core.settings import AgentPolicy
 from nova_hooks.core.types import BalloonPolicy
-from nova_hooks.core.types import Hint
 from nova_hooks.core.types import PinningPolicy
 from nova_hooks.core.types import Thresholds
 
@@ -53,6 +55,23 @@ def policies(conf: cfg.ConfigOpts) -> tuple[PinningPolicy, BalloonPolicy]:
                           require_guest_need=rm.balloon_require_guest_need))
 
 
+def agent_policy(conf: cfg.ConfigOpts) -> AgentPolicy:
+    """What the agent may do and how often, from ``[agent]``,
+    ``[resource_manager]`` and ``[page_sampling]``."""
+    pin_policy, balloon_policy = policies(conf)
+    rm, ps = conf.resource_manager, conf.page_sampling
+    return AgentPolicy(
+        pinning=pin_policy, balloon=balloon_policy,
+        sessions=SessionPolicy(conf.agent.max_concurrent_migrations),
+        balloon_enabled=rm.balloon_enabled,
+        pinning_enabled=rm.pinning_enabled,
+        balloon_during_postcopy=rm.balloon_during_postcopy,
+        interval_s=ps.interval_s,
+        transfer_interval_s=ps.transfer_interval_s,
+        rebalance_interval_s=rm.rebalance_interval_s,
+        stats_period_s=rm.memory_stats_period_s)
+
+
 def thresholds_resolver(conf: cfg.ConfigOpts):
     """``hint -> Thresholds``: the configured defaults, per VM type and
     per profile (parsed once: a malformed entry stops the agent at
@@ -68,12 +87,12 @@ def thresholds_resolver(conf: cfg.ConfigOpts):
     by_type = parse_threshold_map(ps.vm_type_thresholds, default)
     by_profile = parse_threshold_map(ps.profile_thresholds, default)
 
-    def resolve(hint: Optional[Hint]) -> Thresholds:
+    def resolve(hint: Optional[MigrationHint]) -> Thresholds:
         if hint is None:
             return default
         return classify.resolve_thresholds(
             default, by_type, by_profile, hint.vm_type, hint.profile_id,
-            hint.thresholds)
+            hint.thresholds.overrides() if hint.thresholds else ())
     return resolve
 
 
@@ -114,6 +133,7 @@ def run(conf: cfg.ConfigOpts, stop: threading.Event) -> int:
     from nova_hooks.agent.host import LibvirtHost
     from nova_hooks.agent.journal import Journal
     from nova_hooks.agent.manager import Manager
+    from nova_hooks.agent.service import AgentService
 
     opts = conf.agent
     ps = conf.page_sampling
@@ -127,22 +147,11 @@ def run(conf: cfg.ConfigOpts, stop: threading.Event) -> int:
         LOG.warning("sampling backend %s not available: %s", name, why)
     LOG.info("sampling backends: %s",
              ", ".join(b.name for b in loaded) or "none")
-    pin_policy, balloon_policy = policies(conf)
-    rm = conf.resource_manager
     journal = Journal(opts.journal_path,
                       max_bytes=opts.journal_max_mib * 1024 * 1024)
-    manager = Manager(host, journal, pin_policy,
-                      balloon_policy, opts.max_concurrent_migrations,
-                      dry_run=opts.dry_run,
-                      balloon_enabled=rm.balloon_enabled,
-                      pinning_enabled=rm.pinning_enabled,
-                      balloon_during_postcopy=rm.balloon_during_postcopy,
-                      backends=tuple(loaded),
-                      thresholds_for=thresholds_for,
-                      interval_s=ps.interval_s,
-                      transfer_interval_s=ps.transfer_interval_s,
-                      rebalance_interval_s=rm.rebalance_interval_s,
-                      stats_period_s=rm.memory_stats_period_s)
+    manager = Manager(host, journal, agent_policy(conf),
+                      dry_run=opts.dry_run, backends=tuple(loaded),
+                      thresholds_for=thresholds_for)
     if opts.restore_on_start:
         restored = manager.restore_open_sessions()
         if restored:
@@ -150,114 +159,27 @@ def run(conf: cfg.ConfigOpts, stop: threading.Event) -> int:
                         "%s", len(restored), ", ".join(restored))
 
     markers.sweep(opts.hook_marker_dir)
-
-    def handle(uuid: str, sig: lifecycle.Signal) -> None:
-        manager.signal(uuid, sig)
-        if sig is lifecycle.Signal.INCOMING:
-            marker = markers.take(opts.hook_marker_dir, uuid)
-            if marker is not None:
-                manager.note(uuid, "hook_migrate_begin", marker["ts"])
-        if sig is lifecycle.Signal.COMPLETED:
-            timer = threading.Timer(opts.steady_manage_s, manager.release,
-                                    (uuid,))
-            timer.daemon = True
-            timer.start()
-
-    pump = events.EventPump(conn, handle)
-    # the messaging side: it may fail to start (broker away, refused
-    # credentials); the agent then shapes guests on libvirt's events
-    # alone and tries again every RETRY_MESSAGING_S
-    services: dict[str, object] = {}
-
-    def start_messaging() -> bool:
-        pending = False
-        if opts.rpc_enabled and "rpc" not in services:
-            from nova_hooks.agent import rpc
-            pending |= not _start(services, "rpc", lambda: rpc.make_server(
-                conf, rpc.AgentEndpoint(manager.prepare, pump.inject,
-                                        manager.status)),
-                f"RPC endpoint: topic {opts.rpc_topic}, server {opts.host}")
-        if opts.notifications_enabled and "notifications" not in services:
-            from nova_hooks.agent import notifications
-            pending |= not _start(
-                services, "notifications",
-                lambda: notifications.make_listener(
-                    conf, notifications.NotificationEndpoint(
-                        opts.host,
-                        lambda u, flavor: manager.context(u, flavor),
-                        pump.inject)),
-                f"listening to Nova's {opts.notifications_topic} for host "
-                f"{opts.host}")
-        return pending
-
-    messaging_pending = start_messaging()
-    next_resync = time.monotonic() + RESYNC_S
-    next_messaging_try = time.monotonic() + RETRY_MESSAGING_S
+    service = AgentService(conf, manager, host)
+    messaging_pending = service.start_messaging()
     sampling_stop = threading.Event()
     rounds.start(manager, sampling_stop, ps.transfer_interval_s)
     LOG.info("nova-adaptive-agent up on %s (journal %s%s)", opts.libvirt_uri,
              opts.journal_path, ", dry run" if opts.dry_run else "")
     try:
-        while not stop.wait(1.0):
-            if messaging_pending and time.monotonic() >= next_messaging_try:
-                messaging_pending = start_messaging()
-                next_messaging_try = time.monotonic() + RETRY_MESSAGING_S
-            if conn.isAlive():
-                if time.monotonic() >= next_resync:
-                    # events missed (e.g. while libvirtd restarted) are
-                    # caught up from the guests' states
-                    pump.inject_call(lambda: manager.resync(host.state))
-                    next_resync = time.monotonic() + RESYNC_S
-                continue
-            LOG.error("libvirt connection to %s lost; reconnecting",
-                      opts.libvirt_uri)
-            new = _connect(conf, stop, first=False)
-            if new is None:
-                break
-            conn = host.conn = new
-            # the same worker and queue: what RPC injected meanwhile stays
-            pump.reattach(conn)
-            next_resync = 0.0       # catch up at once
-            LOG.info("reconnected to %s; events followed again",
-                     opts.libvirt_uri)
+        service.serve(stop, lambda: _connect(conf, stop, first=False),
+                      messaging_pending)
     finally:
         sampling_stop.set()
-        for service in services.values():
-            service.stop()
-            service.wait()
-        pump.close()
+        service.close()
         for backend in loaded:
             release = getattr(backend, "release", None)
             if release is not None:
                 release()
         try:
-            conn.close()
+            host.conn.close()
         except libvirt.libvirtError:
             pass
     return 0
-
-
-#: seconds between attempts to start RPC / notifications that failed
-RETRY_MESSAGING_S = 30.0
-#: seconds between catch-ups of open sessions with libvirt's states
-RESYNC_S = 15.0
-
-
-def _start(services: dict, name: str, make, started: str) -> bool:
-    """Make and start one messaging service; a failure is logged with
-    what to check, never raised."""
-    try:
-        service = make()
-        service.start()
-    except Exception as exc:  # noqa: BLE001 - the agent lives on without it
-        LOG.error("%s could not start (%s: %s); check [DEFAULT] "
-                  "transport_url and the broker; shaping goes on from "
-                  "libvirt's events, retrying in %.0f s", name,
-                  type(exc).__name__, exc, RETRY_MESSAGING_S)
-        return False
-    services[name] = service
-    LOG.info(started)
-    return True
 
 
 def _register_transport_opts(conf: cfg.ConfigOpts) -> None:

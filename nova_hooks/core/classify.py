@@ -120,10 +120,10 @@ def classify_pages(samples: PageSamples,
         writes += int(w.sum(dtype=np.uint64))
         if node is not None:
             nd = node[lo:hi]
-            for k in node_ids:
-                np.equal(nd, k, out=r)
+            for nid in node_ids:
+                np.equal(nd, nid, out=r)
                 np.logical_and(r, h, out=r)
-                node_hot[k] += int(np.count_nonzero(r))
+                node_hot[nid] += int(np.count_nonzero(r))
     ps = samples.page_size
     window = samples.intervals * samples.interval_s
     return Classification(

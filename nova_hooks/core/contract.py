@@ -1,11 +1,17 @@
 """The versioned message contract between the control plane and agents.
 
-Four messages, each about one incoming guest: ``prepare`` (the
-predictor's forecast/profile hint, before the migration), ``started``,
-``completed`` and ``aborted``.  The version is ``MAJOR.MINOR``: an agent
-accepts any minor of its major (unknown fields are ignored) and refuses
-another major.  Every message is idempotent: its key is (kind, instance,
-migration), and a repeat changes nothing.
+Four messages, each about one incoming guest: ``prepare`` (carrying a
+:class:`~nova_hooks.core.hint.MigrationHint`, before the migration),
+``started``, ``completed`` and ``aborted``.  The version is
+``MAJOR.MINOR``: an agent accepts any minor of its major and refuses
+another major.  Within a major, names the agent does not know are
+ignored and listed in :attr:`Message.ignored` (the endpoint logs and
+counts them): a newer sender's fields.  Every message is idempotent:
+its key is (kind, instance, migration), and a repeat changes nothing.
+
+History: 1.1 names the hot working set ``expected_hot_kib`` as the
+action does (1.0's ``working_set_kib`` is still read and written) and
+carries the whole hint (forecast, source, memory).
 """
 from __future__ import annotations
 
@@ -15,13 +21,17 @@ from typing import Any
 from typing import Mapping
 from typing import Optional
 
-from nova_hooks.core.types import Hint
+from nova_hooks.core import hint as H
+from nova_hooks.core.hint import MigrationHint
+from nova_hooks.exceptions import ContractError
 
-VERSION = "1.0"
+VERSION = "1.1"
+#: keys of the message itself, besides the hint's: what the action
+#: adds for the agent's log (known, so never counted as unknown)
+MESSAGE_KEYS = frozenset({"version", "source_node", "nova_migration_id"})
 
-
-class ContractError(ValueError):
-    """A message the agent cannot accept."""
+__all__ = ["VERSION", "ContractError", "Message", "MessageKind",
+           "check_version", "make_payload", "parse_message"]
 
 
 class MessageKind(enum.Enum):
@@ -37,7 +47,10 @@ class Message:
     version: str
     instance_uuid: str
     migration_id: Optional[str] = None
-    hint: Optional[Hint] = None
+    hint: Optional[MigrationHint] = None
+    #: names in the payload this agent does not know (ignored)
+    ignored: tuple[str, ...] = dataclasses.field(default=(),
+                                                 compare=False)
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -48,10 +61,6 @@ class Message:
 def check_version(version: Any) -> str:
     """``version`` when this agent speaks it, else :class:`ContractError`
     (any minor of the agent's major is accepted)."""
-    return _check_version(version)
-
-
-def _check_version(version: Any) -> str:
     if not isinstance(version, str) or "." not in version:
         raise ContractError(f"bad contract version: {version!r}")
     major = version.split(".", 1)[0]
@@ -62,65 +71,26 @@ def _check_version(version: Any) -> str:
     return version
 
 
-def _opt_int(payload: Mapping[str, Any], name: str) -> Optional[int]:
-    value = payload.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) \
-            or value < 0:
-        raise ContractError(f"{name} must be a number >= 0")
-    return int(value)
-
-
 def parse_message(kind: str, payload: Mapping[str, Any]) -> Message:
     """Validate one message; raises :class:`ContractError`."""
     try:
         mkind = MessageKind(kind)
     except ValueError:
         raise ContractError(f"unknown message kind {kind!r}") from None
-    version = _check_version(payload.get("version"))
-    uuid = payload.get("instance_uuid")
-    if not isinstance(uuid, str) or not uuid:
-        raise ContractError("instance_uuid is required")
-    migration = payload.get("migration_id")
-    if migration is not None and not isinstance(migration, str):
-        raise ContractError("migration_id must be a string")
-    hint = None
+    version = check_version(payload.get("version"))
+    envelope = H.read_envelope(payload)
+    hint: Optional[MigrationHint] = None
     if mkind is MessageKind.PREPARE:
-        raw = payload.get("thresholds") or {}
-        if not isinstance(raw, Mapping) or not all(
-                isinstance(v, (int, float)) and not isinstance(v, bool)
-                for v in raw.values()):
-            raise ContractError("thresholds must map names to numbers")
-        dirty = payload.get("dirty_rate_bps")
-        if dirty is not None and (not isinstance(dirty, (int, float))
-                                  or dirty < 0):
-            raise ContractError("dirty_rate_bps must be a number >= 0")
-        for name in ("vm_type", "profile_id"):
-            value = payload.get(name)
-            if value is not None and not isinstance(value, (str, int)):
-                raise ContractError(f"{name} must be a string")
-        node = payload.get("preferred_node")
-        # JSON has one number type: 1.0 is the integer 1 (as jsonschema's
-        # "integer" says), 1.5 is not
-        if isinstance(node, float) and node.is_integer():
-            node = int(node)
-        if node is not None and (isinstance(node, bool)
-                                 or not isinstance(node, int) or node < 0):
-            raise ContractError("preferred_node must be an int >= 0")
-        vm_type = payload.get("vm_type")
-        profile = payload.get("profile_id")
-        hint = Hint(
-            instance_uuid=uuid, migration_id=migration,
-            vm_type=None if vm_type is None else str(vm_type),
-            profile_id=None if profile is None else str(profile),
-            thresholds=tuple(sorted((str(k), float(v))
-                                    for k, v in raw.items())),
-            working_set_kib=_opt_int(payload, "working_set_kib"),
-            dirty_rate_bps=None if dirty is None else float(dirty),
-            preferred_node=node)
-    return Message(kind=mkind, version=version, instance_uuid=uuid,
-                   migration_id=migration, hint=hint)
+        hint, ignored = H.from_wire(payload, MESSAGE_KEYS)
+    else:
+        known = MESSAGE_KEYS | {f.name for f in
+                                dataclasses.fields(MigrationHint)
+                                if H.spec_of(f).envelope}
+        ignored = tuple(str(k) for k in payload if k not in known)
+    return Message(kind=mkind, version=version,
+                   instance_uuid=envelope["instance_uuid"],
+                   migration_id=envelope.get("migration_id"), hint=hint,
+                   ignored=ignored)
 
 
 def make_payload(message: Message) -> dict[str, Any]:
@@ -129,13 +99,6 @@ def make_payload(message: Message) -> dict[str, Any]:
                            "instance_uuid": message.instance_uuid}
     if message.migration_id is not None:
         out["migration_id"] = message.migration_id
-    h = message.hint
-    if h is not None:
-        for name in ("vm_type", "profile_id", "working_set_kib",
-                     "dirty_rate_bps", "preferred_node"):
-            value = getattr(h, name)
-            if value is not None:
-                out[name] = value
-        if h.thresholds:
-            out["thresholds"] = dict(h.thresholds)
+    if message.hint is not None:
+        out.update(H.to_wire(message.hint))
     return out

@@ -318,21 +318,3 @@ class PinningPlan:
     vcpu_cpus: tuple[frozenset[int], ...]
     emulator_cpus: frozenset[int]
     reason: str
-
-
-@dataclasses.dataclass(frozen=True)
-class Hint:
-    """The predictor's forecast/profile for an incoming VM.
-
-    Sent to the destination before the migration starts (RPC
-    ``prepare``); every field but the instance is optional.
-    """
-
-    instance_uuid: str
-    migration_id: Optional[str] = None
-    vm_type: Optional[str] = None
-    profile_id: Optional[str] = None
-    thresholds: tuple[tuple[str, float], ...] = ()
-    working_set_kib: Optional[int] = None
-    dirty_rate_bps: Optional[float] = None
-    preferred_node: Optional[int] = None

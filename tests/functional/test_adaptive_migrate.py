@@ -67,6 +67,7 @@ class Agent:
         from nova_hooks.agent import rpc
         from nova_hooks.agent.journal import Journal
         from nova_hooks.agent.manager import Manager
+        from nova_hooks.core.settings import AgentPolicy
         from nova_hooks.core.types import BalloonPolicy
         from nova_hooks.core.types import PinningPolicy
 
@@ -78,11 +79,10 @@ class Agent:
         conf(["--config-file", str(conf_file)], project="wa-test",
              default_config_files=[])
         self.journal = Journal(str(tmp_path / f"{server}.jsonl"))
-        self.manager = Manager(
-            host, self.journal,
-            PinningPolicy(guest_cpus=frozenset(CPUS[-1:])),
-            BalloonPolicy(floor_kib=64 * MIB, headroom_kib=16 * MIB,
-                          require_guest_need=False))
+        self.manager = Manager(host, self.journal, AgentPolicy(
+            pinning=PinningPolicy(guest_cpus=frozenset(CPUS[-1:])),
+            balloon=BalloonPolicy(floor_kib=64 * MIB, headroom_kib=16 * MIB,
+                                  require_guest_need=False)))
         self.received: list[tuple[str, float, dict, dict]] = []
         #: figures added to the answer to ``completed``, as an agent that
         #: measured page temperatures would (today's agent does not)

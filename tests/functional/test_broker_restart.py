@@ -84,7 +84,7 @@ def test_an_idle_agent_reconnects_after_a_broker_restart(
     print(f"\nbroker restart {took:.1f} s; the agent answered "
           f"{waited:.1f} s later")
     assert answer["accepted"] and not answer["duplicate"], answer
-    assert agent.manager.hints[instance].working_set_kib == 4096
+    assert agent.manager.hints[instance].expected_hot_kib == 4096
     assert [k for k, *_ in agent.received].count("prepare") == 1
     hardening.record(
         happened=f"a private RabbitMQ node restarted ({took:.1f} s) while "

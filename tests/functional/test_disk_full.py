@@ -16,6 +16,7 @@ from nova_hooks.agent import qemu
 from nova_hooks.agent.journal import Journal
 from nova_hooks.agent.manager import Manager
 from nova_hooks.core.lifecycle import Signal
+from nova_hooks.core.settings import AgentPolicy
 from nova_hooks.core.types import BalloonPolicy
 from nova_hooks.core.types import PinningPolicy
 from tests.unit.nova_hooks.agent.conftest import vcpu_threads  # noqa: F401
@@ -69,8 +70,11 @@ def test_the_agent_changes_nothing_it_cannot_journal(
     host = ThisProcessHost(str(tmp_path))
     with small_disk(tmp_path / "disk", 64) as disk:
         manager = Manager(host, Journal(str(disk / "journal.jsonl")),
-                          PinningPolicy(guest_cpus=frozenset(CPUS[-1:])),
-                          BalloonPolicy(require_guest_need=False))
+                          AgentPolicy(
+                              pinning=PinningPolicy(
+                                  guest_cpus=frozenset(CPUS[-1:])),
+                              balloon=BalloonPolicy(
+                                  require_guest_need=False)))
         fill(disk)
         first = str(uuid.uuid4())
         manager.signal(first, Signal.INCOMING)

@@ -11,6 +11,7 @@ import pytest
 
 from tests.functional.conftest import wait_for_points
 from watcher_adaptive.adapters import gnocchi
+from watcher_adaptive.exceptions import MetricSourceError
 
 pytestmark = pytest.mark.functional
 STEP = 300
@@ -94,7 +95,7 @@ def test_unreachable_gnocchi_raises_a_clear_error():
     client = gnocchi.make_client("http://127.0.0.1:1")
     source = gnocchi.GnocchiMetricSource(client, retries=2, backoff_s=0.01)
     start, stop = _window(_grid(2))
-    with pytest.raises(gnocchi.MetricSourceError, match="unreachable"):
+    with pytest.raises(MetricSourceError, match="unreachable"):
         source.read_usage(["x"], start, stop, STEP)
 
 

@@ -156,20 +156,21 @@ def test_action_input_the_schema_accepts_the_agent_accepts(mutations,
                                                            hardening):
     """Watcher validates input_parameters against the action's schema;
     anything that passes must make a prepare message the agent takes."""
-    from watcher_adaptive.action.adaptive_migrate import SCHEMA
     from watcher_adaptive.action.adaptive_migrate import AdaptiveMigrate
     from watcher_adaptive.action.adaptive_migrate import _Run
 
     params = _valid_action_params()
     for path, value in mutations:
         params = _mutate(params, path, value)
+    action = AdaptiveMigrate(config={}, osc=None)
+    action.input_parameters = params
     try:
-        jsonschema.validate(params, SCHEMA)
+        # Watcher's check against SCHEMA, and the hint's own validation
+        # (finite numbers, which JSON Schema cannot say)
+        action.validate_parameters()
     except jsonschema.ValidationError:
         hardening.count("refused by the action's schema")
         return
-    action = AdaptiveMigrate(config={}, osc=None)
-    action.input_parameters = params
     payload = action._payload("prepare", _Run(correlation_id="c-1"))
     message = contract.parse_message("prepare", payload)
     assert message.instance_uuid == UUID
@@ -242,8 +243,8 @@ def test_the_postcopy_trace_parser_takes_any_text(text, hardening):
 @given(data=st.binary(max_size=2000))
 def test_trace_loaders_refuse_garbage_with_trace_error(tmp_path, data,
                                                        hardening):
+    from watcher_adaptive.exceptions import TraceError
     from watcher_adaptive.traces.bitbrains import load_bitbrains
-    from watcher_adaptive.traces.errors import TraceError
     from watcher_adaptive.traces.generic import load_wide_csv
     from watcher_adaptive.traces.planetlab import load_planetlab_day
 

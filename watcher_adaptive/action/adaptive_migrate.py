@@ -34,14 +34,20 @@ from typing import Any
 from typing import Callable
 from typing import Optional
 
+import jsonschema
 from watcher._i18n import _
 from watcher.applier.actions import base
 from watcher.common import exception
 
+from nova_hooks.core import hint as hint_contract
+from nova_hooks.exceptions import ContractError
 from watcher_adaptive.adapters import nova
 from watcher_adaptive.adapters.agent_rpc import AgentNotifier
 from watcher_adaptive.conf import action as action_conf
 from watcher_adaptive.core import migration as M
+from watcher_adaptive.exceptions import NovaError
+from watcher_adaptive.exceptions import NovaRefused
+from watcher_adaptive.exceptions import ServerNotFound
 
 LOG = logging.getLogger(__name__)
 NAME = "adaptive_migrate"
@@ -49,49 +55,9 @@ NAME = "adaptive_migrate"
 _UUID = ("^([a-fA-F0-9]){8}-([a-fA-F0-9]){4}-([a-fA-F0-9]){4}-"
          "([a-fA-F0-9]){4}-([a-fA-F0-9]){12}$")
 _NAME = {"type": "string", "minLength": 1, "maxLength": 255}
-_SHARE = {"type": "number", "minimum": 0, "maximum": 1}
-_NONNEG = {"type": "number", "minimum": 0}
-_OPT_NAME = {"anyOf": [{"type": "string", "minLength": 1,
-                        "maxLength": 64}, {"type": "null"}]}
-
-#: the hint the strategy attaches (all optional); thresholds are the
-#: destination agent's :class:`nova_hooks.core.types.Thresholds` fields
-HINT_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "profile_id": _OPT_NAME,
-        "vm_type": _OPT_NAME,
-        "forecast": {
-            "type": "object",
-            "properties": {
-                "quantile": _SHARE,
-                "horizon_s": {"type": "number", "exclusiveMinimum": 0},
-                "expected_cpu_cores": _NONNEG,
-                "upper_cpu_cores": _NONNEG,
-            },
-            "additionalProperties": False,
-        },
-        "expected_hot_kib": {"type": "integer", "minimum": 0},
-        "expected_hot_source": {"enum": ["model", "class_default",
-                                         "history"]},
-        "memory_kib": {"type": "integer", "minimum": 0},
-        "dirty_rate_bps": _NONNEG,
-        "preferred_node": {"type": "integer", "minimum": 0},
-        "thresholds": {
-            "type": "object",
-            "properties": {
-                "hot_access_rate": _SHARE,
-                "warm_access_rate": _SHARE,
-                "cold_min_idle_s": _NONNEG,
-                "write_weight": {"type": "number", "minimum": 0,
-                                 "maximum": 15},
-                "dirty_window_s": _NONNEG,
-            },
-            "additionalProperties": False,
-        },
-    },
-    "additionalProperties": False,
-}
+#: the hint the strategy attaches (all optional): the JSON Schema
+#: derived from :class:`nova_hooks.core.hint.MigrationHint`
+HINT_SCHEMA = hint_contract.params_schema()
 
 SCHEMA = {
     "type": "object",
@@ -164,6 +130,19 @@ class AdaptiveMigrate(base.BaseAction):
     @property
     def schema(self) -> dict:
         return SCHEMA
+
+    def validate_parameters(self) -> bool:
+        """Watcher's check against :data:`SCHEMA`, then the hint's own
+        validation: JSON Schema cannot say that a number is finite, so
+        a NaN or an infinity would pass it and reach the agent."""
+        super().validate_parameters()
+        try:
+            hint_contract.from_params(self.resource_id, None,
+                                      self.input_parameters.get("hint")
+                                      or {})
+        except ContractError as exc:
+            raise jsonschema.ValidationError(f"hint: {exc}") from None
+        return True
 
     def get_description(self) -> str:
         return ("Live-migrate a server to destination_node after telling "
@@ -238,7 +217,6 @@ class AdaptiveMigrate(base.BaseAction):
     # -- agent messages --------------------------------------------------
     def _payload(self, kind: str, run: _Run) -> dict:
         from nova_hooks.core import contract
-        from nova_hooks.core.types import Hint
 
         if kind == "status":           # a query, not a contract message
             return {"version": contract.VERSION,
@@ -246,19 +224,8 @@ class AdaptiveMigrate(base.BaseAction):
         hint = None
         extra: dict[str, Any] = {}
         if kind == "prepare":
-            h = self.hint
-            hint = Hint(
-                instance_uuid=self.instance_uuid,
-                migration_id=run.correlation_id,
-                vm_type=h.get("vm_type"), profile_id=h.get("profile_id"),
-                thresholds=tuple(sorted(
-                    (h.get("thresholds") or {}).items())),
-                working_set_kib=h.get("expected_hot_kib"),
-                dirty_rate_bps=h.get("dirty_rate_bps"),
-                preferred_node=h.get("preferred_node"))
-            for key in ("forecast", "expected_hot_source", "memory_kib"):
-                if key in h:
-                    extra[key] = h[key]
+            hint = hint_contract.from_params(
+                self.instance_uuid, run.correlation_id, self.hint)
         elif run.migration_id is not None:
             extra["nova_migration_id"] = run.migration_id
         message = contract.Message(
@@ -284,10 +251,10 @@ class AdaptiveMigrate(base.BaseAction):
         api = self.compute()
         try:
             obs = api.server(self.instance_uuid)
-        except nova.ServerNotFound:
+        except ServerNotFound:
             raise exception.ActionSkipped(
                 _("Instance %s not found") % self.instance_uuid) from None
-        except nova.NovaError as exc:
+        except NovaError as exc:
             raise exception.ActionExecutionFailure(message=str(exc)) \
                 from exc
         if obs.server_host != self.source_node:
@@ -302,7 +269,7 @@ class AdaptiveMigrate(base.BaseAction):
                               "st": obs.server_status})
         try:
             svc = api.compute_service(self.destination_node)
-        except nova.NovaError as exc:
+        except NovaError as exc:
             raise exception.ActionExecutionFailure(message=str(exc)) \
                 from exc
         if svc is None:
@@ -330,9 +297,9 @@ class AdaptiveMigrate(base.BaseAction):
                                 "the migration started")
         try:
             self.compute().live_migrate(uuid, dst)
-        except nova.NovaRefused as exc:
+        except NovaRefused as exc:
             return self._finish(run, M.Outcome.REFUSED, str(exc))
-        except nova.NovaError as exc:
+        except NovaError as exc:
             # no answer is not a no: Nova may have taken it anyway
             if not self._started_anyway():
                 return self._finish(run, M.Outcome.FAILED, str(exc))
@@ -363,7 +330,7 @@ class AdaptiveMigrate(base.BaseAction):
         """After a lost answer: whether the server is migrating now."""
         try:
             obs = self.compute().observe(self.instance_uuid)
-        except nova.NovaError:
+        except NovaError:
             return False
         return obs.task_state == "migrating" or \
             obs.migration_status in M.ABORTABLE_STATES
@@ -376,7 +343,7 @@ class AdaptiveMigrate(base.BaseAction):
             elapsed = self._clock() - run.accepted_at
             try:
                 obs = api.observe(self.instance_uuid)
-            except nova.NovaError as exc:
+            except NovaError as exc:
                 LOG.warning("%s: cannot see %s (%s); looking again",
                             NAME, self.instance_uuid, exc)
                 obs = run.last or M.Observation("MIGRATING", None)
@@ -464,7 +431,7 @@ class AdaptiveMigrate(base.BaseAction):
         api = self.compute()
         try:
             rec = api.newest_migration(self.instance_uuid)
-        except nova.NovaError as exc:
+        except NovaError as exc:
             LOG.error("%s: cannot find the migration of %s to abort: %s",
                       NAME, self.instance_uuid, exc)
             return False
@@ -473,7 +440,7 @@ class AdaptiveMigrate(base.BaseAction):
             return True
         try:
             api.abort(self.instance_uuid, str(rec.get("id")))
-        except nova.NovaError as exc:
+        except NovaError as exc:
             LOG.error("%s: Nova did not abort migration %s of %s: %s",
                       NAME, rec.get("id"), self.instance_uuid, exc)
             return False
@@ -517,7 +484,7 @@ class AdaptiveMigrate(base.BaseAction):
         """Fail unless the server is on destination_node."""
         try:
             obs = self.compute().server(self.instance_uuid)
-        except nova.NovaError as exc:
+        except NovaError as exc:
             raise exception.ActionExecutionFailure(message=str(exc)) \
                 from exc
         if obs.server_host != self.destination_node:

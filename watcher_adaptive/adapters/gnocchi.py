@@ -28,6 +28,8 @@ from typing import Sequence
 
 import numpy as np
 
+from watcher_adaptive.exceptions import MetricSourceError
+
 LOG = logging.getLogger(__name__)
 
 #: our key -> (Ceilometer metric, aggregation, scale to our unit)
@@ -72,11 +74,6 @@ AUDIT_METRICS = ("cpu_cores",)
 #: trained model is in use
 PROFILE_METRICS = ("profile_mem_used", "profile_disk_write_share",
                    "profile_net_rx_share")
-
-
-class MetricSourceError(RuntimeError):
-    """Gnocchi cannot be reached or refused the request; the message
-    says which endpoint and why."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -15,31 +15,14 @@ from typing import Any
 from typing import Optional
 
 from watcher_adaptive.core.migration import Observation
+from watcher_adaptive.exceptions import NovaError
+from watcher_adaptive.exceptions import NovaRefused
+from watcher_adaptive.exceptions import NovaUnavailable
+from watcher_adaptive.exceptions import ServerNotFound
 
 LOG = logging.getLogger(__name__)
 #: the oldest microversion with block_migration "auto" and a host
 MIN_VERSION = (2, 25)
-
-
-class NovaError(RuntimeError):
-    """Base of the Compute API errors the action sees."""
-
-
-class NovaRefused(NovaError):
-    """Nova answered with a 4xx: the request will not work as is."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(f"Nova refused ({code}): {message}")
-        self.code = code
-
-
-class NovaUnavailable(NovaError):
-    """Nova did not answer or failed (5xx)."""
-
-
-class ServerNotFound(NovaRefused):
-    def __init__(self, uuid: str) -> None:
-        super().__init__(404, f"server {uuid} not found")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import Optional
 from typing import Sequence
 
 from watcher_adaptive.cmd import paths
-from watcher_adaptive.cmd.errors import UsageError
+from watcher_adaptive.exceptions import UsageError
 
 
 def check_paths(args: argparse.Namespace) -> None:

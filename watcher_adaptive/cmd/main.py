@@ -19,14 +19,13 @@ from typing import Optional
 from typing import Sequence
 
 from watcher_adaptive.cmd import checks
-from watcher_adaptive.cmd import errors
 from watcher_adaptive.cmd import progress as console_progress
 from watcher_adaptive.cmd.parser import build_parser
+from watcher_adaptive.exceptions import MetricSourceError
+from watcher_adaptive.exceptions import TraceError
+from watcher_adaptive.exceptions import UsageError
 from watcher_adaptive.replay import registry
-from watcher_adaptive.traces import errors as trace_errors
 from watcher_adaptive.traces import resolve
-
-UsageError = errors.UsageError
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -61,7 +60,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.command == "guest-agent-zipapp":
             return _zipapp(args)
         return _validate(args)
-    except (UsageError, trace_errors.TraceError,
+    except (UsageError, TraceError,
             registry.UnknownStrategy, ValueError, OSError) as exc:
         # NOTE(wa): OSError too: a disk full or a permission refused while
         # writing is the user's environment, not a bug to trace back
@@ -259,7 +258,7 @@ def _train(args: argparse.Namespace) -> int:
         return _train_from(args, gnocchi.make_client(args.gnocchi,
                                                      args.user),
                            quantiles, step)
-    except (gnocchi.MetricSourceError, gexc.ClientException) as exc:
+    except (MetricSourceError, gexc.ClientException) as exc:
         raise UsageError(f"Gnocchi at {args.gnocchi}: {exc}") from None
 
 

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Optional
 
-from watcher_adaptive.cmd.errors import UsageError
+from watcher_adaptive.exceptions import UsageError
 
 
 def _existing_ancestor(path: Path) -> Path:

@@ -10,6 +10,7 @@ planner never knows which one it got except through ``source``.
 from __future__ import annotations
 
 import warnings
+from typing import Optional
 from typing import Sequence
 
 import numpy as np
@@ -65,7 +66,9 @@ def _last_finite(values: np.ndarray) -> np.ndarray:
 
 def from_quantiles(quantiles: Sequence[float], values: np.ndarray,
                    vm_capacity: np.ndarray, quantile: float,
-                   horizon_s: float, cold_start=None) -> DemandForecast:
+                   horizon_s: float,
+                   cold_start: Optional[np.ndarray] = None
+                   ) -> DemandForecast:
     """A forecast from per-VM quantiles of the peak utilisation.
 
     :param quantiles: the levels of the columns of ``values``.

@@ -13,6 +13,7 @@ baselines get quantiles: a point forecast taken from one feature column
 """
 from __future__ import annotations
 
+from typing import Any
 from typing import Optional
 from typing import Sequence
 
@@ -39,12 +40,15 @@ def _check_quantiles(quantiles: Sequence[float]) -> np.ndarray:
 class _NanTolerant:
     """Estimators that take NaN features (missing samples are normal)."""
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
+    quantiles: Sequence[float]     # set by the estimator's __init__
+
+    def __sklearn_tags__(self) -> Any:
+        # NOTE: a mixin: the estimator class after it in the MRO has it
+        tags = super().__sklearn_tags__()  # type: ignore[misc]
         tags.input_tags.allow_nan = True
         return tags
 
-    def _validate_fit(self, X, y) -> tuple[np.ndarray, np.ndarray,
+    def _validate_fit(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray,
                                            np.ndarray]:
         X, y = validate_data(self, X, y, ensure_all_finite="allow-nan",
                              y_numeric=True)
@@ -80,7 +84,7 @@ class QuantileForecaster(_NanTolerant, RegressorMixin, BaseEstimator):
         self.max_train_rows = max_train_rows
         self.random_state = random_state
 
-    def fit(self, X, y) -> "QuantileForecaster":
+    def fit(self, X: Any, y: Any) -> "QuantileForecaster":
         X, y, q = self._validate_fit(X, y)
         if not 0 <= self.calibration_fraction < 1:
             raise ValueError("calibration_fraction must be in [0, 1)")
@@ -121,14 +125,14 @@ class QuantileForecaster(_NanTolerant, RegressorMixin, BaseEstimator):
     def _raw(self, X: np.ndarray) -> np.ndarray:
         return np.column_stack([m.predict(X) for m in self.models_])
 
-    def predict_quantiles(self, X) -> np.ndarray:
+    def predict_quantiles(self, X: Any) -> np.ndarray:
         """``(n, len(quantiles))``, non-decreasing along each row."""
         check_is_fitted(self, "models_")
         X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan")
         raw = self._raw(X[:, self.used_columns_])
         return np.sort(raw + self.offsets_, axis=1)
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X: Any) -> np.ndarray:
         """The quantile closest to the median."""
         mid = int(np.argmin(np.abs(self.quantiles_ - 0.5))) \
             if hasattr(self, "quantiles_") else 0
@@ -148,7 +152,7 @@ class ResidualQuantileForecaster(_NanTolerant, RegressorMixin,
         self.column = column
         self.quantiles = quantiles
 
-    def fit(self, X, y) -> "ResidualQuantileForecaster":
+    def fit(self, X: Any, y: Any) -> "ResidualQuantileForecaster":
         X, y, q = self._validate_fit(X, y)
         if not 0 <= self.column < X.shape[1]:
             raise ValueError(f"column {self.column} out of range")
@@ -162,14 +166,14 @@ class ResidualQuantileForecaster(_NanTolerant, RegressorMixin,
         self.quantiles_ = q
         return self
 
-    def predict_quantiles(self, X) -> np.ndarray:
+    def predict_quantiles(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "offsets_")
         X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan")
         point = X[:, self.column]
         point = np.where(np.isfinite(point), point, self.fallback_)
         return np.sort(point[:, None] + self.offsets_[None, :], axis=1)
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "offsets_")
         mid = int(np.argmin(np.abs(self.quantiles_ - 0.5)))
         return self.predict_quantiles(X)[:, mid]

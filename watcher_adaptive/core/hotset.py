@@ -14,6 +14,7 @@ Pure: numpy and scikit-learn only.
 from __future__ import annotations
 
 import math
+from typing import Any
 from typing import Mapping
 from typing import Optional
 from typing import Sequence
@@ -103,7 +104,7 @@ class HotSetPredictor(RegressorMixin, BaseEstimator):
         self.learning_rate = learning_rate
         self.random_state = random_state
 
-    def fit(self, X, y, vm_types: Optional[Sequence[str]] = None
+    def fit(self, X: Any, y: Any, vm_types: Optional[Sequence[str]] = None
             ) -> "HotSetPredictor":
         from sklearn.ensemble import HistGradientBoostingRegressor
 
@@ -169,7 +170,7 @@ class HotSetPredictor(RegressorMixin, BaseEstimator):
             return CLASS_DEFAULT_HOT_SHARE[vm_type]
         return self.global_median_
 
-    def predict(self, X, vm_types: Optional[Sequence[str]] = None
+    def predict(self, X: Any, vm_types: Optional[Sequence[str]] = None
                 ) -> np.ndarray:
         check_is_fitted(self, "class_medians_")
         X = validate_data(self, X, reset=False,

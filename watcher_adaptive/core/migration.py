@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import math
+from typing import Any
 from typing import Mapping
 from typing import Optional
 
@@ -168,7 +169,7 @@ def history_measures(record: MigrationRecord) -> dict[str, float]:
     return out
 
 
-def agent_figures(answer: Optional[Mapping]) -> dict[str, float]:
+def agent_figures(answer: Optional[Mapping[str, Any]]) -> dict[str, float]:
     """The measured figures in an agent's ``completed`` answer (top
     level or under ``measured``); anything not a finite number >= 0 is
     ignored."""
@@ -188,7 +189,7 @@ def agent_figures(answer: Optional[Mapping]) -> dict[str, float]:
     return out
 
 
-def status_figures(answer: Optional[Mapping]) -> dict[str, float]:
+def status_figures(answer: Optional[Mapping[str, Any]]) -> dict[str, float]:
     """The destination agent's measured figures from its ``status``
     answer (``status.figures`` in bytes, as the agent journals them),
     in the record's fields; empty when the agent knows nothing."""

@@ -29,6 +29,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 from typing import Optional
+from typing import Protocol
 
 import numpy as np
 
@@ -50,10 +51,28 @@ CONFORMAL_MEMORY = 2000
 SCALE_FLOOR = 0.002
 
 
+#: (due step, expected per VM, error scale per VM)
+_Pending = tuple[int, np.ndarray, np.ndarray]
+#: (due step, quantile, each forecaster's upper per VM)
+_Scored = tuple[int, float, dict[str, np.ndarray]]
+
+
+class Forecaster(Protocol):
+    """What the selector runs: one sample per VM in, a forecast out."""
+
+    name: str
+
+    def observe(self, values: np.ndarray) -> None: ...
+
+    def forecast(self, q: float, steps: int
+                 ) -> tuple[np.ndarray, np.ndarray]: ...
+
+
 def pinball(y: np.ndarray, forecast: np.ndarray, q: float) -> np.ndarray:
     """Quantile (pinball) loss of ``forecast`` at level ``q``."""
     diff = y - forecast
-    return np.where(diff >= 0, q * diff, (q - 1.0) * diff)
+    loss: np.ndarray = np.where(diff >= 0, q * diff, (q - 1.0) * diff)
+    return loss
 
 
 class Reactive:
@@ -102,8 +121,8 @@ class Seasonal:
         self._last_upper: Optional[np.ndarray] = None
         self.step = 0
         # forecasts waiting for their outcome: (due step, expected, scale)
-        self.pending: collections.deque = collections.deque()
-        self.errors: collections.deque = collections.deque(
+        self.pending: collections.deque[_Pending] = collections.deque()
+        self.errors: collections.deque[float] = collections.deque(
             maxlen=CONFORMAL_MEMORY)
 
     def _seasonal(self, slot: int) -> np.ndarray:
@@ -195,7 +214,7 @@ class Selector:
 
     def __init__(self, n_vms: int, slots_per_day: int, window: int = 12,
                  forecaster: str = "auto") -> None:
-        self.members = {
+        self.members: dict[str, Forecaster] = {
             "reactive": Reactive(n_vms, window),
             # a slow level for noisy series, a fast one for series that
             # hold their value (tuned on the development traces only)
@@ -210,7 +229,7 @@ class Selector:
         self.mode = forecaster
         self.scores: dict[int, _Score] = {}
         # (due step, quantile, {name: upper}) waiting for the outcome
-        self.pending: collections.deque = collections.deque()
+        self.pending: collections.deque[_Scored] = collections.deque()
         self.step = 0
         self.last_choice: dict[int, str] = {}
 
@@ -225,7 +244,8 @@ class Selector:
             member.observe(y)
         self.step += 1
 
-    def _score(self, y: np.ndarray, q: float, uppers: dict,
+    def _score(self, y: np.ndarray, q: float,
+               uppers: dict[str, np.ndarray],
                vm_group: np.ndarray) -> None:
         ok = np.isfinite(y) & (vm_group >= 0)
         for upper in uppers.values():

@@ -7,6 +7,7 @@ and where the trace has them memory, disk and network shares), scaled.
 """
 from __future__ import annotations
 
+from typing import Any
 from typing import Optional
 from typing import Sequence
 
@@ -36,7 +37,7 @@ class ProfileClusterer(ClusterMixin, BaseEstimator):
         filled = np.where(np.isfinite(X), X, self.fill_)
         return (filled - self.center_) / self.scale_
 
-    def fit(self, X, y=None) -> "ProfileClusterer":
+    def fit(self, X: Any, y: Any = None) -> "ProfileClusterer":
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[0] < self.n_profiles:
             raise ValueError("need a 2-D array with at least n_profiles rows")
@@ -56,7 +57,7 @@ class ProfileClusterer(ClusterMixin, BaseEstimator):
         self.labels_ = self.kmeans_.labels_
         return self
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "kmeans_")
         return self.kmeans_.predict(self._prepare(X))
 

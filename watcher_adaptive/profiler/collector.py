@@ -20,6 +20,8 @@ from typing import Callable
 from typing import Iterable
 from typing import Optional
 
+from watcher_adaptive.exceptions import SinkRefused
+from watcher_adaptive.exceptions import SinkUnavailable
 from watcher_adaptive.profiler import framing
 from watcher_adaptive.profiler import gate as G
 from watcher_adaptive.profiler import sink as S
@@ -100,7 +102,8 @@ class Flusher(threading.Thread):
 
     def flush_once(self, spool: Spool) -> int:
         """Push every due record; how many landed.  Raises
-        :class:`~.sink.SinkUnavailable` / :class:`~.sink.SinkRefused`."""
+        :class:`~watcher_adaptive.exceptions.SinkUnavailable` /
+        :class:`~watcher_adaptive.exceptions.SinkRefused`."""
         landed = 0
         while True:
             items = spool.take(self.batch_size, time.time())
@@ -128,7 +131,7 @@ class Flusher(threading.Thread):
                     self.flush_once(spool)
                     delay = self.interval_s
                     self.last_error = None
-                except (S.SinkUnavailable, S.SinkRefused) as exc:
+                except (SinkUnavailable, SinkRefused) as exc:
                     self.failures += 1
                     self.last_error = str(exc)[:300]
                     delay = min(self.max_backoff_s,
@@ -140,7 +143,7 @@ class Flusher(threading.Thread):
             # one last try on the way out; what fails stays spooled
             try:
                 self.flush_once(spool)
-            except (S.SinkUnavailable, S.SinkRefused) as exc:
+            except (SinkUnavailable, SinkRefused) as exc:
                 LOG.warning("on exit: %s; %d record(s) stay spooled",
                             exc, spool.depth())
         finally:

@@ -13,6 +13,7 @@ import dataclasses
 from typing import Optional
 from typing import Union
 
+from watcher_adaptive.exceptions import RecordRejected
 from watcher_adaptive.profiler import framing
 from watcher_adaptive.profiler import record as R
 
@@ -78,7 +79,7 @@ class GuestGate:
         try:
             return R.parse(line, now, self.policy.max_bytes,
                            self.policy.max_future_s, self.policy.max_age_s)
-        except R.RecordRejected as exc:
+        except RecordRejected as exc:
             self.counters[exc.reason] += 1
             return None
 

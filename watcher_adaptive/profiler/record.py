@@ -14,21 +14,13 @@ import math
 from typing import Any
 from typing import Mapping
 
+from watcher_adaptive.exceptions import RecordRejected
 from watcher_adaptive.profiler.guest import schema
 
 #: the reasons a record is refused, each counted on its own
 REASONS = ("oversize", "malformed", "schema", "version", "range",
            "future", "stale", "backwards", "rate_limited")
 MAX_SOURCE_LEN = 16
-
-
-class RecordRejected(ValueError):
-    """The record is refused; ``reason`` is one of :data:`REASONS`."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
 
 
 @dataclasses.dataclass(frozen=True)

@@ -14,21 +14,14 @@ import datetime
 import logging
 from typing import Sequence
 
+from watcher_adaptive.exceptions import SinkRefused
+from watcher_adaptive.exceptions import SinkUnavailable
 from watcher_adaptive.profiler.spool import Spooled
 
 LOG = logging.getLogger(__name__)
 
 METRIC_PREFIX = "adaptive."
 ARCHIVE_POLICY = "watcher-adaptive-profile"
-
-
-class SinkUnavailable(RuntimeError):
-    """Gnocchi did not answer or failed (5xx): try again later."""
-
-
-class SinkRefused(RuntimeError):
-    """Gnocchi refused the batch for a reason a retry will not fix
-    without an operator (e.g. the archive policy is missing)."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -31,6 +31,7 @@ from oslo_config import cfg
 from watcher._i18n import _
 from watcher.decision_engine.strategy.strategies import base
 
+from nova_hooks.core import hint as hint_contract
 from watcher_adaptive.conf import strategy as strategy_conf
 from watcher_adaptive.core import demand
 from watcher_adaptive.core import planner
@@ -202,8 +203,8 @@ class AdaptiveMigration(base.WorkloadStabilizationBaseStrategy):
                                   self._histories(uuids), model)
         for (inst, src, dst, why), vm_type, mem, (share, source) in zip(
                 moved, vm_types, memory, shares, strict=True):
-            hint = hints.build(why, vm_type, mem, share, source)
-            why["expected_hot_kib"] = hint["expected_hot_kib"]
+            hint = hints.build(inst.uuid, why, vm_type, mem, share, source)
+            why["expected_hot_kib"] = hint.expected_hot_kib
             why["expected_hot_source"] = source
             why["profile"] = vm_type
             self.solution.add_action(
@@ -212,7 +213,8 @@ class AdaptiveMigration(base.WorkloadStabilizationBaseStrategy):
                     "migration_type": "live",
                     "source_node": src.hostname,
                     "destination_node": dst.hostname,
-                    "resource_name": inst.name, "hint": hint})
+                    "resource_name": inst.name,
+                    "hint": hint_contract.to_params(hint)})
 
     def _hotset_model(self):
         path = self._config_value("hotset_model_path")

@@ -5,7 +5,8 @@ the expected hot working set.
 :func:`hot_shares` decides the expected hot share of each moved
 instance (the hot-set predictor when one is loaded, else the
 instance's last measured share, else its class default) and
-:func:`build` writes the hint as the action's schema wants it.  Both
+:func:`build` makes the :class:`~nova_hooks.core.hint.MigrationHint`
+the action carries.  Both
 are plain functions of what the strategy already read.
 """
 from __future__ import annotations
@@ -18,6 +19,8 @@ from typing import Sequence
 
 import numpy as np
 
+from nova_hooks.core.hint import ForecastSummary
+from nova_hooks.core.hint import MigrationHint
 from watcher_adaptive.core import hotset
 
 
@@ -71,24 +74,23 @@ def hot_shares(vm_types: Sequence[Optional[str]],
     return out
 
 
-def build(why: Mapping[str, Any], vm_type: Optional[str],
-          memory_kib: float, share: float, source: str,
-          profile_id: Optional[str] = None) -> dict[str, Any]:
-    """The ``hint`` parameter of one ``adaptive_migrate`` action from
-    the strategy's explanation of the move."""
-    hint: dict[str, Any] = {
-        "forecast": {
-            "quantile": float(why["quantile"]),
-            "horizon_s": float(why["horizon_s"]),
-            "expected_cpu_cores": max(float(why["expected_cpu_cores"]),
-                                      0.0),
-            "upper_cpu_cores": max(float(why["upper_cpu_cores"]), 0.0)},
-        "expected_hot_kib": hotset.expected_hot_kib(share, memory_kib),
-        "expected_hot_source": source,
-        "memory_kib": int(max(memory_kib, 0)),
-    }
-    if vm_type:
-        hint["vm_type"] = str(vm_type)[:64]
-    if profile_id is not None:
-        hint["profile_id"] = str(profile_id)[:64]
-    return hint
+def build(instance_uuid: str, why: Mapping[str, Any],
+          vm_type: Optional[str], memory_kib: float, share: float,
+          source: str, profile_id: Optional[str] = None
+          ) -> MigrationHint:
+    """The hint of one ``adaptive_migrate`` action from the strategy's
+    explanation of the move (the action's parameter is
+    :func:`nova_hooks.core.hint.to_params` of it)."""
+    forecast = ForecastSummary(
+        quantile=float(why["quantile"]),
+        horizon_s=float(why["horizon_s"]),
+        expected_cpu_cores=max(float(why["expected_cpu_cores"]), 0.0),
+        upper_cpu_cores=max(float(why["upper_cpu_cores"]), 0.0))
+    return MigrationHint(
+        instance_uuid=instance_uuid, forecast=forecast,
+        expected_hot_kib=hotset.expected_hot_kib(share, memory_kib),
+        expected_hot_source=source,
+        memory_kib=int(max(memory_kib, 0)),
+        # the contract's names are at most 64 characters
+        vm_type=str(vm_type)[:64] if vm_type else None,
+        profile_id=None if profile_id is None else str(profile_id)[:64])

@@ -1,8 +1,8 @@
 """Workload traces: loaders for PlanetLab, Bitbrains and wide CSV files,
 the embedded default sample, and one columnar in-memory form."""
+from watcher_adaptive.exceptions import TraceError
 from watcher_adaptive.traces.bitbrains import load_bitbrains
 from watcher_adaptive.traces.embedded import load_embedded
-from watcher_adaptive.traces.errors import TraceError
 from watcher_adaptive.traces.generic import load_wide_csv
 from watcher_adaptive.traces.model import LoadReport
 from watcher_adaptive.traces.model import TraceSet

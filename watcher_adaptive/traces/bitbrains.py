@@ -27,7 +27,7 @@ from typing import Union
 import numpy as np
 import pandas as pd
 
-from watcher_adaptive.traces.errors import TraceError
+from watcher_adaptive.exceptions import TraceError
 from watcher_adaptive.traces.model import LoadReport
 from watcher_adaptive.traces.model import TraceSet
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from watcher_adaptive.traces.errors import TraceError
+from watcher_adaptive.exceptions import TraceError
 from watcher_adaptive.traces.model import LoadReport
 from watcher_adaptive.traces.model import TraceSet
 

@@ -12,7 +12,7 @@ from typing import Union
 
 import numpy as np
 
-from watcher_adaptive.traces.errors import TraceError
+from watcher_adaptive.exceptions import TraceError
 from watcher_adaptive.traces.model import LoadReport
 from watcher_adaptive.traces.model import TraceSet
 

@@ -22,11 +22,11 @@ import re
 from pathlib import Path
 from typing import Optional
 
+from watcher_adaptive.exceptions import TraceError
 from watcher_adaptive.traces import bitbrains
 from watcher_adaptive.traces import embedded
 from watcher_adaptive.traces import generic
 from watcher_adaptive.traces import planetlab
-from watcher_adaptive.traces.errors import TraceError
 from watcher_adaptive.traces.model import TraceSet
 
 ENV_ROOT = "WATCHER_ADAPTIVE_TRACES"

@@ -20,6 +20,7 @@ from nova_hooks.agent import qemu
 from nova_hooks.agent.backends import Backend
 from nova_hooks.core.types import Observation
 from nova_hooks.core.types import Region
+from nova_hooks.exceptions import QemuNotFound
 
 PAGE = 4096
 PRESENT = np.uint64(1 << 63)
@@ -144,7 +145,7 @@ class PagemapBackend(Backend):
             if ram_mapping(self.host.proc_root, self._pid(guest),
                            guest.maximum_kib * 1024) is None:
                 return "no mapping of QEMU looks like the guest's RAM"
-        except (qemu.QemuNotFound, OSError) as exc:
+        except (QemuNotFound, OSError) as exc:
             return f"QEMU's mappings not readable: {exc}"
         return None
 
@@ -154,7 +155,7 @@ class PagemapBackend(Backend):
         mapping = ram_mapping(self.host.proc_root, pid,
                               guest.maximum_kib * 1024)
         if mapping is None:
-            raise qemu.QemuNotFound("guest RAM mapping is gone")
+            raise QemuNotFound("guest RAM mapping is gone")
         plan = plan_ranges(mapping, self.max_ranges, self.pages_per_range)
         return pid, plan, read_entries(self.host.proc_root, pid, plan)
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Optional
 
-from nova_hooks.agent import qemu
 from nova_hooks.agent.backends import Backend
 from nova_hooks.core.types import Observation
+from nova_hooks.exceptions import QemuNotFound
 
 
 class NumaMapsBackend(Backend):
@@ -21,7 +21,7 @@ class NumaMapsBackend(Backend):
         try:
             if not self.host.node_bytes(guest):
                 return "numa_maps shows no resident guest memory"
-        except qemu.QemuNotFound as exc:
+        except QemuNotFound as exc:
             return f"QEMU process not found: {exc}"
         return None
 

@@ -71,6 +71,10 @@ def test_loaded_by_watcher_with_its_options(action):
     lambda p: p["hint"]["thresholds"].update(hot_access_rate=2),
     lambda p: p["hint"]["thresholds"].update(made_up=0.1),
     lambda p: p["hint"].update(preferred_node=-1),
+    # finite numbers only: JSON Schema lets these through, the hint's own
+    # validation does not
+    lambda p: p["hint"].update(dirty_rate_bps=float("nan")),
+    lambda p: p["hint"]["thresholds"].update(write_weight=float("inf")),
 ])
 def test_schema_refuses(action, change):
     change(action.input_parameters)
@@ -89,6 +93,7 @@ def test_minimal_parameters_are_valid(action):
                                   "aborted"])
 def test_payloads_are_what_the_agent_contract_accepts(action, kind):
     from nova_hooks.core import contract
+    from nova_hooks.core import hint as hint_contract
     from watcher_adaptive.action.adaptive_migrate import _Run
 
     run = _Run(correlation_id="corr-1", migration_id="42")
@@ -97,10 +102,13 @@ def test_payloads_are_what_the_agent_contract_accepts(action, kind):
     assert msg.instance_uuid == UUID
     assert msg.migration_id == "corr-1"
     if kind == "prepare":
-        assert msg.hint.working_set_kib == 2048
+        assert msg.hint.expected_hot_kib == 2048
         assert msg.hint.vm_type == "db" and msg.hint.profile_id == "3"
-        assert dict(msg.hint.thresholds) == {"hot_access_rate": 0.3,
-                                             "warm_access_rate": 0.05}
+        assert dict(msg.hint.thresholds.overrides()) == {
+            "hot_access_rate": 0.3, "warm_access_rate": 0.05}
+        # the whole hint arrives, on the one type
+        assert msg.hint == hint_contract.from_params(UUID, "corr-1",
+                                                     GOOD["hint"])
         assert msg.hint.preferred_node == 1
         assert payload["forecast"]["upper_cpu_cores"] == 1.5
     else:

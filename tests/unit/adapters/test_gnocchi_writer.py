@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from watcher_adaptive.adapters import gnocchi
+from watcher_adaptive.exceptions import MetricSourceError
 
 
 class FakeClient:
@@ -82,6 +83,6 @@ def test_wait_processed_until_the_backlog_is_gone():
 
 def test_wait_processed_fails_clearly_when_metricd_lags():
     client = FakeClient(backlog=[7] * 1000)
-    with pytest.raises(gnocchi.MetricSourceError,
+    with pytest.raises(MetricSourceError,
                        match="7 metric.*waiting after 0 s"):
         gnocchi.wait_processed(client, 0.0, poll_s=0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from watcher_adaptive.cmd import paths
-from watcher_adaptive.cmd.errors import UsageError
+from watcher_adaptive.exceptions import UsageError
 
 
 def test_output_dir(tmp_path):

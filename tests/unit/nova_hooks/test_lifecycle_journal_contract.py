@@ -122,7 +122,9 @@ def test_contract_prepare_roundtrip_and_key():
                "preferred_node": 1, "future_field": "ignored"}
     msg = contract.parse_message("prepare", payload)
     assert msg.hint.profile_id == "2"
-    assert msg.hint.thresholds == (("hot_access_rate", 0.4),)
+    assert msg.hint.thresholds.overrides() == (("hot_access_rate", 0.4),)
+    assert msg.hint.expected_hot_kib == 1024      # 1.0's working_set_kib
+    assert msg.ignored == ("future_field",)
     assert msg.key == ("prepare", "u1", "m1")
     again = contract.parse_message("prepare", contract.make_payload(msg))
     assert again.hint == msg.hint
@@ -134,7 +136,11 @@ def test_contract_prepare_roundtrip_and_key():
     ("prepare", {"version": "1.0"}, "instance_uuid"),
     ("explode", {"version": "1.0", "instance_uuid": "u"}, "unknown"),
     ("prepare", {"version": "1.0", "instance_uuid": "u",
-                 "thresholds": {"a": "x"}}, "thresholds"),
+                 "thresholds": {"hot_access_rate": "x"}},
+     "thresholds.hot_access_rate"),
+    ("prepare", {"version": "1.0", "instance_uuid": "u",
+                 "thresholds": {"hot_access_rate": 2}},
+     "thresholds.hot_access_rate"),
     ("prepare", {"version": "1.0", "instance_uuid": "u",
                  "preferred_node": -1}, "preferred_node"),
     ("prepare", {"version": "1.0", "instance_uuid": "u",

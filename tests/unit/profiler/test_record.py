@@ -12,11 +12,12 @@ from hypothesis import strategies as st
 from tests.unit.profiler.records import FEATURES
 from tests.unit.profiler.records import NOW
 from tests.unit.profiler.records import line
+from watcher_adaptive.exceptions import RecordRejected
 from watcher_adaptive.profiler import record as R
 
 
 def reason(raw: bytes) -> str:
-    with pytest.raises(R.RecordRejected) as err:
+    with pytest.raises(RecordRejected) as err:
         R.parse(raw, NOW)
     return err.value.reason
 
@@ -83,7 +84,7 @@ def test_arbitrary_bytes_never_escape_as_anything_but_a_rejection(
         hardening, raw):
     try:
         R.parse(raw, NOW)
-    except R.RecordRejected as exc:
+    except RecordRejected as exc:
         assert exc.reason in R.REASONS
         hardening.count(f"byte strings refused as {exc.reason}")
     else:
@@ -106,7 +107,7 @@ def test_arbitrary_json_objects_are_parsed_or_rejected(hardening, doc):
     raw = json.dumps(doc).encode()    # NaN/Infinity included
     try:
         rec = R.parse(raw, NOW)
-    except R.RecordRejected as exc:
+    except RecordRejected as exc:
         assert exc.reason in R.REASONS
         hardening.count(f"JSON records refused as {exc.reason}")
     else:
@@ -122,7 +123,7 @@ def test_any_value_of_a_known_feature_is_in_range_or_rejected(name, value):
                       "f": {name: value}}).encode()
     try:
         rec = R.parse(raw, NOW)
-    except R.RecordRejected:
+    except RecordRejected:
         return
     lo, hi, _ = R.schema.FEATURES[name]
     assert lo <= rec.features[name] <= hi

@@ -53,9 +53,10 @@ def test_missed_offsets_become_regions_the_classifier_reads():
     # with the forecast (64 MiB working set) covering the whole guest,
     # what the trace did not see is split by the forecast's cold share
     from nova_hooks.agent.sampler import hint_observation
-    from nova_hooks.core.types import Hint
+    from nova_hooks.core.hint import MigrationHint
 
-    hint = hint_observation(Hint("x", working_set_kib=64 << 10), 256 << 20)
+    hint = hint_observation(MigrationHint("x", expected_hot_kib=64 << 10),
+                            256 << 20)
     figures = classify.combine([trace, hint], Thresholds(), 256 << 20)
     assert figures.hot_bytes == 32 << 20
     assert figures.cold_bytes == 192 << 20

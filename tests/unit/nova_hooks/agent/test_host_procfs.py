@@ -9,6 +9,7 @@ import pytest
 
 from nova_hooks.agent import host
 from nova_hooks.agent import qemu
+from nova_hooks.exceptions import QemuNotFound
 
 
 def test_cpu_lists():
@@ -47,5 +48,5 @@ def test_vcpu_threads_are_found_and_pinned(tmp_path, vcpu_threads):
     cpu = min(os.sched_getaffinity(0))
     qemu.set_affinity(vcpus[0], [cpu])
     assert qemu.get_affinity(vcpus[0]) == [cpu]
-    with pytest.raises(qemu.QemuNotFound):
+    with pytest.raises(QemuNotFound):
         qemu.qemu_pid(str(tmp_path), "missing")

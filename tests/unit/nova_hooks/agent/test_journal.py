@@ -31,7 +31,8 @@ def test_a_write_the_kernel_refuses_raises_and_records_nothing(tmp_path):
     path = tmp_path / "journal.jsonl"
     code = textwrap.dedent(f"""
         import resource, signal, sys
-        from nova_hooks.agent.journal import Journal, JournalError
+        from nova_hooks.agent.journal import Journal
+        from nova_hooks.exceptions import JournalError
         from nova_hooks.core import journal_model as J
         j = Journal({str(path)!r})
         j.write("vm", J.Kind.OPEN)

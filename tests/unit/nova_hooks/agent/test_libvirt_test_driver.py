@@ -8,10 +8,10 @@ import pytest
 from nova_hooks.agent.host import LibvirtHost
 from nova_hooks.agent.journal import Journal
 from nova_hooks.agent.manager import Manager
+from nova_hooks.core.hint import MigrationHint
 from nova_hooks.core.lifecycle import Signal
+from nova_hooks.core.settings import AgentPolicy
 from nova_hooks.core.types import BalloonPolicy
-from nova_hooks.core.types import Hint
-from nova_hooks.core.types import PinningPolicy
 
 libvirt = pytest.importorskip(
     "libvirt", reason="libvirt-python (the host-agent extra) not installed")
@@ -54,13 +54,12 @@ def test_manager_balloons_at_completion_and_restores_on_failure(
     maximum = dom.maxMemory()
     original = dom.info()[2]
     manager = Manager(host, Journal(str(tmp_path / "journal.jsonl")),
-                      PinningPolicy(),
-                      BalloonPolicy(floor_kib=64 * MIB, headroom_kib=0,
-                                    headroom_ratio=0.0,
-                                    max_step_kib=maximum,
-                                    require_guest_need=False),
-                      pinning_enabled=False)
-    manager.prepare(Hint(uuid, working_set_kib=maximum // 4))
+                      AgentPolicy(balloon=BalloonPolicy(
+                          floor_kib=64 * MIB, headroom_kib=0,
+                          headroom_ratio=0.0, max_step_kib=maximum,
+                          require_guest_need=False),
+                          pinning_enabled=False))
+    manager.prepare(MigrationHint(uuid, expected_hot_kib=maximum // 4))
     manager.signal(uuid, Signal.INCOMING)
     manager.signal(uuid, Signal.COMPLETED)
     assert dom.info()[2] == max(maximum // 4, 64 * MIB)
@@ -75,8 +74,7 @@ def test_stats_period_is_raised_while_managed_and_put_back(
     guest = host.guest(uuid)
     before = host.stats_period(guest)
     manager = Manager(host, Journal(str(tmp_path / "journal.jsonl")),
-                      PinningPolicy(), BalloonPolicy(),
-                      pinning_enabled=False, stats_period_s=2)
+                      AgentPolicy(pinning_enabled=False, stats_period_s=2))
     manager.signal(uuid, Signal.INCOMING)
     manager.signal(uuid, Signal.COMPLETED)
     assert host.stats_period(guest) == 2

@@ -9,15 +9,18 @@ import pytest
 
 from nova_hooks.agent import qemu
 from nova_hooks.agent.host import Guest
+from nova_hooks.agent.host import ThreadAffinity
 from nova_hooks.agent.journal import Journal
-from nova_hooks.agent.journal import JournalError
 from nova_hooks.agent.manager import Manager
+from nova_hooks.core.hint import MigrationHint
 from nova_hooks.core.lifecycle import Signal
+from nova_hooks.core.reducer import SessionPolicy
+from nova_hooks.core.settings import AgentPolicy
 from nova_hooks.core.types import BalloonPolicy
-from nova_hooks.core.types import Hint
 from nova_hooks.core.types import HostTopology
 from nova_hooks.core.types import NumaNode
 from nova_hooks.core.types import PinningPolicy
+from nova_hooks.exceptions import JournalError
 
 UUID = "0e3c2c5e-8a55-4d0c-9d7b-3b7c1c1f0a01"
 MIB = 1024
@@ -25,7 +28,7 @@ CPUS = sorted(os.sched_getaffinity(0))
 pytestmark = pytest.mark.skipif(len(CPUS) < 2, reason="needs 2 CPUs")
 
 
-class ThisProcessHost:
+class ThisProcessHost(ThreadAffinity):
     """Immediate calls for real on this process; libvirt's recorded."""
 
     def __init__(self, run_dir):
@@ -70,12 +73,14 @@ def vcpu_affinity(host):
     return [qemu.get_affinity(vcpus[i]) for i in sorted(vcpus)]
 
 
-def make(host, tmp_path, **kw):
-    kw.setdefault("max_sessions", 2)
-    return Manager(host, Journal(str(tmp_path / "journal.jsonl")),
-                   PinningPolicy(guest_cpus=frozenset(CPUS[-1:])),
-                   BalloonPolicy(floor_kib=128 * MIB, headroom_kib=32 * MIB,
-                                 require_guest_need=False), **kw)
+def make(host, tmp_path, max_sessions=2, dry_run=False):
+    policy = AgentPolicy(
+        pinning=PinningPolicy(guest_cpus=frozenset(CPUS[-1:])),
+        balloon=BalloonPolicy(floor_kib=128 * MIB, headroom_kib=32 * MIB,
+                              require_guest_need=False),
+        sessions=SessionPolicy(max_sessions))
+    return Manager(host, Journal(str(tmp_path / "journal.jsonl")), policy,
+                   dry_run=dry_run)
 
 
 def kinds(manager):
@@ -87,7 +92,7 @@ def kinds(manager):
 def test_postcopy_moves_affinity_at_once_and_queues_the_balloon(
         host, tmp_path):
     m = make(host, tmp_path)
-    m.prepare(Hint(UUID, working_set_kib=96 * MIB))
+    m.prepare(MigrationHint(UUID, expected_hot_kib=96 * MIB))
     m.signal(UUID, Signal.INCOMING)
     assert vcpu_affinity(host) == [CPUS, CPUS]
     m.signal(UUID, Signal.POSTCOPY)

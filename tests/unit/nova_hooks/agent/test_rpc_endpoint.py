@@ -3,6 +3,7 @@ and the status query (over RabbitMQ in tests/functional)."""
 from __future__ import annotations
 
 from nova_hooks.agent.rpc import AgentEndpoint
+from nova_hooks.core import contract
 from nova_hooks.core.lifecycle import Signal
 
 UUID = "3d9e2c8a-1b4f-4a6e-8c2d-5f7a9b0c1d2e"
@@ -23,9 +24,13 @@ def test_prepare_hands_the_hint_over_once():
                "vm_type": "db", "unknown_field": "ignored"}
     first = ep.prepare({}, payload)
     again = ep.prepare({}, payload)
-    assert first == {"accepted": True, "duplicate": False, "version": "1.0"}
+    assert first == {"accepted": True, "duplicate": False,
+                     "version": contract.VERSION,
+                     "ignored": ["unknown_field"]}
     assert again["duplicate"] is True
-    assert len(got) == 1 and got[0][1].working_set_kib == 4096
+    # a newer sender's field: ignored, said and counted once per message
+    assert ep.ignored == {"unknown_field": 2}
+    assert len(got) == 1 and got[0][1].expected_hot_kib == 4096
     assert got[0][1].vm_type == "db"
 
 
@@ -56,7 +61,7 @@ def test_status_answers_what_the_agent_knows():
     ep, _ = endpoint({UUID: known})
     answer = ep.status({}, {"version": "1.0", "instance_uuid": UUID})
     assert answer == {"accepted": True, "found": True, "status": known,
-                      "version": "1.0"}
+                      "version": contract.VERSION}
     other = ep.status({}, {"version": "1.0", "instance_uuid": "nope"})
     assert other["found"] is False and other["status"] is None
     assert ep.status({}, {"version": "9.0", "instance_uuid": UUID}

@@ -17,9 +17,11 @@ from nova_hooks.agent.sampler import parse_threshold_map
 from nova_hooks.cmd.agent import thresholds_resolver
 from nova_hooks.conf import register_opts
 from nova_hooks.core import journal_model as J
+from nova_hooks.core.hint import MigrationHint
+from nova_hooks.core.hint import ThresholdOverrides
 from nova_hooks.core.lifecycle import Signal
+from nova_hooks.core.settings import AgentPolicy
 from nova_hooks.core.types import BalloonPolicy
-from nova_hooks.core.types import Hint
 from nova_hooks.core.types import Phase
 from nova_hooks.core.types import PinningPolicy
 from nova_hooks.core.types import Thresholds
@@ -79,7 +81,7 @@ def test_a_failing_backend_is_dropped_after_three_rounds(tmp_path):
 
 def test_the_hint_is_the_observation_of_last_resort():
     sampler = GuestSampler([], Thresholds())
-    hint = Hint(UUID, working_set_kib=128 * MIB)
+    hint = MigrationHint(UUID, expected_hot_kib=128 * MIB)
     figures = sampler.round(GUEST, Phase.POSTCOPY, hint).figures
     assert (figures.hot_bytes, figures.warm_bytes, figures.cold_bytes) == (
         128 << 20, 0, 384 << 20)
@@ -107,11 +109,13 @@ def test_thresholds_profile_beats_type_and_the_hint_beats_both():
                       "page_sampling")
     resolve = thresholds_resolver(conf)
     assert resolve(None) == Thresholds()
-    assert resolve(Hint(UUID, vm_type="db")).hot_access_rate == 0.3
-    assert resolve(Hint(UUID, vm_type="db",
-                        profile_id="7")).hot_access_rate == 0.8
-    assert resolve(Hint(UUID, vm_type="db", profile_id="7", thresholds=(
-        ("hot_access_rate", 0.9),))).hot_access_rate == 0.9
+    assert resolve(MigrationHint(UUID, vm_type="db")).hot_access_rate == 0.3
+    assert resolve(MigrationHint(UUID, vm_type="db",
+                                 profile_id="7")).hot_access_rate == 0.8
+    assert resolve(MigrationHint(
+        UUID, vm_type="db", profile_id="7",
+        thresholds=ThresholdOverrides(hot_access_rate=0.9))
+    ).hot_access_rate == 0.9
 
 
 @pytest.fixture
@@ -126,11 +130,12 @@ def sampled(tmp_path, vcpu_threads):
     backend = IdlePageBackend(host, clock=clock)
     backend.max_ranges, backend.pages_per_range = 128, 16
     manager = Manager(
-        host, Journal(str(tmp_path / "journal.jsonl")),
-        PinningPolicy(guest_cpus=frozenset(CPUS[-1:])),
-        BalloonPolicy(floor_kib=64 * MIB, headroom_kib=32 * MIB,
-                      require_guest_need=False),
-        backends=(backend,), clock=clock, rebalance_interval_s=5.0,
+        host, Journal(str(tmp_path / "journal.jsonl")), AgentPolicy(
+            pinning=PinningPolicy(guest_cpus=frozenset(CPUS[-1:])),
+            balloon=BalloonPolicy(floor_kib=64 * MIB, headroom_kib=32 * MIB,
+                                  require_guest_need=False),
+            rebalance_interval_s=5.0),
+        backends=(backend,), clock=clock,
         thresholds_for=lambda hint: Thresholds(cold_min_idle_s=0.5))
     return manager, tree, host, clock
 
@@ -200,6 +205,7 @@ def test_context_fills_the_vm_type_but_never_overrides_the_hint(sampled):
     assert opened.detail == ("incoming migration (thresholds 0.3/0.02/60, "
                              "vm_type db)")
     other = "0e3c2c5e-8a55-4d0c-9d7b-3b7c1c1f0a09"
-    manager.prepare(Hint(other, vm_type="web"))   # the predictor's hint
+    # the predictor's hint
+    manager.prepare(MigrationHint(other, vm_type="web"))
     manager.context(other, vm_type="db")
     assert manager.hints[other].vm_type == "web"
