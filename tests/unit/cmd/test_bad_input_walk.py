@@ -2,8 +2,10 @@
 
 Each case runs as its own process, the way a user meets it: it must end
 with exit status 2, a short message on stderr (argparse's usage block
-plus one error line, or one error line) and no traceback, within the
-subprocess timeout: errors are found before any long work.  The walk
+plus one error line, or one error line) and no traceback, having used
+little CPU: errors are found before any long work.  The bound is on the
+process's own CPU time, not on the wall clock, so that a loaded machine
+does not fail the walk.  The walk
 must cover every subcommand of ``watcher-adaptive`` and every console
 script of ``setup.cfg``; ``--help`` of each says what it does, with an
 example.
@@ -15,6 +17,7 @@ import configparser
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -22,8 +25,11 @@ import pytest
 from watcher_adaptive.cmd import main as cli
 
 ROOT = Path(__file__).resolve().parents[3]
-#: far above what any case needs; a case that hits it did long work
-TIMEOUT_S = 60
+#: CPU seconds far above what any case needs (about 1-5 s: Python, the
+#: imports, the check); a case that uses more did long work
+CPU_LIMIT_S = 30
+#: only against a hang: the wall clock of a loaded machine says little
+TIMEOUT_S = 900
 #: libvirt's hook must never fail the operation it is called for, so it
 #: exits 0 on anything (its docstring); only its --help is walked
 ALWAYS_ZERO = {"nova-adaptive-qemu-hook"}
@@ -44,9 +50,13 @@ def subcommands() -> set[str]:
     return set(action.choices)
 
 
-def _command(script: str, args: list[str]) -> list[str]:
+def _command(script: str, args: list[str], cpu_file: Path) -> list[str]:
     module, func = console_scripts()[script].split(":")
-    code = (f"import sys; from {module} import {func}; "
+    # the process writes its own CPU time when it exits (not on stderr,
+    # whose lines the cases count)
+    code = ("import atexit, sys, time; atexit.register(lambda: open("
+            f"{str(cpu_file)!r}, 'w').write(str(time.process_time()))); "
+            f"from {module} import {func}; "
             f"sys.exit({func}(sys.argv[1:]))")
     return [sys.executable, "-c", code, *args]
 
@@ -54,13 +64,17 @@ def _command(script: str, args: list[str]) -> list[str]:
 def _run(script: str, args: list[str], cwd: Path) -> tuple[int, str, str]:
     env = dict(os.environ, COLUMNS="100")
     env.pop("WATCHER_ADAPTIVE_TRACES", None)
+    cpu_file = cwd / f"cpu-{uuid.uuid4().hex}"
     try:
-        proc = subprocess.run(_command(script, args), cwd=cwd, env=env,
-                              capture_output=True, text=True,
+        proc = subprocess.run(_command(script, args, cpu_file), cwd=cwd,
+                              env=env, capture_output=True, text=True,
                               timeout=TIMEOUT_S, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
-        # the error was not found before the long work: this case fails
         return -1, "", f"still running after {TIMEOUT_S} s"
+    cpu_s = float(cpu_file.read_text()) if cpu_file.exists() else 0.0
+    if cpu_s > CPU_LIMIT_S:
+        # the error was not found before the long work: this case fails
+        return -1, proc.stdout, f"used {cpu_s:.0f} s of CPU before exit"
     return proc.returncode, proc.stdout, proc.stderr
 
 
