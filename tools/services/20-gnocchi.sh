@@ -7,6 +7,9 @@
 # dir.  The server lives in its own virtualenv so that it never mixes
 # with the project's.  See tools/services/README.rst for the contract.
 set -euo pipefail
+# tools/run-tests.sh starts the services side by side: their apt-get
+# runs take turns (apt-get update's lists lock does not wait like dpkg's)
+APT_LOCK=(flock "${TMPDIR:-/tmp}/watcher-adaptive-apt.lock")
 STATE=${WA_STATE_DIR:-${TMPDIR:-/tmp}/watcher-adaptive-state}/gnocchi
 PORT=${WA_GNOCCHI_PORT:-8041}
 PG_PRIVATE_PORT=${WA_PG_PORT:-5439}
@@ -44,8 +47,8 @@ stop_pid() {  # stop_pid name pidfile signal
 apt_install() {
     command -v apt-get >/dev/null || return 1
     export DEBIAN_FRONTEND=noninteractive
-    apt-get -o DPkg::Lock::Timeout=600 update -q >/dev/null
-    apt-get -o DPkg::Lock::Timeout=600 install -y -q "$@" >/dev/null
+    "${APT_LOCK[@]}" apt-get -o DPkg::Lock::Timeout=600 update -q >/dev/null
+    "${APT_LOCK[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y -q "$@" >/dev/null
 }
 
 port_busy() {  # port_busy port: something listens on 127.0.0.1:port
@@ -82,9 +85,11 @@ up() {
     if [ "$(cat "$STATE/venv.stamp" 2>/dev/null)" != "$PKGS" ]; then
         rm -rf "$STATE/venv"
         "$PYTHON" -m venv "$STATE/venv"
+        say "installing the server virtualenv: $PKGS (log: $STATE/pip.log)"
+        # pip's output (builds' setuptools deprecation warnings) to a log
         # shellcheck disable=SC2086  # PKGS is a list: split it
-        "$STATE/venv/bin/pip" install -q $PKGS 2>&1 \
-            | grep -v "^WARNING: Location" || true
+        "$STATE/venv/bin/pip" install -q --disable-pip-version-check $PKGS \
+            >"$STATE/pip.log" 2>&1 || tail -n 20 "$STATE/pip.log" >&2
         "$STATE/venv/bin/python" -c "import gnocchi, psycopg2" \
             || unavailable "pip could not install $PKGS"
         echo "$PKGS" > "$STATE/venv.stamp"
