@@ -67,40 +67,60 @@ stop_services() {
 trap stop_services EXIT
 
 # The services start side by side, and beside the virtualenv's install:
-# none needs another (their apt-get calls queue on the dpkg lock), and
-# most of each is downloading, building or waiting.  Each one's output
-# goes to its log, printed whole when it ends.
-logs="$WA_STATE_DIR/service-logs"
+# none needs another (their apt-get calls take turns on a lock), and most
+# of each is downloading, compiling or waiting.  libvirt-python (the host
+# agent's extra) compiles against libvirt-dev, which the libvirt hosts'
+# script installs: its build starts once both that and the virtualenv are
+# there, while Gnocchi's server may still be installing.  Each job's
+# output goes to its log, printed whole when it ends.
+logs="$WA_STATE_DIR/setup-logs"
+rm -rf "$logs"
 mkdir -p "$logs"
-pids=()
+jobs_=() pids=()
+start_job() {  # start_job NAME COMMAND...: in the background, logged
+    local name=$1; shift
+    echo "==> $name (in the background; log: $logs/$name.log)"
+    ( rc=0; "$@" >"$logs/$name.log" 2>&1 || rc=$?; echo "$rc" >"$logs/$name.rc"
+      exit "$rc" ) &
+    jobs_+=("$name") pids+=($!)
+}
+# shellcheck disable=SC2317,SC2329  # run by start_job
+libvirt_python() {
+    local libvirt_job=$1
+    until [ -e "$logs/venv.rc" ] && [ -e "$logs/$libvirt_job.rc" ]; do
+        sleep 1
+    done
+    [ "$(cat "$logs/venv.rc")" = 0 ] || return 0
+    if [ ! -s "$WA_STATE_DIR/libvirt/hosts.json" ]; then
+        echo "no libvirt hosts: libvirt-python not needed"
+    elif "$VENV/bin/python" -c "import libvirt" 2>/dev/null; then
+        echo "libvirt-python already in $VENV"
+    else
+        pip_step "$VENV" "libvirt-python (the host-agent extra)" \
+            'libvirt-python>=9.0.0'
+        "$VENV/bin/python" -c "import libvirt" 2>/dev/null || echo \
+            "warning: libvirt-python did not build; the libvirt tests skip"
+    fi
+}
+start_job venv ensure_venv "$VENV" requirements.txt test-requirements.txt
+libvirt_job=
 for script in "${services[@]}"; do
-    echo "==> $script up (in the background; log: $logs/$(basename "$script").log)"
-    bash "$script" up >"$logs/$(basename "$script").log" 2>&1 &
-    pids+=($!)
+    name="$(basename "$script" .sh)-up"
+    start_job "$name" bash "$script" up
+    case "$script" in *libvirt*) libvirt_job=$name ;; esac
 done
-venv_rc=0
-ensure_venv "$VENV" requirements.txt test-requirements.txt || venv_rc=$?
-services_rc=0
-for i in "${!services[@]}"; do
+[ -z "$libvirt_job" ] || start_job libvirt-python libvirt_python "$libvirt_job"
+setup_rc=0
+for i in "${!jobs_[@]}"; do
     rc=0
     wait "${pids[$i]}" || rc=$?
-    echo "==> ${services[$i]} up: exit $rc"
-    sed 's/^/    /' "$logs/$(basename "${services[$i]}").log"
-    [ "$rc" -eq 0 ] || services_rc=$rc
+    echo "==> ${jobs_[$i]}: exit $rc"
+    sed 's/^/    /' "$logs/${jobs_[$i]}.log"
+    [ "$rc" -eq 0 ] || setup_rc=$rc
 done
-[ "$venv_rc" -eq 0 ] || exit "$venv_rc"
-[ "$services_rc" -eq 0 ] || exit "$services_rc"
+echo "==> set up in $(( $(date +%s) - started )) s"
+[ "$setup_rc" -eq 0 ] || exit "$setup_rc"
 export PATH="$PWD/$VENV/bin:$PATH"
-
-# the host agent's libvirt-python builds against libvirt-dev, which the
-# libvirt hosts' service script installs: add it once that is there
-if [ -s "$WA_STATE_DIR/libvirt/hosts.json" ] && \
-        ! python -c "import libvirt" 2>/dev/null; then
-    pip_step "$VENV" "libvirt-python (the host-agent extra)" \
-        'libvirt-python>=9.0.0'
-    python -c "import libvirt" 2>/dev/null \
-        || echo "warning: libvirt-python did not build; the libvirt tests skip" >&2
-fi
 
 echo "==> ruff"
 ruff check .
