@@ -21,6 +21,14 @@ fi
 VENV=${WATCHER_ADAPTIVE_TEST_VENV:-.venv-test}
 export WA_STATE_DIR=${WA_STATE_DIR:-${TMPDIR:-/tmp}/watcher-adaptive-state}
 mkdir -p "$WA_STATE_DIR"
+# One OpenMP thread per test process: scikit-learn's gradient boosting
+# runs an OpenMP team of one thread per core, and on a loaded machine its
+# threads wait on each other at every barrier.  Measured beside other work
+# (load average 11-17 on the 2 cores): test_predictor.py's training
+# fixture took over 900 s (the per-test timeout) with the default
+# threads, 14 s with one; the xdist workers of the quick lane would also
+# run 2 x 2 threads on 2 cores.  See tests/conftest.py for a plain pytest.
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 
 # the seed: printed before the run, so that a failure's order can be
 # repeated (pytest -q hides pytest-randomly's own header line)
