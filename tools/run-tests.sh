@@ -39,9 +39,13 @@ case " $* " in
        seed_args=(-p randomly "--randomly-seed=$seed") ;;
 esac
 say_seed() {
-    [ ${#seed_args[@]} -eq 0 ] \
-        || echo "==> random order, seed $seed (repeat it:" \
-                "--randomly-seed=$seed, or WA_TEST_SEED=$seed)"
+    if [ ${#seed_args[@]} -eq 0 ]; then
+        echo "==> test order as the arguments say (-p no:randomly or" \
+             "--randomly-seed given)"
+    else
+        echo "==> random order, seed $seed (repeat it:" \
+             "--randomly-seed=$seed, or WA_TEST_SEED=$seed)"
+    fi
 }
 
 if [ -n "$quick" ]; then
