@@ -2,9 +2,16 @@
 every marked test for the hardening report (``tests/hardening.py``)."""
 from __future__ import annotations
 
+import os
 from typing import Iterator
 
 import pytest
+
+# One OpenMP thread, as tools/run-tests.sh sets it, for a plain pytest
+# too (this runs before any test imports scikit-learn): an OpenMP team
+# per core stalls at every barrier on a loaded machine (over 900 s for
+# the predictor's training fixture beside other work, 14 s with one)
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from tests import hardening as H
 

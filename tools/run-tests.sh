@@ -5,16 +5,66 @@
 # runs the linter, the type checker and the layer contracts, then pytest,
 # and stops what it started.
 #   bash tools/run-tests.sh [pytest arguments...]
+#   bash tools/run-tests.sh --quick [pytest arguments...]
+# --quick is the edit loop: ruff and the unit tests, no services.
+# Tests run in random order (pytest-randomly); the seed is printed, and
+# --randomly-seed=N repeats an order.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$(date +%s)
+quick=
+if [ "${1:-}" = "--quick" ]; then
+    quick=1
+    shift
+fi
 # shellcheck source=tools/venv.sh
 . tools/venv.sh
 VENV=${WATCHER_ADAPTIVE_TEST_VENV:-.venv-test}
-ensure_venv "$VENV" requirements.txt test-requirements.txt
-export PATH="$PWD/$VENV/bin:$PATH"
 export WA_STATE_DIR=${WA_STATE_DIR:-${TMPDIR:-/tmp}/watcher-adaptive-state}
 mkdir -p "$WA_STATE_DIR"
+# One OpenMP thread per test process: scikit-learn's gradient boosting
+# runs an OpenMP team of one thread per core, and on a loaded machine its
+# threads wait on each other at every barrier.  Measured beside other work
+# (load average 11-17 on the 2 cores): test_predictor.py's training
+# fixture took over 900 s (the per-test timeout) with the default
+# threads, 14 s with one; the xdist workers of the quick lane would also
+# run 2 x 2 threads on 2 cores.  See tests/conftest.py for a plain pytest.
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+
+# the seed: printed before the run, so that a failure's order can be
+# repeated (pytest -q hides pytest-randomly's own header line)
+seed_args=()
+case " $* " in
+    *" -p no:randomly "*|*" --randomly-seed"*) ;;
+    *) seed=${WA_TEST_SEED:-$(( $(od -An -N4 -tu4 /dev/urandom) ))}
+       seed_args=(-p randomly "--randomly-seed=$seed") ;;
+esac
+say_seed() {
+    if [ ${#seed_args[@]} -eq 0 ]; then
+        echo "==> test order as the arguments say (-p no:randomly or" \
+             "--randomly-seed given)"
+    else
+        echo "==> random order, seed $seed (repeat it:" \
+             "--randomly-seed=$seed, or WA_TEST_SEED=$seed)"
+    fi
+}
+
+if [ -n "$quick" ]; then
+    ensure_venv "$VENV" requirements.txt test-requirements.txt
+    export PATH="$PWD/$VENV/bin:$PATH"
+    echo "==> ruff"
+    ruff check .
+    say_seed
+    echo "==> pytest (the tests not marked functional, two workers)"
+    set +e
+    python -m pytest -q -p no:cacheprovider -m "not functional" \
+        -n 2 --durations=15 "${seed_args[@]}" "$@"
+    rc=$?
+    set -e
+    echo "==> quick lane finished in $(( $(date +%s) - started )) s" \
+         "(exit $rc)"
+    exit "$rc"
+fi
 
 services=()
 for script in tools/services/[0-9]*.sh; do
@@ -28,20 +78,62 @@ stop_services() {
     done
 }
 trap stop_services EXIT
-for script in "${services[@]}"; do
-    echo "==> $script up"
-    bash "$script" up
-done
 
-# the host agent's libvirt-python builds against libvirt-dev, which the
-# libvirt hosts' service script installs: add it once that is there
-if [ -s "$WA_STATE_DIR/libvirt/hosts.json" ] && \
-        ! python -c "import libvirt" 2>/dev/null; then
-    echo "==> libvirt-python (the host-agent extra) into $VENV"
-    python -m pip install -q --disable-pip-version-check \
-        'libvirt-python>=9.0.0' \
-        || echo "warning: libvirt-python did not build; the libvirt tests skip" >&2
-fi
+# The services start side by side, and beside the virtualenv's install:
+# none needs another (their apt-get calls take turns on a lock), and most
+# of each is downloading, compiling or waiting.  libvirt-python (the host
+# agent's extra) compiles against libvirt-dev, which the libvirt hosts'
+# script installs: its build starts once both that and the virtualenv are
+# there, while Gnocchi's server may still be installing.  Each job's
+# output goes to its log, printed whole when it ends.
+logs="$WA_STATE_DIR/setup-logs"
+rm -rf "$logs"
+mkdir -p "$logs"
+jobs_=() pids=()
+start_job() {  # start_job NAME COMMAND...: in the background, logged
+    local name=$1; shift
+    echo "==> $name (in the background; log: $logs/$name.log)"
+    ( rc=0; "$@" >"$logs/$name.log" 2>&1 || rc=$?; echo "$rc" >"$logs/$name.rc"
+      exit "$rc" ) &
+    jobs_+=("$name") pids+=($!)
+}
+# shellcheck disable=SC2317,SC2329  # run by start_job
+libvirt_python() {
+    local libvirt_job=$1
+    until [ -e "$logs/venv.rc" ] && [ -e "$logs/$libvirt_job.rc" ]; do
+        sleep 1
+    done
+    [ "$(cat "$logs/venv.rc")" = 0 ] || return 0
+    if [ ! -s "$WA_STATE_DIR/libvirt/hosts.json" ]; then
+        echo "no libvirt hosts: libvirt-python not needed"
+    elif "$VENV/bin/python" -c "import libvirt" 2>/dev/null; then
+        echo "libvirt-python already in $VENV"
+    else
+        pip_step "$VENV" "libvirt-python (the host-agent extra)" \
+            'libvirt-python>=9.0.0'
+        "$VENV/bin/python" -c "import libvirt" 2>/dev/null || echo \
+            "warning: libvirt-python did not build; the libvirt tests skip"
+    fi
+}
+start_job venv ensure_venv "$VENV" requirements.txt test-requirements.txt
+libvirt_job=
+for script in "${services[@]}"; do
+    name="$(basename "$script" .sh)-up"
+    start_job "$name" bash "$script" up
+    case "$script" in *libvirt*) libvirt_job=$name ;; esac
+done
+[ -z "$libvirt_job" ] || start_job libvirt-python libvirt_python "$libvirt_job"
+setup_rc=0
+for i in "${!jobs_[@]}"; do
+    rc=0
+    wait "${pids[$i]}" || rc=$?
+    echo "==> ${jobs_[$i]}: exit $rc"
+    sed 's/^/    /' "$logs/${jobs_[$i]}.log"
+    [ "$rc" -eq 0 ] || setup_rc=$rc
+done
+echo "==> set up in $(( $(date +%s) - started )) s"
+[ "$setup_rc" -eq 0 ] || exit "$setup_rc"
+export PATH="$PWD/$VENV/bin:$PATH"
 
 echo "==> ruff"
 ruff check .
@@ -53,12 +145,14 @@ mypy
 echo "==> lint-imports (layer contracts)"
 lint-imports --no-cache
 
+say_seed
 echo "==> pytest"
 # the hardening cases' outcomes and records (tests/hardening.py)
 export WA_HARDENING_LOG="$WA_STATE_DIR/hardening.jsonl"
 rm -f "$WA_HARDENING_LOG"
 set +e
-python -m pytest -q -p no:cacheprovider --timeout=900 "$@"
+python -m pytest -q -p no:cacheprovider --timeout=900 --durations=15 \
+    "${seed_args[@]}" "$@"
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then

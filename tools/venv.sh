@@ -25,17 +25,35 @@ ensure_venv() {
         echo "==> virtualenv $dir is up to date"
         return 0
     fi
-    echo "==> installing requirements into $dir (first run: a few minutes)"
+    echo "==> installing into $dir (first run: a few minutes; pip's" \
+         "output goes to $dir/pip.log)"
     local args=()
     for req in "$@"; do args+=(-r "$req"); done
-    "$dir/bin/python" -m pip install -q --disable-pip-version-check \
-        -U pip 2>&1 | grep -v "^WARNING: Location" || true
-    "$dir/bin/python" -m pip install -q --disable-pip-version-check \
-        "${args[@]}" 2>&1 | grep -v "^WARNING: Location" || true
-    "$dir/bin/python" -m pip install -q --disable-pip-version-check \
-        --no-deps -e . 2>&1 | grep -v "^WARNING: Location" || true
-    # pip's own exit status is hidden by the filter: check the result
+    : > "$dir/pip.log"
+    pip_step "$dir" "pip (upgrade)" -U pip
+    pip_step "$dir" "the requirements in $*" "${args[@]}"
+    pip_step "$dir" "watcher-adaptive itself (editable, no deps)" \
+        --no-deps -e .
+    # a step that failed said so: what counts is that all of it imports
     "$dir/bin/python" -c "import watcher_adaptive, numpy, pandas, sklearn" \
-        || { echo "error: installation into $dir failed" >&2; return 1; }
+        || { echo "error: installation into $dir failed; the end of" \
+                  "$dir/pip.log:" >&2
+             tail -n 40 "$dir/pip.log" >&2; return 1; }
     echo "$want" > "$stamp"
+}
+
+# pip_step DIR WHAT PIP_ARGS...: one line saying what is installed; pip's
+# own output (builds' setuptools deprecation warnings: a hundred lines
+# and more on a first install) goes to DIR/pip.log, shown when it fails
+pip_step() {
+    local dir=$1 what=$2; shift 2
+    local t0=$SECONDS
+    printf '    %s ... ' "$what"
+    if "$dir/bin/python" -m pip install -q --disable-pip-version-check \
+            "$@" >>"$dir/pip.log" 2>&1; then
+        echo "done ($(( SECONDS - t0 )) s)"
+    else
+        echo "FAILED (see $dir/pip.log)"
+        tail -n 20 "$dir/pip.log" >&2
+    fi
 }

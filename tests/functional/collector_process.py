@@ -111,7 +111,10 @@ def landed(client, resource_id: str, timeout_s: float = 90.0,
     return total
 
 
-def make_instances(client, *ids: str) -> None:
+def make_instances(client, owned, *ids: str) -> None:
+    """Create ``ids`` as instances owned by the test (``owned``: the
+    ``gnocchi_instances`` fixture, which deletes them afterwards)."""
+    owned.adopt(*ids)
     for rid in ids:
         client.resource.create("instance", {"id": rid})
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -84,19 +85,87 @@ def seed_instances(ids: list[str], archive_policy: str,
     return True
 
 
-def wait_for_points(client, resource_id: str, metric: str, n: int,
-                    timeout_s: float = 90.0) -> None:
-    """Block until metricd has aggregated ``n`` points of ``metric``."""
+def wait_for_measures(client, expected: dict[tuple[str, str], int],
+                      timeout_s: float = 180.0,
+                      granularity: int = 300) -> None:
+    """Block until every ``(resource_id, metric)`` of ``expected`` has at
+    least its number of aggregated points (``mean`` at ``granularity``).
+
+    Each read asks with ``refresh=true``: the API aggregates that
+    metric's waiting measures itself, so the wait is on exactly the
+    metrics the test reads, not on gnocchi-metricd's backlog, which
+    other tests' (or the 10,000-VM test's) metrics may fill.  On the
+    deadline it names every metric short of its points."""
+    from gnocchiclient import exceptions as gexc
+
+    pending = dict(expected)
+    got: dict[tuple[str, str], int | str] = {}
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        points = client.metric.get_measures(
-            metric, resource_id=resource_id, granularity=300,
-            aggregation="mean")
-        if len(points) >= n:
+    while pending:
+        for (rid, metric), n in list(pending.items()):
+            try:
+                points = client.metric.get_measures(
+                    metric, resource_id=rid, granularity=granularity,
+                    aggregation="mean", refresh=True)
+            except (gexc.ClientException, OSError) as exc:
+                # e.g. 503 while metricd holds the metric's lock
+                got[rid, metric] = f"{type(exc).__name__}: {exc}"
+                continue
+            got[rid, metric] = len(points)
+            if len(points) >= n:
+                del pending[rid, metric]
+        if not pending:
             return
+        if time.monotonic() > deadline:
+            missing = ", ".join(
+                f"{m} of {r}: {got.get((r, m))} of {n} points"
+                for (r, m), n in sorted(pending.items()))
+            raise AssertionError(
+                f"Gnocchi did not aggregate {len(pending)} of "
+                f"{len(expected)} metric(s) within {timeout_s:.0f} s: "
+                f"{missing}")
         time.sleep(0.5)
-    raise AssertionError(f"gnocchi-metricd did not process {metric} of "
-                         f"{resource_id} within {timeout_s} s")
+
+
+def wait_for_points(client, resource_id: str, metric: str, n: int,
+                    timeout_s: float = 180.0) -> None:
+    """:func:`wait_for_measures` for one metric."""
+    wait_for_measures(client, {(resource_id, metric): n}, timeout_s)
+
+
+def delete_instances(client, ids: list[str], chunk: int = 500) -> None:
+    """Delete ``instance`` resources (and so their metrics) by id, a
+    batch request per ``chunk``; ids Gnocchi does not hold are fine."""
+    for lo in range(0, len(ids), chunk):
+        client.resource.batch_delete(
+            {"in": {"id": list(ids[lo:lo + chunk])}},
+            resource_type="instance")
+
+
+class OwnedInstances:
+    """The ``instance`` resources one test creates in the shared Gnocchi:
+    fresh ids, deleted when the test ends (passed or not), so that no
+    test reads, waits on or depends on another's."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+
+    def new(self, n: int = 1) -> list[str]:
+        """``n`` fresh instance ids, owned by this test."""
+        ids = [str(uuid.uuid4()) for _ in range(n)]
+        self.ids += ids
+        return ids
+
+    def adopt(self, *ids: str) -> None:
+        """Own ids made elsewhere (deleted with the others)."""
+        self.ids += [i for i in ids if i not in self.ids]
+
+
+@pytest.fixture
+def gnocchi_instances(gnocchi_client):
+    owned = OwnedInstances()
+    yield owned
+    delete_instances(gnocchi_client, owned.ids)
 
 
 @pytest.fixture(scope="module")

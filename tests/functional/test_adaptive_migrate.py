@@ -385,10 +385,10 @@ def _host_port(url: str) -> tuple[str, int]:
                                                ("hang", 2)])
 def test_outcome_lands_in_gnocchi_as_migration_history(
         agent, nova_api, rabbit_transport_url, dest, gnocchi_client,
-        behaviour, outcome):
+        gnocchi_instances, behaviour, outcome):
     from watcher_adaptive.adapters import migration_history as mh
 
-    vm = str(uuid.uuid4())
+    vm = gnocchi_instances.new()[0]
     gnocchi_client.resource.create("instance", {"id": vm})
     nova_api.add_server(vm, SOURCE)
     nova_api.behaviour = behaviour

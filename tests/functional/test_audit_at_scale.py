@@ -34,6 +34,7 @@ import uuid
 import numpy as np
 import pytest
 
+from tests.functional.conftest import delete_instances
 from tests.functional.conftest import seed_instances
 from tests.unit.strategy import builders
 from tests.unit.strategy.builders import AUDIT
@@ -84,7 +85,8 @@ def _levels(n: int) -> np.ndarray:
 @pytest.fixture(scope="module")
 def loaded(gnocchi_client):
     """10,000 instances with ``HISTORY`` CPU points ending one step before
-    ``stop`` (the audit's clock), processed by gnocchi-metricd."""
+    ``stop`` (the audit's clock), processed by gnocchi-metricd; deleted
+    afterwards."""
     _ensure_policy(gnocchi_client)
     run = uuid.uuid4()              # fresh instances on every run
     ids = [str(uuid.uuid5(run, f"vm-{i}")) for i in range(N_VMS)]
@@ -97,23 +99,30 @@ def loaded(gnocchi_client):
     # the cumulative counters start at some large value, as a VM's after
     # a long uptime (any start does: the audit reads rates)
     start_ns = np.full(N_VMS, float(stop - HISTORY * STEP) * 2e9)
-    writer = gnocchi.GnocchiWriter(gnocchi_client, POLICY, chunk_size=500,
-                                   parallel=4)
-    started = time.monotonic()
-    seeded = seed_instances(ids, POLICY)
-    writer.load(ids, times, cores, cpu_ns_start=start_ns,
-                create=not seeded)
-    load_s = time.monotonic() - started
-    processed_s = gnocchi.wait_processed(gnocchi_client, 600)
-    print(f"\nloaded {N_VMS:,} instances x {HISTORY} CPU points in "
-          f"{load_s:.0f} s ({N_VMS / load_s:.0f} instances/s, resources "
-          f"{'through the indexer' if seeded else 'through the API'}); "
-          f"gnocchi-metricd done {processed_s:.0f} s later")
-    # what push_usage wrote last, and the rates the audit should read
-    last_ns = start_ns + (cores[:, 1:] * STEP * 1e9).sum(axis=1)
-    return types.SimpleNamespace(
-        ids=ids, stop=stop, truth=cores[:, 1:], last_ns=last_ns,
-        load_s=load_s, processed_s=processed_s, seeded=seeded)
+    # the 10,000 instances are deleted when the module ends, passed,
+    # failed or interrupted: left in the shared Gnocchi they made every
+    # later test that lists instances (the training job) read them all
+    try:
+        writer = gnocchi.GnocchiWriter(gnocchi_client, POLICY,
+                                       chunk_size=500, parallel=4)
+        started = time.monotonic()
+        seeded = seed_instances(ids, POLICY)
+        writer.load(ids, times, cores, cpu_ns_start=start_ns,
+                    create=not seeded)
+        load_s = time.monotonic() - started
+        processed_s = gnocchi.wait_processed(gnocchi_client, 600)
+        via = "through the indexer" if seeded else "through the API"
+        print(f"\nloaded {N_VMS:,} instances x {HISTORY} CPU points in "
+              f"{load_s:.0f} s ({N_VMS / load_s:.0f} instances/s, "
+              f"resources {via}); gnocchi-metricd done "
+              f"{processed_s:.0f} s later")
+        # what push_usage wrote last, and the rates the audit should read
+        last_ns = start_ns + (cores[:, 1:] * STEP * 1e9).sum(axis=1)
+        yield types.SimpleNamespace(
+            ids=ids, stop=stop, truth=cores[:, 1:], last_ns=last_ns,
+            load_s=load_s, processed_s=processed_s, seeded=seeded)
+    finally:
+        delete_instances(gnocchi_client, ids)
 
 
 def _ingest(endpoint: str, ids: list[str], last_ns: np.ndarray, stop: int,

@@ -75,13 +75,13 @@ def _all_counted(sent: dict[str, dict]):
 
 @pytest.mark.hardening("collector-flood")
 def test_fifty_guests_flooding_one_collector(
-        tmp_path, gnocchi_client, gnocchi_endpoint, profile_policy,
-        agent_pyz, hardening):
+        tmp_path, gnocchi_client, gnocchi_instances, gnocchi_endpoint,
+        profile_policy, agent_pyz, hardening):
     agents = [str(uuid.uuid4()) for _ in range(AGENTS)]
     steady = [str(uuid.uuid4()) for _ in range(STEADY)]
     flooders = [str(uuid.uuid4()) for _ in range(FLOODERS)]
     every = agents + steady + flooders
-    make_instances(gnocchi_client, *every)
+    make_instances(gnocchi_client, gnocchi_instances, *every)
     col = Collector(tmp_path, gnocchi_endpoint, every,
                     records_per_minute=RECORDS_PER_MINUTE, burst=BURST)
     try:

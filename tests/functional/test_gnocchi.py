@@ -9,7 +9,7 @@ import uuid
 import numpy as np
 import pytest
 
-from tests.functional.conftest import wait_for_points
+from tests.functional.conftest import wait_for_measures
 from watcher_adaptive.adapters import gnocchi
 from watcher_adaptive.exceptions import MetricSourceError
 
@@ -22,6 +22,18 @@ def _grid(n: int):
     return np.arange(now - n * STEP, now, STEP).astype("datetime64[s]")
 
 
+def _wait(client, ids, cpu, memory=None):
+    """Until Gnocchi has aggregated every point of every metric the test
+    reads: cpu and, when written, memory.usage (mean at 300 s: one point
+    per finite sample)."""
+    expected = {(rid, "cpu"): int(np.isfinite(row).sum())
+                for rid, row in zip(ids, cpu, strict=True)}
+    if memory is not None:
+        expected.update({(rid, "memory.usage"): int(np.isfinite(row).sum())
+                         for rid, row in zip(ids, memory, strict=True)})
+    wait_for_measures(client, expected)
+
+
 def _window(times):
     start = datetime.datetime.fromtimestamp(
         int(times[0].astype(np.int64)) - STEP, datetime.timezone.utc)
@@ -30,8 +42,8 @@ def _window(times):
     return start, stop
 
 
-def _load(client, cpu, memory=None, vcpus=2):
-    ids = [str(uuid.uuid4()) for _ in range(cpu.shape[0])]
+def _load(client, owned, cpu, memory=None, vcpus=2):
+    ids = owned.new(cpu.shape[0])
     writer = gnocchi.GnocchiWriter(client)
     assert writer.ensure_instances(
         [{"id": i, "vcpus": vcpus, "display_name": f"vm-{k}"}
@@ -41,15 +53,15 @@ def _load(client, cpu, memory=None, vcpus=2):
     return ids, times
 
 
-def test_usage_round_trips_with_gaps_and_missing_metrics(gnocchi_client):
+def test_usage_round_trips_with_gaps_and_missing_metrics(gnocchi_client,
+                                                        gnocchi_instances):
     t = 12
     cpu = np.array([np.full(t, 0.5), np.linspace(0.1, 1.9, t),
                     np.r_[np.full(6, 0.25), np.full(6, np.nan)]])
     memory = np.array([np.full(t, 1024.0), np.full(t, 2048.0),
                        np.full(t, np.nan)])
-    ids, times = _load(gnocchi_client, cpu, memory)
-    for rid, n in zip(ids, (t - 1, t - 1, 5), strict=True):
-        wait_for_points(gnocchi_client, rid, "cpu", n + 1)
+    ids, times = _load(gnocchi_client, gnocchi_instances, cpu, memory)
+    _wait(gnocchi_client, ids, cpu, memory)
     start, stop = _window(times)
     window = gnocchi.GnocchiMetricSource(gnocchi_client).read_usage(
         ids, start, stop, STEP)
@@ -69,11 +81,11 @@ def test_usage_round_trips_with_gaps_and_missing_metrics(gnocchi_client):
     assert np.nanmax(mem[0]) == 1024.0 and np.all(np.isnan(mem[2]))
 
 
-def test_request_count_does_not_grow_per_instance(gnocchi_client):
+def test_request_count_does_not_grow_per_instance(gnocchi_client,
+                                                  gnocchi_instances):
     cpu = np.full((30, 4), 0.3)
-    ids, times = _load(gnocchi_client, cpu)
-    for rid in ids:
-        wait_for_points(gnocchi_client, rid, "cpu", 4)
+    ids, times = _load(gnocchi_client, gnocchi_instances, cpu)
+    _wait(gnocchi_client, ids, cpu)
     start, stop = _window(times)
     small = gnocchi.GnocchiMetricSource(gnocchi_client, chunk_size=500)
     assert small.read_usage(ids[:3], start, stop, STEP).requests == 1
@@ -99,7 +111,8 @@ def test_unreachable_gnocchi_raises_a_clear_error():
         source.read_usage(["x"], start, stop, STEP)
 
 
-def test_watchers_own_gnocchi_helper_reads_what_we_wrote(gnocchi_client):
+def test_watchers_own_gnocchi_helper_reads_what_we_wrote(gnocchi_client,
+                                                        gnocchi_instances):
     from watcher.decision_engine.datasources import gnocchi as wgnocchi
     from watcher.decision_engine.model import element
 
@@ -107,8 +120,8 @@ def test_watchers_own_gnocchi_helper_reads_what_we_wrote(gnocchi_client):
 
     watcher_bridge._ensure_watcher_conf()
     cpu = np.full((1, 6), 1.5)  # cores in use of a 2-vCPU instance
-    ids, _ = _load(gnocchi_client, cpu, vcpus=2)
-    wait_for_points(gnocchi_client, ids[0], "cpu", 6)
+    ids, _ = _load(gnocchi_client, gnocchi_instances, cpu, vcpus=2)
+    _wait(gnocchi_client, ids, cpu)
 
     class Clients:  # what GnocchiHelper takes: an object with gnocchi()
         def gnocchi(self):

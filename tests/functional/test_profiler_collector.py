@@ -23,11 +23,11 @@ pytestmark = [pytest.mark.functional, pytest.mark.slow]
 
 
 def test_agents_to_gnocchi_with_a_hostile_guest_beside_them(
-        tmp_path, gnocchi_client, gnocchi_endpoint, profile_policy,
-        agent_pyz):
+        tmp_path, gnocchi_client, gnocchi_instances, gnocchi_endpoint,
+        profile_policy, agent_pyz):
     good = [str(uuid.uuid4()) for _ in range(2)]
     hostile = str(uuid.uuid4())
-    make_instances(gnocchi_client, *good, hostile)
+    make_instances(gnocchi_client, gnocchi_instances, *good, hostile)
     col = Collector(tmp_path, gnocchi_endpoint, good + [hostile])
     try:
         agents = [run_agent(agent_pyz, col.socket(g), 6) for g in good]
@@ -71,10 +71,10 @@ def test_agents_to_gnocchi_with_a_hostile_guest_beside_them(
 
 @pytest.mark.hardening("gnocchi-collector")
 def test_gnocchi_outage_spools_and_the_bound_is_counted(
-        tmp_path, gnocchi_client, gnocchi_endpoint, profile_policy,
-        agent_pyz, hardening):
+        tmp_path, gnocchi_client, gnocchi_instances, gnocchi_endpoint,
+        profile_policy, agent_pyz, hardening):
     guest = str(uuid.uuid4())
-    make_instances(gnocchi_client, guest)
+    make_instances(gnocchi_client, gnocchi_instances, guest)
     url = urllib.parse.urlsplit(gnocchi_endpoint)
     proxy = TcpProxy(url.hostname, url.port)        # not started: down
     col = Collector(tmp_path, proxy.url, [guest], spool_max_records=4)
@@ -101,10 +101,10 @@ def test_gnocchi_outage_spools_and_the_bound_is_counted(
 
 
 def test_records_of_an_instance_gnocchi_does_not_know_yet_wait(
-        tmp_path, gnocchi_client, gnocchi_endpoint, profile_policy,
-        agent_pyz):
+        tmp_path, gnocchi_client, gnocchi_instances, gnocchi_endpoint,
+        profile_policy, agent_pyz):
     known, newcomer = str(uuid.uuid4()), str(uuid.uuid4())
-    make_instances(gnocchi_client, known)
+    make_instances(gnocchi_client, gnocchi_instances, known)
     col = Collector(tmp_path, gnocchi_endpoint, [known, newcomer],
                     unknown_instance_retry=1)
     try:
@@ -115,7 +115,7 @@ def test_records_of_an_instance_gnocchi_does_not_know_yet_wait(
         waiting = col.wait(lambda s: s["pushed"] == 3 and
                            s["spool_depth"] == 3)
         assert waiting["lost"] == 0
-        make_instances(gnocchi_client, newcomer)
+        make_instances(gnocchi_client, gnocchi_instances, newcomer)
         col.wait(lambda s: s["pushed"] == 6 and s["spool_depth"] == 0)
     finally:
         assert col.stop() == 0

@@ -45,14 +45,14 @@ def _agent_answers(hosts, name, timeout_s=120.0) -> bool:
 
 @pytest.mark.timeout(600)
 def test_records_read_through_qemu_guest_agent_land_in_gnocchi(
-        tmp_path, libvirt_hosts_env, gnocchi_client, gnocchi_endpoint,
-        profile_policy, guest):
+        tmp_path, libvirt_hosts_env, gnocchi_client, gnocchi_instances,
+        gnocchi_endpoint, profile_policy, guest):
     hosts = libvirt_hosts_env
     lh.start_guest(hosts, guest, "A")
     assert _agent_answers(hosts, guest), "qemu-ga never answered"
     with lh.connection(hosts, "A") as conn:
         instance = conn.lookupByName(guest).UUIDString()
-    make_instances(gnocchi_client, instance)
+    make_instances(gnocchi_client, gnocchi_instances, instance)
     col = Collector(tmp_path, gnocchi_endpoint, [], channel="qemu-ga",
                     guest_discovery="libvirt",
                     libvirt_uri=hosts["hosts"]["A"]["uri"],

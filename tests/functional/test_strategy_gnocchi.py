@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import time
-import uuid
 
 import jsonschema
 import numpy as np
 import pytest
 
-from tests.functional.conftest import wait_for_points
+from tests.functional.conftest import wait_for_measures
 from tests.unit.strategy import builders
 from tests.unit.strategy.builders import AUDIT
 from watcher_adaptive.adapters import gnocchi
@@ -18,15 +17,15 @@ pytestmark = pytest.mark.functional
 SAMPLES = 12
 
 
-def _cluster(client, cores_by_host: dict[str, list[np.ndarray]]):
-    """Write each VM's usage (cores in use of a 2-vCPU VM) to Gnocchi and
-    return the matching Watcher model."""
+def _cluster(client, owned, cores_by_host: dict[str, list[np.ndarray]]):
+    """Write each VM's usage (cores in use of a 2-vCPU VM) to Gnocchi, as
+    instances the test owns, and return the matching Watcher model."""
     hosts = {name: {} for name in cores_by_host}
     vms: dict[str, dict] = {}
     ids, series = [], []
     for host, per_vm in cores_by_host.items():
         for cores in per_vm:
-            rid = str(uuid.uuid4())
+            rid = owned.new()[0]
             vms[rid] = {"host": host, "uuid": rid}
             ids.append(rid)
             series.append(cores)
@@ -36,8 +35,7 @@ def _cluster(client, cores_by_host: dict[str, list[np.ndarray]]):
     times = np.arange(now - SAMPLES * 300, now, 300).astype(
         "datetime64[s]")
     writer.push_usage(ids, times, np.array(series))
-    for rid in ids:
-        wait_for_points(client, rid, "cpu", SAMPLES)
+    wait_for_measures(client, {(rid, "cpu"): SAMPLES for rid in ids})
     return builders.make_model(hosts, vms)
 
 
@@ -60,11 +58,12 @@ def _execute(tmp_path, client, model, **params):
 
 
 def test_cluster_about_to_overload_gets_a_valid_plan(tmp_path,
-                                                     gnocchi_client):
+                                                     gnocchi_client,
+                                                     gnocchi_instances):
     from watcher.applier.actions import migration
 
     rising = np.linspace(1.0, 1.8, SAMPLES)  # of 2 vCPUs
-    model = _cluster(gnocchi_client, {
+    model = _cluster(gnocchi_client, gnocchi_instances, {
         "cmp-1": [rising] * 5,                   # 9 of 8 cores at the end
         "cmp-2": [np.full(SAMPLES, 0.2)],
         "cmp-3": [np.full(SAMPLES, 0.2)]})
@@ -81,8 +80,9 @@ def test_cluster_about_to_overload_gets_a_valid_plan(tmp_path,
     assert strategy.forecast.source == "reactive"
 
 
-def test_calm_cluster_gets_an_empty_plan(tmp_path, gnocchi_client):
-    model = _cluster(gnocchi_client, {
+def test_calm_cluster_gets_an_empty_plan(tmp_path, gnocchi_client,
+                                         gnocchi_instances):
+    model = _cluster(gnocchi_client, gnocchi_instances, {
         "cmp-1": [np.full(SAMPLES, 0.4)] * 3,
         "cmp-2": [np.full(SAMPLES, 0.5)] * 3})
     strategy, solution = _execute(tmp_path, gnocchi_client, model)
@@ -129,14 +129,15 @@ def _audit_through(tmp_path, proxy, model, timeout_s=2.0):
 
 @pytest.mark.hardening("gnocchi-audit")
 def test_gnocchi_slow_5xx_hung_or_down_during_an_audit(
-        tmp_path, gnocchi_client, faulty_gnocchi, hardening):
+        tmp_path, gnocchi_client, gnocchi_instances, faulty_gnocchi,
+        hardening):
     """Gnocchi slow (within the timeout), answering 503, hung (beyond
     the timeout) or down while an audit reads it: slow still plans; the
     others end the audit with a clear error in bounded time, no plan and
     no half-written move journal (Watcher then marks the audit
     FAILED)."""
     rising = np.linspace(1.0, 1.8, SAMPLES)
-    model = _cluster(gnocchi_client, {
+    model = _cluster(gnocchi_client, gnocchi_instances, {
         "cmp-1": [rising] * 5, "cmp-2": [np.full(SAMPLES, 0.2)],
         "cmp-3": [np.full(SAMPLES, 0.2)]})
     faulty_gnocchi.delay_s = 0.5

@@ -3,12 +3,11 @@ planning on the model it saved."""
 from __future__ import annotations
 
 import time
-import uuid
 
 import numpy as np
 import pytest
 
-from tests.functional.conftest import wait_for_points
+from tests.functional.conftest import wait_for_measures
 from tests.unit.strategy import builders
 from tests.unit.strategy.builders import AUDIT
 from watcher_adaptive.adapters import gnocchi
@@ -19,10 +18,11 @@ STEP = 300
 
 
 def test_train_job_reads_incrementally_and_the_strategy_uses_its_model(
-        tmp_path, gnocchi_endpoint, gnocchi_client, capsys):
+        tmp_path, gnocchi_endpoint, gnocchi_client, gnocchi_instances,
+        capsys):
     rng = np.random.default_rng(5)
     n, t = 12, 72
-    ids = [str(uuid.uuid4()) for _ in range(n)]
+    ids = gnocchi_instances.new(n)
     writer = gnocchi.GnocchiWriter(gnocchi_client)
     writer.ensure_instances([{"id": i, "vcpus": 2} for i in ids])
     now = int(time.time()) // STEP * STEP
@@ -30,8 +30,10 @@ def test_train_job_reads_incrementally_and_the_strategy_uses_its_model(
     level = rng.uniform(0.2, 1.6, (n, 1))
     cores = np.clip(level + rng.normal(0, 0.15, (n, t)), 0, 2)
     writer.push_usage(ids, times, cores, np.full((n, t), 1024.0))
-    for rid in ids:
-        wait_for_points(gnocchi_client, rid, "cpu", t)
+    # the job and the strategy read both metrics
+    wait_for_measures(gnocchi_client, {
+        (rid, metric): t for rid in ids for metric in ("cpu",
+                                                        "memory.usage")})
     hist, model = tmp_path / "history.npz", tmp_path / "model"
     argv = ["train", "--gnocchi", gnocchi_endpoint, "--history", str(hist),
             "--model", str(model), "--hours", str(t * STEP / 3600 + 1)]

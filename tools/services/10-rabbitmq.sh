@@ -10,6 +10,9 @@
 # the tests that restart a broker for real (never the shared one):
 # $STATE/private_transport_url; 'private-restart' stops and starts it.
 set -euo pipefail
+# tools/run-tests.sh starts the services side by side: their apt-get
+# runs take turns (apt-get update's lists lock does not wait like dpkg's)
+APT_LOCK=(flock "${TMPDIR:-/tmp}/watcher-adaptive-apt.lock")
 STATE=${WA_STATE_DIR:-${TMPDIR:-/tmp}/watcher-adaptive-state}/rabbitmq
 PRIVATE_PORT=5673
 NODE=wa-test@localhost
@@ -68,8 +71,8 @@ start_private() {  # start_private FAIL: FAIL reason runs when it cannot
             [ ! -x /usr/lib/rabbitmq/bin/rabbitmq-server ]; then
         command -v apt-get >/dev/null || "$fail" "no apt-get to install rabbitmq-server"
         export DEBIAN_FRONTEND=noninteractive
-        if ! { apt-get -o DPkg::Lock::Timeout=600 update -q >/dev/null &&
-               apt-get -o DPkg::Lock::Timeout=600 install -y -q \
+        if ! { "${APT_LOCK[@]}" apt-get -o DPkg::Lock::Timeout=600 update -q >/dev/null &&
+               "${APT_LOCK[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y -q \
                    --no-install-recommends rabbitmq-server >/dev/null; }; then
             "$fail" "apt-get install rabbitmq-server failed"
         fi

@@ -7,11 +7,16 @@
 # dir.  The server lives in its own virtualenv so that it never mixes
 # with the project's.  See tools/services/README.rst for the contract.
 set -euo pipefail
+# tools/run-tests.sh starts the services side by side: their apt-get
+# runs take turns (apt-get update's lists lock does not wait like dpkg's)
+APT_LOCK=(flock "${TMPDIR:-/tmp}/watcher-adaptive-apt.lock")
 STATE=${WA_STATE_DIR:-${TMPDIR:-/tmp}/watcher-adaptive-state}/gnocchi
 PORT=${WA_GNOCCHI_PORT:-8041}
 PG_PRIVATE_PORT=${WA_PG_PORT:-5439}
 PYTHON=${PYTHON:-python3}
-PKGS="gnocchi==4.7.1 gnocchiclient==7.2.0 uwsgi==2.0.28 psycopg2-binary==2.9.10 oslo.db sqlalchemy sqlalchemy-utils alembic"
+# pyuwsgi: uWSGI as a binary wheel, the same server and ``uwsgi`` command
+# as the uwsgi sdist, which compiled for 2-5 minutes on a fresh machine
+PKGS="gnocchi==4.7.1 gnocchiclient==7.2.0 pyuwsgi==2.0.30.post1 psycopg2-binary==2.9.10 oslo.db sqlalchemy sqlalchemy-utils alembic"
 mkdir -p "$STATE"
 started=$(date +%s)
 say() { echo "[gnocchi $(( $(date +%s) - started ))s] $*"; }
@@ -44,8 +49,8 @@ stop_pid() {  # stop_pid name pidfile signal
 apt_install() {
     command -v apt-get >/dev/null || return 1
     export DEBIAN_FRONTEND=noninteractive
-    apt-get -o DPkg::Lock::Timeout=600 update -q >/dev/null
-    apt-get -o DPkg::Lock::Timeout=600 install -y -q "$@" >/dev/null
+    "${APT_LOCK[@]}" apt-get -o DPkg::Lock::Timeout=600 update -q >/dev/null
+    "${APT_LOCK[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y -q "$@" >/dev/null
 }
 
 port_busy() {  # port_busy port: something listens on 127.0.0.1:port
@@ -71,7 +76,7 @@ up() {
     # what an earlier, failed 'up' of this state directory left running
     stop_pid gnocchi-api "$STATE/api.pid" INT
     stop_pid gnocchi-metricd "$STATE/metricd.pid" TERM
-    # build tools for uwsgi, curl and psql
+    # build tools (for the host agent's libvirt-python), curl and psql
     if ! command -v gcc >/dev/null || ! command -v curl >/dev/null \
         || ! command -v psql >/dev/null \
         || [ ! -e "$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')/Python.h" ]; then
@@ -82,9 +87,11 @@ up() {
     if [ "$(cat "$STATE/venv.stamp" 2>/dev/null)" != "$PKGS" ]; then
         rm -rf "$STATE/venv"
         "$PYTHON" -m venv "$STATE/venv"
+        say "installing the server virtualenv: $PKGS (log: $STATE/pip.log)"
+        # pip's output (builds' setuptools deprecation warnings) to a log
         # shellcheck disable=SC2086  # PKGS is a list: split it
-        "$STATE/venv/bin/pip" install -q $PKGS 2>&1 \
-            | grep -v "^WARNING: Location" || true
+        "$STATE/venv/bin/pip" install -q --disable-pip-version-check $PKGS \
+            >"$STATE/pip.log" 2>&1 || tail -n 20 "$STATE/pip.log" >&2
         "$STATE/venv/bin/python" -c "import gnocchi, psycopg2" \
             || unavailable "pip could not install $PKGS"
         echo "$PKGS" > "$STATE/venv.stamp"

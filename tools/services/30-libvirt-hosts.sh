@@ -23,6 +23,9 @@
 # Writes $STATE/hosts.json, or $STATE/unavailable (the reason) and exits 0.
 # See tools/services/README.rst for the contract.
 set -Eeuo pipefail
+# tools/run-tests.sh starts the services side by side: their apt-get
+# runs take turns (apt-get update's lists lock does not wait like dpkg's)
+APT_LOCK=(flock "${TMPDIR:-/tmp}/watcher-adaptive-apt.lock")
 STATE=${WA_STATE_DIR:-${TMPDIR:-/tmp}/watcher-adaptive-state}/libvirt
 GUEST_MEM_MIB=${WA_GUEST_MEM_MIB:-192}
 # namespace / interface names are per state directory, so two checkouts
@@ -75,8 +78,8 @@ installed() {
 apt_install() {
     command -v apt-get >/dev/null || return 1
     export DEBIAN_FRONTEND=noninteractive
-    apt-get -o DPkg::Lock::Timeout=600 update -q >/dev/null
-    apt-get -o DPkg::Lock::Timeout=600 install -y -q \
+    "${APT_LOCK[@]}" apt-get -o DPkg::Lock::Timeout=600 update -q >/dev/null
+    "${APT_LOCK[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y -q \
         --no-install-recommends "$@" >/dev/null
 }
 
@@ -97,7 +100,7 @@ add_qemu_guest_agent() {  # add_qemu_guest_agent GUEST_DIR
     local g=$1 bin lib
     if [ ! -x "$g/qemu-ga" ]; then
         rm -rf "$g/qga" && mkdir -p "$g/qga"
-        (cd "$g/qga" && apt-get download -q qemu-guest-agent >/dev/null 2>&1) \
+        (cd "$g/qga" && "${APT_LOCK[@]}" apt-get download -q qemu-guest-agent >/dev/null 2>&1) \
             || { say "no qemu-guest-agent package: guests run without qemu-ga"; return 0; }
         dpkg -x "$g"/qga/qemu-guest-agent_*.deb "$g/qga/x"
         cp "$g/qga/x/usr/sbin/qemu-ga" "$g/qemu-ga"
@@ -121,7 +124,7 @@ build_guest() {
             | head -1)
         [ -n "$kver" ] || unavailable "no linux-image-*-cloud-amd64 in apt"
         rm -rf "$g/kern" && mkdir -p "$g/kern"
-        (cd "$g/kern" && apt-get download -q "$kver" >/dev/null 2>&1) \
+        (cd "$g/kern" && "${APT_LOCK[@]}" apt-get download -q "$kver" >/dev/null 2>&1) \
             || unavailable "apt-get download $kver failed"
         deb=$(ls "$g"/kern/linux-image-*.deb)
         dpkg -x "$deb" "$g/kern/x"
