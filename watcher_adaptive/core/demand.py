@@ -45,7 +45,7 @@ def reactive_forecast(history: np.ndarray, vm_capacity: np.ndarray,
         # all-NaN rows are handled below
         warnings.simplefilter("ignore", RuntimeWarning)
         mean = np.nanmean(recent, axis=1)
-        upper = np.nanquantile(recent, quantile, axis=1)
+        upper = row_nanquantile(recent, quantile)
         last = _last_finite(recent)
     expected = np.clip(np.where(none, 1.0, mean), 0.0, 1.0)
     upper = np.clip(np.where(none, 1.0, np.fmax(upper, last)), 0.0, 1.0)
@@ -55,6 +55,30 @@ def reactive_forecast(history: np.ndarray, vm_capacity: np.ndarray,
     return DemandForecast(expected=expected * size, upper=upper * size,
                           quantile=quantile, horizon_s=horizon_s,
                           source="reactive", cold_start=none)
+
+
+def row_nanquantile(values: np.ndarray, q: float) -> np.ndarray:
+    """``np.nanquantile(values, q, axis=1)`` (its default, linear
+    method, to the last bit), vectorised: numpy falls back to one Python
+    call per row when a row holds NaN, which made this rule most of an
+    audit's time (288 audits of 1,052 VMs: 37 s of 39)."""
+    vals = np.asarray(values, dtype=float)
+    n = np.isfinite(vals).sum(axis=1)
+    ordered = np.sort(vals, axis=1)  # NaN sort last
+    virtual = q * (n - 1).astype(float)
+    prev = np.floor(virtual)
+    gamma = virtual - prev
+    rows = np.arange(vals.shape[0])
+    lo = np.clip(prev.astype(np.int64), 0, None)
+    hi = np.clip(lo + 1, None, np.maximum(n - 1, 0))
+    a = ordered[rows, lo]
+    b = ordered[rows, hi]
+    diff = b - a
+    # numpy's _lerp: from the nearer end, so equal neighbours give
+    # exactly their value
+    out = np.where(gamma >= 0.5, b - diff * (1 - gamma), a + diff * gamma)
+    out[n == 0] = np.nan
+    return out
 
 
 def _last_finite(values: np.ndarray) -> np.ndarray:

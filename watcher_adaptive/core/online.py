@@ -122,8 +122,9 @@ class Seasonal:
         self.step = 0
         # forecasts waiting for their outcome: (due step, expected, scale)
         self.pending: collections.deque[_Pending] = collections.deque()
-        self.errors: collections.deque[float] = collections.deque(
-            maxlen=CONFORMAL_MEMORY)
+        # the last CONFORMAL_MEMORY standardised errors, oldest first (an
+        # array: a step scores about 6 x n_vms of them)
+        self.errors = np.empty(0)
 
     def _seasonal(self, slot: int) -> np.ndarray:
         return np.where(self.seen[:, slot], self.profile[:, slot], 0.0)
@@ -137,12 +138,14 @@ class Seasonal:
             miss = (y > self._last_upper).astype(float)
             self.offset[ok] += self.track * (miss[ok] - (1.0 - self.q))
         # score forecasts that come due now (their outcome is new data)
+        fresh_errors = [self.errors]
         while self.pending and self.pending[0][0] <= self.step:
             _, expected, scale = self.pending.popleft()
             ok = have & np.isfinite(expected) & (scale > 0)
             if ok.any():
-                self.errors.extend(((y[ok] - expected[ok])
-                                    / scale[ok]).tolist())
+                fresh_errors.append((y[ok] - expected[ok]) / scale[ok])
+        if len(fresh_errors) > 1:
+            self.errors = np.concatenate(fresh_errors)[-CONFORMAL_MEMORY:]
         season = self._seasonal(slot)
         base = y - season
         fresh = have & ~np.isfinite(self.level)
@@ -188,9 +191,9 @@ class Seasonal:
     def multiple(self, q: float) -> float:
         """The conformal multiple: the ``q`` quantile of standardised
         errors seen so far (a Gaussian guess while there are few)."""
-        if len(self.errors) < 50:
+        if self.errors.size < 50:
             return 1.28 if q >= 0.85 else 0.0
-        return float(np.quantile(np.fromiter(self.errors, float), q))
+        return float(np.quantile(self.errors, q))
 
 
 @dataclasses.dataclass

@@ -1,6 +1,8 @@
 """Reactive and model-based demand forecasts."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -30,3 +32,18 @@ def test_from_quantiles_interpolates_and_checks_range():
     with pytest.raises(ValueError, match="quantile"):
         demand.from_quantiles((0.5, 0.9), values[:, :2], np.ones(1), 0.95,
                               900.0)
+
+
+def test_row_nanquantile_is_numpys_to_the_last_bit():
+    rng = np.random.default_rng(5)
+    values = rng.random((400, 12))
+    values[rng.random(values.shape) < 0.3] = np.nan
+    values[:5] = np.nan                     # rows with no sample
+    values[5:10, :] = 0.25                  # constant rows
+    values[10:20, 1:] = np.nan              # one sample
+    for q in (0.5, 0.7, 0.9, 0.95):
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            expected = np.nanquantile(values, q, axis=1)
+        np.testing.assert_array_equal(demand.row_nanquantile(values, q),
+                                      expected)
