@@ -21,8 +21,8 @@ here reads history twice: each keeps a compact per-VM state.
 every forecaster at the audit's quantile on outcomes it did not see when
 it forecast, and uses the challenger only while its loss is clearly lower
 than the reactive rule's (by :data:`MARGIN`); otherwise the reactive rule
-speaks.  :attr:`Selector.last_choice` names which one did, for the
-action's reason.
+speaks; :meth:`Selector.forecast` returns, per VM, the name of the one
+that spoke, for the report and the action's reason.
 """
 from __future__ import annotations
 
@@ -234,7 +234,6 @@ class Selector:
         # (due step, quantile, {name: upper}) waiting for the outcome
         self.pending: collections.deque[_Scored] = collections.deque()
         self.step = 0
-        self.last_choice: dict[int, str] = {}
 
     def observe(self, values: np.ndarray, vm_group: np.ndarray) -> None:
         """One new sample per VM (NaN where none) and each VM's host
@@ -291,10 +290,8 @@ class Selector:
         upper = np.full(n, np.nan)
         chosen = np.empty(n, dtype=object)
         groups = np.unique(vm_group)
-        self.last_choice = {}
         for g in groups:
             name = self.choose(int(g))
-            self.last_choice[int(g)] = name
             sel = vm_group == g
             expected[sel] = outputs[name][0][sel]
             upper[sel] = outputs[name][1][sel]
@@ -308,12 +305,8 @@ class Selector:
 
 def combine(expected: np.ndarray, upper: np.ndarray,
             fallback_expected: np.ndarray, fallback_upper: np.ndarray
-            ) -> tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
-    """Fill VMs a forecaster has nothing for from the fallback; returns
-    ``(expected, upper, filled)``."""
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """Fill VMs a forecaster has nothing for from the fallback."""
     missing = ~(np.isfinite(expected) & np.isfinite(upper))
-    if not missing.any():
-        return expected, upper, None
-    e = np.where(missing, fallback_expected, expected)
-    u = np.where(missing, fallback_upper, upper)
-    return e, u, missing
+    return (np.where(missing, fallback_expected, expected),
+            np.where(missing, fallback_upper, upper))

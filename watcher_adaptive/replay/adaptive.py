@@ -217,9 +217,9 @@ class AdaptiveReplay(api.ReplayStrategy):
                                             self.settings.quantile,
                                             self.settings.horizon_s,
                                             window=self.settings.window)
-        expected, upper, _ = online.combine(expected, upper,
-                                            fallback.expected,
-                                            fallback.upper)
+        expected, upper = online.combine(expected, upper,
+                                         fallback.expected,
+                                         fallback.upper)
         upper = np.clip(np.maximum(upper, expected), 0.0, 1.0)
         expected = np.clip(expected, 0.0, 1.0)
         for name in chosen[view.vm_host >= 0]:
