@@ -99,10 +99,26 @@ def run_all(trace: TraceSet, strategies: Sequence[api.ReplayStrategy],
 
         run = scenario.engine.run(strategy, report)
         runs.append(dataclasses.replace(
-            run, notes=run.notes + scenario.notes))
+            run, notes=run.notes + _audit_note(run, scenario)
+            + scenario.notes))
         if progress is not None:
             progress(strategy.name, 1.0)
     return runs
+
+
+def _audit_note(run: results.StrategyRun,
+                scenario: Scenario) -> tuple[str, ...]:
+    """Say so when a strategy audits less often than the replay's
+    scheduling interval (a Watcher peer whose audits are too slow for
+    the default run's time budget), with what one audit cost here."""
+    every = scenario.engine.scheduling_interval_s
+    if run.audit_interval_s <= every or not run.audits:
+        return ()
+    return (f"{run.name} audits every {run.audit_interval_s:g} s, not "
+            f"every {every:g} s like the others: one of its audits took "
+            f"{run.wall_s / run.audits:.1f} s here, and more frequent "
+            "audits would not fit the default run's 3-minute budget "
+            f"(give another interval with {run.name}@SECONDS)",)
 
 
 def record_placements(trace: TraceSet, strategy: api.ReplayStrategy,

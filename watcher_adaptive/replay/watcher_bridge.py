@@ -31,10 +31,10 @@ from watcher_adaptive.replay import api
 
 #: seconds between audits per Watcher strategy, chosen from measured cost
 DEFAULT_AUDIT_INTERVAL_S = {
-    "vm_workload_consolidation": 900.0,
+    "vm_workload_consolidation": 3600.0,
     "workload_stabilization": 900.0,
     "workload_balance": 900.0,
-    "basic": 21600.0,
+    "basic": 43200.0,
 }
 _NAMESPACE = uuid.UUID("6f1d8c53-51f5-4b0e-9a57-7b44ad5a7d11")
 _CONF_READY = False
