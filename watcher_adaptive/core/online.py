@@ -67,6 +67,9 @@ class Forecaster(Protocol):
     def forecast(self, q: float, steps: int
                  ) -> tuple[np.ndarray, np.ndarray]: ...
 
+    def peak(self, q: float, steps: int
+             ) -> tuple[np.ndarray, np.ndarray]: ...
+
 
 def pinball(y: np.ndarray, forecast: np.ndarray, q: float) -> np.ndarray:
     """Quantile (pinball) loss of ``forecast`` at level ``q``."""
@@ -97,6 +100,10 @@ class Reactive:
                                      np.ones(self.buf.shape[0]), q, 0.0,
                                      window=self.window)
         return f.expected, f.upper
+
+    def peak(self, q: float, steps: int) -> tuple[np.ndarray, np.ndarray]:
+        """The rule sees no further than its window: its forecast."""
+        return self.forecast(q, steps)
 
 
 class Seasonal:
@@ -170,12 +177,25 @@ class Seasonal:
                                                  - self.profile[have, slot])
         self.step += 1
 
+    def _path(self, steps: int) -> np.ndarray:
+        """Level plus the daily profile for the next ``steps`` steps."""
+        ahead = (self.step + np.arange(max(1, steps))) % self.slots
+        seasons = np.where(self.seen[:, ahead], self.profile[:, ahead], 0.0)
+        path: np.ndarray = self.level[:, None] + seasons
+        return path
+
+    def peak(self, q: float, steps: int) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and peak at quantile ``q`` over the next ``steps``
+        steps, read only (nothing is kept for scoring)."""
+        path = self._path(steps)
+        upper = np.clip(path.max(axis=1), 0.0, None) \
+            + (self.multiple(q) + self.offset) * self.scale
+        return np.clip(path.mean(axis=1), 0.0, None), upper
+
     def forecast(self, q: float, steps: int) -> tuple[np.ndarray,
                                                       np.ndarray]:
         steps = max(1, steps)
-        ahead = [(self.step + k) % self.slots for k in range(steps)]
-        seasons = np.stack([self._seasonal(s) for s in ahead], axis=1)
-        path = self.level[:, None] + seasons
+        path = self._path(steps)
         expected = np.clip(path.mean(axis=1), 0.0, None)
         peak = np.clip(path.max(axis=1), 0.0, None)
         mult = self.multiple(q)
@@ -301,6 +321,21 @@ class Selector:
                              q, {name: o[1].copy()
                                  for name, o in outputs.items()}))
         return expected, upper, chosen
+
+    def peak(self, q: float, steps: int, chosen: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray]:
+        """``(expected, upper)`` per VM over a longer horizon of
+        ``steps``, from the forecaster ``chosen`` names for each VM (as
+        :meth:`forecast` returned it); read only."""
+        n = chosen.size
+        expected = np.full(n, np.nan)
+        upper = np.full(n, np.nan)
+        for name in {str(c) for c in chosen if c is not None}:
+            sel = chosen == name
+            e, u = self.members[name].peak(q, steps)
+            expected[sel] = e[sel]
+            upper[sel] = u[sel]
+        return expected, upper
 
 
 def combine(expected: np.ndarray, upper: np.ndarray,

@@ -45,6 +45,9 @@ class ClusterSnapshot:
     :param moves_last_hour: migrations already started in the last hour.
     :param host_migrations_running: migrations in flight per host (in or
         out), for the per-host concurrency cap.
+    :param seconds_since_wake: time since a plan last moved a VM to a
+        host that had none (``inf``: never, or not known), for the
+        planner's pause of consolidation after a wake.
     """
 
     host_names: tuple[str, ...]
@@ -65,6 +68,7 @@ class ClusterSnapshot:
     vm_migration_cost: Optional[np.ndarray] = None
     moves_last_hour: int = 0
     host_migrations_running: Optional[np.ndarray] = None
+    seconds_since_wake: float = float("inf")
 
     @property
     def n_hosts(self) -> int:
@@ -89,6 +93,12 @@ class DemandForecast:
         fallback on recent history when the model or its inputs are
         missing).
     :param cold_start: VMs whose forecast is a prior, not their history.
+    :param expected_long: the central forecast over the longer
+        consolidation horizon (see :class:`ForecastSettings`); ``None``:
+        the forecaster sees no further than ``horizon_s`` and
+        ``expected`` stands for it.
+    :param upper_long: the peak over the consolidation horizon at the
+        audit's quantile; ``None``: ``upper`` stands for it.
     """
 
     expected: np.ndarray
@@ -97,6 +107,8 @@ class DemandForecast:
     horizon_s: float
     source: str = "model"
     cold_start: Optional[np.ndarray] = None
+    expected_long: Optional[np.ndarray] = None
+    upper_long: Optional[np.ndarray] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,6 +132,8 @@ class Policy:
     vm_cooldown_s: float = 3600.0
     consolidation_cooldown_s: float = 3 * 3600.0
     consolidation_headroom: float = 0.0
+    #: no consolidation this long after a plan woke a host (0: off)
+    wake_pause_s: float = 6 * 3600.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,12 +149,18 @@ class ForecastSettings:
         lowest, the reactive rule unless another clearly wins),
         ``reactive`` (the last ``window`` samples' empirical quantile) or
         ``seasonal``.
+    :param consolidation_horizon_s: how far ahead a host emptied to be
+        powered down must stay unneeded: its VMs must fit on the others
+        at the peak the forecaster sees over this horizon (a forecaster
+        that sees no further, the reactive rule, answers its
+        ``horizon_s`` forecast).
     """
 
     quantile: float = 0.9
     horizon_s: float = 1800.0
     window: int = 12
     forecaster: str = "auto"
+    consolidation_horizon_s: float = 6 * 3600.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -177,6 +197,8 @@ class Plan:
     :param released: hosts the plan empties.
     :param skipped: why some wanted moves were not planned, counted by
         reason (``budget``, ``cooldown``, ``no_target`` …).
+    :param woke_host: a move goes to a host that had no VM (the caller
+        remembers when, for :attr:`ClusterSnapshot.seconds_since_wake`).
     """
 
     moves: tuple[PlannedMove, ...]
@@ -186,6 +208,7 @@ class Plan:
     unresolved: tuple[int, ...] = ()
     released: tuple[int, ...] = ()
     skipped: tuple[tuple[str, int], ...] = ()
+    woke_host: bool = False
 
     @property
     def hosts_at_risk_before(self) -> int:

@@ -52,6 +52,7 @@ class AdaptiveReplay(api.ReplayStrategy):
         self.model_path = model_path
         self._model = None
         self._last_move_s: Optional[np.ndarray] = None
+        self._last_wake_s = -np.inf
         self._recent: list[float] = []
         self._selector: Optional[online.Selector] = None
         self._seen_until_s = -np.inf
@@ -81,10 +82,12 @@ class AdaptiveReplay(api.ReplayStrategy):
                   "cooldown": "vm_cooldown_s",
                   "consolidation_cooldown": "consolidation_cooldown_s",
                   "headroom": "consolidation_headroom",
+                  "wake_pause": "wake_pause_s",
                   "per_audit": "max_migrations_per_audit",
                   "per_hour": "max_migrations_per_hour"}
         forecast_keys = {"quantile": "quantile", "window": "window",
-                         "horizon": "horizon_s"}
+                         "horizon": "horizon_s",
+                         "consolidation_horizon": "consolidation_horizon_s"}
         forecasters = ("auto", "reactive", "seasonal", "seasonal-fast")
         changes: dict = {}
         forecast: dict = {}
@@ -158,6 +161,7 @@ class AdaptiveReplay(api.ReplayStrategy):
         self._selector = None
         self._seen_until_s = -np.inf
         self._last_move_s = None
+        self._last_wake_s = -np.inf
         self._recent = []
         self.spoke = {}
         return cloudsim_policies.LrMmt().initial_placement(hosts, vms,
@@ -169,6 +173,8 @@ class AdaptiveReplay(api.ReplayStrategy):
         forecast = self.forecast(view)
         result = planner.plan(snapshot, forecast, self.policy)
         now = view.time_s
+        if result.woke_host:
+            self._last_wake_s = now
         for move in result.moves:
             self._last_move_s[move.vm] = now
             self._recent.append(now)
@@ -222,9 +228,20 @@ class AdaptiveReplay(api.ReplayStrategy):
                                          fallback.upper)
         upper = np.clip(np.maximum(upper, expected), 0.0, 1.0)
         expected = np.clip(expected, 0.0, 1.0)
+        long_steps = max(steps, int(np.ceil(
+            self.settings.consolidation_horizon_s / interval)))
+        expected_long, upper_long = self._selector.peak(
+            self.settings.quantile, long_steps, chosen)
+        expected_long, upper_long = online.combine(
+            expected_long, upper_long, expected, upper)
+        # the peak over the longer horizon covers the shorter one's
+        upper_long = np.clip(np.maximum(upper_long, upper), 0.0, 1.0)
+        expected_long = np.clip(expected_long, 0.0, 1.0)
         for name in chosen[view.vm_host >= 0]:
             self.spoke[name] = self.spoke.get(name, 0) + 1
         return DemandForecast(expected=expected * size, upper=upper * size,
+                              expected_long=expected_long * size,
+                              upper_long=upper_long * size,
                               quantile=self.settings.quantile,
                               horizon_s=self.settings.horizon_s,
                               source="+".join(sorted(set(
@@ -258,7 +275,8 @@ class AdaptiveReplay(api.ReplayStrategy):
             vm_zone=("",) * n_v,
             vm_seconds_since_move=now - self._last_move_s,
             moves_last_hour=len(self._recent),
-            host_migrations_running=running)
+            host_migrations_running=running,
+            seconds_since_wake=now - self._last_wake_s)
 
 
 def _host_group(view: api.ClusterView) -> np.ndarray:

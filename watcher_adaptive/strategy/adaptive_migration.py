@@ -136,12 +136,16 @@ class AdaptiveMigration(base.WorkloadStabilizationBaseStrategy):
                 "budget need it across audits)")
         moves = journal.MoveJournal(path)
         last = moves.load()
+        woke_at = last.pop(journal.WAKE, None)
         since = {uuid: now - t for uuid, t in last.items()}
         snapshot, index = cluster.build_snapshot(
             self.compute_model, since,
             moves_last_hour=sum(1 for t in last.values() if now - t < 3600),
             allow_pinned_moves=bool(
                 self._config_value("allow_pinned_moves")))
+        if woke_at is not None:
+            snapshot = dataclasses.replace(snapshot,
+                                           seconds_since_wake=now - woke_at)
         self.forecast = self._forecast(snapshot, params, now)
         if self.forecast.cold_start is not None and \
                 self.forecast.cold_start.any():
@@ -179,7 +183,10 @@ class AdaptiveMigration(base.WorkloadStabilizationBaseStrategy):
                          int(params.horizon_s), move.source_load_before,
                          move.source_load_after, move.target_load_after)
         self._emit(moved, now)
-        moves.record((e["instance"] for e in self.explanations), now, last)
+        if woke_at is not None:
+            last[journal.WAKE] = woke_at
+        moves.record((e["instance"] for e in self.explanations), now, last,
+                     woke_host=self.plan.woke_host)
         if self.explanations:
             self._notify_listeners()
 

@@ -20,10 +20,14 @@ from typing import Mapping
 LOG = logging.getLogger(__name__)
 #: entries older than this are dropped when the journal is written
 KEEP_S = 86400.0
+#: the entry that holds when a plan last woke a host (not an instance
+#: uuid, so it cannot collide with one)
+WAKE = "host-woken"
 
 
 class MoveJournal:
-    """``{instance uuid: epoch seconds of its last planned move}``."""
+    """``{instance uuid: epoch seconds of its last planned move}``, and
+    under :data:`WAKE` when a plan last woke a host."""
 
     def __init__(self, path: str) -> None:
         self.path = Path(path) if path else None
@@ -40,11 +44,14 @@ class MoveJournal:
             return {}
 
     def record(self, moved: Iterable[str], now: float,
-               previous: Mapping[str, float]) -> None:
+               previous: Mapping[str, float], woke_host: bool = False
+               ) -> None:
         if self.path is None:
             return
         entries = {k: v for k, v in previous.items() if now - v < KEEP_S}
         entries.update({uuid: now for uuid in moved})
+        if woke_host:
+            entries[WAKE] = now
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=self.path.parent,
                                    prefix=self.path.name + ".")

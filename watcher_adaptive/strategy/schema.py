@@ -63,6 +63,12 @@ SCHEMA: dict[str, Any] = {
                            "again to empty its host.",
             "type": "integer", "minimum": 0, "maximum": 604800,
             "default": int(_POLICY.consolidation_cooldown_s)},
+        "wake_pause": {
+            "description": "Seconds without consolidation after a plan "
+                           "woke a host to relieve an overload (0: "
+                           "never pause); needs the strategy's journal.",
+            "type": "integer", "minimum": 0, "maximum": 604800,
+            "default": int(_POLICY.wake_pause_s)},
         "max_migrations_per_audit": {
             "description": "At most this many live migrations per audit.",
             "type": "integer", "minimum": 0, "maximum": 10000,
@@ -140,7 +146,8 @@ def to_parameters(values: Mapping[str, Any]) -> AuditParameters:
         max_concurrent_per_host=int(merged["max_concurrent_per_host"]),
         vm_cooldown_s=float(merged["vm_cooldown"]),
         consolidation_cooldown_s=float(merged["consolidation_cooldown"]),
-        consolidation_headroom=float(merged["consolidation_headroom"])))
+        consolidation_headroom=float(merged["consolidation_headroom"]),
+        wake_pause_s=float(merged["wake_pause"])))
     if merged["period"] < 2 * merged["granularity"]:
         raise policy_mod.PolicyError(
             "period must cover at least two granularity steps")

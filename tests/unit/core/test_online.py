@@ -64,3 +64,29 @@ def test_selection_lets_a_forecaster_that_clearly_wins_speak():
 def test_unknown_forecaster_is_refused():
     with pytest.raises(ValueError, match="auto"):
         online.Selector(3, 288, forecaster="oracle")
+
+
+def test_the_peak_over_a_longer_horizon_sees_the_coming_daily_high():
+    # a VM idle at night (10 %) and busy by day (60 %); at night, the
+    # half-hour forecast stays low while the 12-hour peak sees the day
+    slots = 48
+    day = np.where((np.arange(slots) >= 24), 0.6, 0.1)
+    seasonal = online.Seasonal(1, slots)
+    for _ in range(20):
+        for v in day:
+            seasonal.observe(np.array([v]))
+    # the clock is at slot 0 again: night
+    pending = len(seasonal.pending)
+    short_expected, short_upper = seasonal.forecast(0.9, 2)
+    expected, upper = seasonal.peak(0.9, 26)
+    assert short_expected[0] < 0.2 and upper[0] > 0.6
+    assert short_upper[0] < upper[0] - 0.3
+    assert expected[0] > short_expected[0]
+    # read only: nothing more waits for scoring than forecast() added
+    assert len(seasonal.pending) == pending + 2
+    reactive = online.Reactive(1, 12)
+    for v in day[:12]:
+        reactive.observe(np.array([v]))
+    for got, want in zip(reactive.peak(0.9, 26), reactive.forecast(0.9, 2),
+                         strict=True):
+        np.testing.assert_array_equal(got, want)

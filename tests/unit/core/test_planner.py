@@ -135,3 +135,57 @@ def test_bad_inputs_raise_clear_errors():
         planner.plan(snap, forecast([1.0]), POLICY)
     with pytest.raises(planner.PlanningError, match="NaN"):
         planner.plan(snap, forecast([1.0, np.nan]), POLICY)
+
+
+def test_consolidation_waits_after_a_wake():
+    policy = dataclasses.replace(POLICY, consolidate=True,
+                                 wake_pause_s=3600.0)
+    fc = forecast([5.0, 2.0])
+    # h2 (load 0.2) would empty onto h1, but a host was woken 10 min ago
+    plan = planner.plan(snapshot([1, 2], seconds_since_wake=600.0), fc,
+                        policy)
+    assert plan.moves == () and plan.released == ()
+    assert dict(plan.skipped)["consolidation_paused"] == 1
+    # an hour later it goes ahead; with the pause off, at once
+    later = planner.plan(snapshot([1, 2], seconds_since_wake=3600.0), fc,
+                         policy)
+    assert later.released == (2,)
+    off = planner.plan(snapshot([1, 2], seconds_since_wake=600.0), fc,
+                       dataclasses.replace(policy, wake_pause_s=0.0))
+    assert off.released == (2,)
+
+
+def test_a_plan_that_wakes_a_host_says_so_and_does_not_consolidate():
+    # h0 at 9.5/10 is overloaded; h1 (7.5) has no room, h2 holds no VM,
+    # h3 takes no VM; h3's small VM could otherwise go to h1 (7.9 <= 8)
+    policy = dataclasses.replace(POLICY, consolidate=True,
+                                 underload_threshold=0.2)
+    accepts = np.array([True, True, True, False])
+    snap = snapshot([0, 0, 1, 3], n_hosts=4, host_accepts=accepts)
+    plan = planner.plan(snap, forecast([5.0, 4.5, 7.5, 0.4]), policy)
+    assert [(m.vm, m.target) for m in plan.moves] == [(0, 2)]
+    assert plan.woke_host
+    assert dict(plan.skipped)["consolidation_paused"] == 1
+    calm = planner.plan(snapshot([1, 3], n_hosts=4, host_accepts=accepts),
+                        forecast([7.5, 0.4]), policy)
+    assert not calm.woke_host and calm.released == (3,)
+
+
+def test_consolidation_needs_room_through_the_forecast_peak():
+    policy = dataclasses.replace(POLICY, consolidate=True)
+    short = forecast([5.0, 2.0])
+    # over the next half hour h2's VM fits on h1 (0.7); at the peak the
+    # forecaster sees coming, h1's VM needs 7 and they would not (0.9)
+    peak = dataclasses.replace(short, expected_long=np.array([7.0, 2.0]),
+                               upper_long=np.array([7.0, 2.0]))
+    assert planner.plan(snapshot([1, 2]), short, policy).released == (2,)
+    plan = planner.plan(snapshot([1, 2]), peak, policy)
+    assert plan.moves == ()
+    # a host busy at the coming peak is no candidate at all
+    busy_later = dataclasses.replace(
+        short, expected_long=np.array([5.0, 4.0]),
+        upper_long=np.array([5.0, 4.0]))
+    plan = planner.plan(snapshot([1, 2], n_hosts=3, capacity=10.0),
+                        busy_later, policy)
+    assert plan.moves == ()
+    assert "consolidation_no_room" not in dict(plan.skipped)

@@ -397,3 +397,33 @@ def test_an_unusable_journal_path_fails_the_audit_loudly(tmp_path, path):
     strategy._compute_model = model
     with pytest.raises(ValueError, match="journal_path"):
         strategy.execute()
+
+
+def test_consolidation_pauses_after_a_wake_recorded_in_the_journal(tmp_path):
+    from watcher_adaptive.strategy import journal
+
+    # two calm hosts: one can be emptied onto the other
+    hosts = {"cmp-1": {}, "cmp-2": {}}
+    vms = {f"vm-{i}": {"host": f"cmp-{1 + i % 2}"} for i in range(4)}
+    cpu = {builders.vm_uuid(f"vm-{i}"): [0.1] * 12 for i in range(4)}
+
+    def audit(woke_ago):
+        path = tmp_path / "moves.json"
+        path.unlink(missing_ok=True)
+        strategy = load_strategy(tmp_path, builders.RecordingSource(cpu),
+                                 consolidate=True, wake_pause=3600)
+        if woke_ago is not None:
+            path.write_text(json.dumps(
+                {journal.WAKE: strategy._clock() - woke_ago}))
+        strategy._compute_model = builders.make_model(hosts, vms)
+        strategy.execute()
+        return strategy, json.loads(path.read_text())
+
+    paused, kept = audit(woke_ago=600)
+    assert paused.plan.moves == ()
+    assert dict(paused.plan.skipped)["consolidation_paused"] == 1
+    # the wake stays in the journal for the next audit
+    assert journal.WAKE in kept
+    done, _ = audit(woke_ago=7200)
+    assert len(done.plan.released) == 1 and len(done.plan.moves) == 2
+    assert not done.plan.woke_host
