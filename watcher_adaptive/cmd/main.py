@@ -23,8 +23,8 @@ from watcher_adaptive.cmd import progress as console_progress
 from watcher_adaptive.cmd.parser import build_parser
 from watcher_adaptive.exceptions import MetricSourceError
 from watcher_adaptive.exceptions import TraceError
+from watcher_adaptive.exceptions import UnknownStrategy
 from watcher_adaptive.exceptions import UsageError
-from watcher_adaptive.replay import registry
 from watcher_adaptive.traces import resolve
 
 
@@ -61,7 +61,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return _zipapp(args)
         return _validate(args)
     except (UsageError, TraceError,
-            registry.UnknownStrategy, ValueError, OSError) as exc:
+            UnknownStrategy, ValueError, OSError) as exc:
         # NOTE(wa): OSError too: a disk full or a permission refused while
         # writing is the user's environment, not a bug to trace back
         text = str(exc) if not isinstance(exc, OSError) or \

@@ -45,7 +45,8 @@ def build_strategies(specs: str) -> list[api.ReplayStrategy]:
     """:func:`watcher_adaptive.replay.registry.build_strategies`, with
     the model of every ``adaptive…:model=PATH`` entry given.
 
-    :raises UnknownStrategy: for a name no entry point provides.
+    :raises watcher_adaptive.exceptions.UnknownStrategy: for a name no
+        entry point provides.
     :raises ValueError: for a malformed entry or a bad parameter.
     """
     strategies = registry.build_strategies(specs)

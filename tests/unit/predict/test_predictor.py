@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from watcher_adaptive.evaluate import membership
+from watcher_adaptive.exceptions import ModelMismatch
 from watcher_adaptive.predict import backtest
 from watcher_adaptive.predict import dataset
 from watcher_adaptive.predict import predictor as P
@@ -53,7 +54,7 @@ def test_mismatched_metadata_is_refused(fitted, tmp_path, change, message):
     meta = json.loads((tmp_path / "m.json").read_text())
     meta.update(change)
     (tmp_path / "m.json").write_text(json.dumps(meta))
-    with pytest.raises(P.ModelMismatch, match=message):
+    with pytest.raises(ModelMismatch, match=message):
         P.load(tmp_path / "m", horizon_s=1800.0)
 
 
@@ -61,7 +62,7 @@ def test_missing_metadata_is_refused(fitted, tmp_path):
     model, _, _ = fitted
     P.save(model, tmp_path / "m")
     (tmp_path / "m.json").unlink()
-    with pytest.raises(P.ModelMismatch, match="metadata file missing"):
+    with pytest.raises(ModelMismatch, match="metadata file missing"):
         P.load(tmp_path / "m")
 
 
