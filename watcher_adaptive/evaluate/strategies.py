@@ -8,16 +8,18 @@ builds its ``--strategies`` here.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from typing import Optional
 
 import numpy as np
 
 from watcher_adaptive.core.types import DemandForecast
-from watcher_adaptive.predict import online
-from watcher_adaptive.predict import predictor
 from watcher_adaptive.replay import adaptive
 from watcher_adaptive.replay import api
 from watcher_adaptive.replay import registry
+
+if TYPE_CHECKING:
+    from watcher_adaptive.predict.predictor import Predictor
 
 
 class ModelForecast:
@@ -30,11 +32,16 @@ class ModelForecast:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._predictor: Optional[predictor.Predictor] = None
+        self._predictor: Optional[Predictor] = None
 
     def __call__(self, history: np.ndarray, vm_size: np.ndarray,
                  quantile: float, horizon_s: float,
                  interval_s: float) -> DemandForecast:
+        # NOTE(wa): imported here, not at the top: a simulate without a
+        # model does not pay for scikit-learn and joblib (3 s, 130 MB)
+        from watcher_adaptive.predict import online
+        from watcher_adaptive.predict import predictor
+
         if self._predictor is None:
             self._predictor = predictor.load(self.path)
         return online.model_forecast(self._predictor, history, vm_size,

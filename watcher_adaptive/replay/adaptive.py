@@ -51,9 +51,10 @@ class AdaptiveReplay(api.ReplayStrategy):
 
     :param model_path: the saved predictor a ``model=PATH`` key names
         (shown in :meth:`describe`).
-    :param model: the forecast of that predictor; ``model=PATH`` without
-        one fails the run.  ``model`` is public so that the layer that
-        loads models can give it after :meth:`from_spec`.
+    :param model: the forecast of that predictor; with ``model=PATH``
+        and no forecast every audit fails (the run's notes say why).
+        ``model`` is public so that the layer that loads models can give
+        it after :meth:`from_spec`.
     """
 
     name = "adaptive"

@@ -45,3 +45,12 @@ assert all(r.metrics is not None for r in runs), [r.error for r in runs]
 """)
     assert "replay" in loaded
     assert not loaded & {"predict", "evaluate", "cmd"}
+
+
+def test_strategies_without_a_model_load_no_predictor():
+    # a plain simulate does not pay for scikit-learn and joblib
+    loaded = _packages_loaded("""
+from watcher_adaptive.evaluate import strategies
+strategies.build_strategies("adaptive,adaptive:model=/nowhere/m,lr-mmt")
+""")
+    assert "evaluate" in loaded and "predict" not in loaded
