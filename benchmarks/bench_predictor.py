@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from watcher_adaptive import exceptions as errors
+from watcher_adaptive.evaluate import membership
 from watcher_adaptive.predict import dataset
 from watcher_adaptive.predict import predictor as P
 from watcher_adaptive.traces import resolve
@@ -39,11 +40,17 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _members(trace: TraceSet) -> dataset.Membership:
+    """The host membership of an LR-MMT replay of ``trace`` (run anew:
+    it is part of what a training costs)."""
+    return membership.LrMmtMembership()(trace)
+
+
 def _train(trace: TraceSet) -> tuple[P.Predictor, dataset.Rows, float]:
     started = time.perf_counter()
     mips = np.full(trace.n_vms, 1000.0)
     vm = dataset.vm_rows(trace, HORIZON, mips, max_rows=TRAIN_ROWS)
-    host = dataset.host_rows(trace, HORIZON)
+    host = dataset.host_rows(trace, HORIZON, _members(trace))
     model = P.Predictor(HORIZON * trace.interval_s,
                         trace.interval_s).fit(vm, host, [trace.name])
     return model, vm, time.perf_counter() - started
@@ -92,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         mips = np.full(big.n_vms, 1000.0)
         rows = dataset.vm_rows(big, HORIZON, mips, max_rows=TRAIN_ROWS)
-        P.Predictor(1800.0).fit(rows, dataset.host_rows(day, HORIZON))
+        P.Predictor(1800.0).fit(rows, dataset.host_rows(day, HORIZON,
+                                                        _members(day)))
         print(f"scaling: {big.n_vms:6,} VMs ({big.n_vms * 270:,} rows "
               f"available, {rows.y.size:,} drawn): "
               f"{time.perf_counter() - started:.1f} s; peak RSS so far "

@@ -7,6 +7,16 @@
      +-- InvalidData (ValueError)      input that cannot be used as is
      |    +-- TraceError               a trace missing, empty, garbled
      |    +-- RecordRejected           a guest profile record refused
+     |    +-- PolicyError              audit parameters out of range or
+     |    |                            contradicting each other (core/)
+     |    +-- PlanningError            a snapshot and a forecast of two
+     |    |                            different clusters (core/)
+     |    +-- UnknownStrategy          a replay strategy no entry point
+     |    |                            provides (replay/)
+     |    +-- ModelMismatch            a saved model that does not fit
+     |                                 the caller (predict/)
+     +-- PeerError (RuntimeError)      a Watcher strategy failed inside
+     |                                 the replay (replay/)
      +-- ServiceError (RuntimeError)   a service the plug-in talks to
           |                            failed or refused
           +-- NovaError                the Compute API, as the action
@@ -21,15 +31,9 @@
 Each class keeps the builtin base it always had (``ValueError``,
 ``RuntimeError``), so an ``except ValueError`` written against the old
 classes still catches them.  This module imports nothing, so every
-layer (the pure core included) may raise these.
-
-Not here yet: ``PolicyError`` and ``PlanningError``
-(:mod:`watcher_adaptive.core`), ``UnknownStrategy`` and ``PeerError``
-(:mod:`watcher_adaptive.replay`) and ``ModelMismatch``
-(:mod:`watcher_adaptive.predict`) still live in their modules while
-those packages are reorganised (issue #20, items 3 and 4); each joins
-``InvalidData`` (the last ``ServiceError``) with a one-line move.
-The destination agent's errors are in :mod:`nova_hooks.exceptions`.
+layer (the pure core included) may raise these; the packages import
+them from here.  The destination agent's errors are in
+:mod:`nova_hooks.exceptions`.
 """
 from __future__ import annotations
 
@@ -57,6 +61,29 @@ class RecordRejected(InvalidData):
     def __init__(self, reason: str, detail: str) -> None:
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
+
+
+class PolicyError(InvalidData):
+    """An audit parameter is out of range or contradicts another
+    (:func:`watcher_adaptive.core.policy.validate`)."""
+
+
+class PlanningError(InvalidData):
+    """The snapshot and forecast given to the planner do not describe
+    the same cluster."""
+
+
+class UnknownStrategy(InvalidData):
+    """A ``--strategies`` entry names no installed replay strategy."""
+
+
+class ModelMismatch(InvalidData):
+    """A stored model does not fit what the caller needs (horizon,
+    interval, quantiles, feature list, library versions, format)."""
+
+
+class PeerError(WatcherAdaptiveError, RuntimeError):
+    """A Watcher strategy raised during an audit in the replay."""
 
 
 class ServiceError(WatcherAdaptiveError, RuntimeError):

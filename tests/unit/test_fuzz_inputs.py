@@ -200,7 +200,7 @@ def test_audit_parameters_are_refused_clearly(audit_schema, values,
     from watcher.common import exception
     from watcher.common import utils
 
-    from watcher_adaptive.core.policy import PolicyError
+    from watcher_adaptive.exceptions import PolicyError
     from watcher_adaptive.strategy import schema
 
     values = dict(values)

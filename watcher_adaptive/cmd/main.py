@@ -23,8 +23,8 @@ from watcher_adaptive.cmd import progress as console_progress
 from watcher_adaptive.cmd.parser import build_parser
 from watcher_adaptive.exceptions import MetricSourceError
 from watcher_adaptive.exceptions import TraceError
+from watcher_adaptive.exceptions import UnknownStrategy
 from watcher_adaptive.exceptions import UsageError
-from watcher_adaptive.replay import registry
 from watcher_adaptive.traces import resolve
 
 
@@ -61,7 +61,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return _zipapp(args)
         return _validate(args)
     except (UsageError, TraceError,
-            registry.UnknownStrategy, ValueError, OSError) as exc:
+            UnknownStrategy, ValueError, OSError) as exc:
         # NOTE(wa): OSError too: a disk full or a permission refused while
         # writing is the user's environment, not a bug to trace back
         text = str(exc) if not isinstance(exc, OSError) or \
@@ -83,11 +83,12 @@ def _no_warning(*args: object, **kwargs: object) -> None:
 
 
 def _simulate(args: argparse.Namespace) -> int:
+    from watcher_adaptive.evaluate import strategies as with_models
     from watcher_adaptive.replay import report
     from watcher_adaptive.replay import runner
 
     checks.check_csv_options(args, [args.trace])
-    strategies = registry.build_strategies(args.strategies)
+    strategies = with_models.build_strategies(args.strategies)
     trace = resolve.resolve_trace(args.trace, args.traces_root,
                                   args.interval, args.memory)
     # before the first line of output: an error is then all there is
@@ -130,10 +131,10 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _backtest(args: argparse.Namespace) -> int:
+    from watcher_adaptive.evaluate import membership
     from watcher_adaptive.predict import backtest
     from watcher_adaptive.predict import predictor
     from watcher_adaptive.predict import report
-    from watcher_adaptive.replay import runner
 
     checks.horizon_range(args.horizon)
     quantiles = checks.parse_quantiles(args.quantiles)
@@ -157,19 +158,17 @@ def _backtest(args: argparse.Namespace) -> int:
         print(f"  {msg}", file=sys.stderr, flush=True)
 
     horizons = sorted({args.horizon, 900.0, 1800.0})
-    placements: dict = {}
-    results = {h: backtest.backtest_horizon(traces, h, quantiles,
-                                            progress=say,
-                                            placements=placements,
-                                            world=args.constraints)
+    # each trace's LR-MMT replay runs once, for every horizon and the fit
+    members = membership.LrMmtMembership(args.constraints)
+    results = {h: backtest.backtest_horizon(traces, h, members, quantiles,
+                                            progress=say)
                for h in horizons}
     main = results[args.horizon]
     others = [r for h, r in results.items() if h != args.horizon]
     doc = report.results_document([t.name for t in traces], main, others,
                                   quantiles)
     # the world whose LR-MMT replay gave the host membership
-    doc["constraints"] = {t.name: (args.constraints
-                                   or runner.membership_world(t).name)
+    doc["constraints"] = {t.name: members.world_of(t).name
                           for t in traces}
     if notes:
         doc["notes"] = notes
@@ -187,7 +186,7 @@ def _backtest(args: argparse.Namespace) -> int:
     if args.save_model:
         from watcher_adaptive.predict import training
         model = training.fit_predictor(traces, args.horizon, quantiles,
-                                       placements)
+                                       members)
         files = predictor.save(model, args.save_model)
         print(f"model: {files[0]} ({files[1].name})")
     print(f"report: {page}")
@@ -269,6 +268,7 @@ def _train_from(args: argparse.Namespace, client, quantiles: list[float],
     import numpy as np
 
     from watcher_adaptive.adapters import gnocchi
+    from watcher_adaptive.evaluate import membership
     from watcher_adaptive.predict import history
     from watcher_adaptive.predict import predictor
     from watcher_adaptive.predict import training
@@ -307,8 +307,9 @@ def _train_from(args: argparse.Namespace, client, quantiles: list[float],
         print(f"history too short to train ({merged.times.size} samples, "
               f"need {args.min_samples}); model unchanged")
         return 0
+    # the host rows' membership: an LR-MMT replay of the history
     model = training.fit_predictor([merged.to_trace()], args.horizon,
-                                   quantiles)
+                                   quantiles, membership.LrMmtMembership())
     files = predictor.save(model, args.model)
     print(f"model: {files[0]} ({files[1].name})")
     return 0

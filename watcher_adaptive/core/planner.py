@@ -54,13 +54,10 @@ from watcher_adaptive.core.types import DemandForecast
 from watcher_adaptive.core.types import Plan
 from watcher_adaptive.core.types import PlannedMove
 from watcher_adaptive.core.types import Policy
+from watcher_adaptive.exceptions import PlanningError
 
 OVERLOAD = "overload"
 CONSOLIDATION = "consolidation"
-
-
-class PlanningError(ValueError):
-    """The snapshot and forecast do not describe the same cluster."""
 
 
 def host_loads(snapshot: ClusterSnapshot,

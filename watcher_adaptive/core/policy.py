@@ -3,10 +3,7 @@ place that says which audit parameters make sense together."""
 from __future__ import annotations
 
 from watcher_adaptive.core.types import Policy
-
-
-class PolicyError(ValueError):
-    """An audit parameter is out of range or contradicts another."""
+from watcher_adaptive.exceptions import PolicyError
 
 
 def validate(policy: Policy) -> Policy:

@@ -15,6 +15,10 @@ question LR-MMT's own detector answers).  Baselines: ``last`` value,
 ``seasonal`` naive (same time the day before, where the trace is longer
 than a day), ``ewma``, and ``lr`` (LR-MMT's local regression; at host
 level its exact rule, 1.2 x prediction >= 1).
+
+The replay is not run here: the caller gives each trace's host
+membership (:class:`~watcher_adaptive.predict.dataset.Membership`; the
+command line takes it from :mod:`watcher_adaptive.evaluate.membership`).
 """
 from __future__ import annotations
 
@@ -30,14 +34,15 @@ from watcher_adaptive.core import forecast
 from watcher_adaptive.core import metrics
 from watcher_adaptive.predict import dataset
 from watcher_adaptive.predict import predictor as P
-from watcher_adaptive.replay import cloudsim_policies
-from watcher_adaptive.replay import runner
 from watcher_adaptive.traces.model import TraceSet
 
 BASELINES = ("last", "seasonal", "ewma", "lr")
 MODELS = ("adaptive", *BASELINES)
 #: VM rows kept per trace (uniformly sampled) for training and scoring
 MAX_VM_ROWS_PER_TRACE = 120_000
+
+#: ``membership(trace)``: where the trace's VMs ran, frame by frame
+MembershipOf = Callable[[TraceSet], dataset.Membership]
 
 
 @dataclasses.dataclass
@@ -121,38 +126,31 @@ def _host_baseline_events(test: dataset.Rows) -> dict[str, np.ndarray]:
 
 
 def backtest_horizon(traces: Sequence[TraceSet], horizon_s: float,
+                     membership: MembershipOf,
                      quantiles: Sequence[float] = forecast.DEFAULT_QUANTILES,
                      random_state: int = 0,
                      progress: Callable[[str], None] = lambda s: None,
-                     placements: Optional[dict] = None,
-                     world: Optional[str] = None,
                      ) -> HorizonResult:
     """Train and score every fold at one horizon.
 
-    :param placements: a dict shared between calls for several horizons,
-        so that each trace's LR-MMT replay runs once.
-    :param world: the replay world whose LR-MMT run gives the host
-        membership (``None``: ``cloudsim`` for PlanetLab days, as CloudSim
-        ran them, else ``realistic``).
+    :param membership: each trace's host membership and VM sizes; called
+        once per trace and horizon, so a caller scoring several horizons
+        keeps what it computed (as
+        :class:`~watcher_adaptive.evaluate.membership.LrMmtMembership`
+        does).
     """
-    placements = {} if placements is None else placements
     rng = np.random.default_rng(random_state)
     interval = traces[0].interval_s
     h = max(1, int(round(horizon_s / interval)))
     vm_blocks, host_blocks = [], []
     for trace in traces:
         progress(f"rows of {trace.name} (H = {horizon_s:g} s)")
-        mips = runner.build_scenario(trace).engine.vms.total_mips
-        vm_blocks.append(dataset.vm_rows(trace, h, mips.astype(float),
+        members = membership(trace)
+        vm_blocks.append(dataset.vm_rows(trace, h,
+                                         members.vm_mips.astype(float),
                                          max_rows=MAX_VM_ROWS_PER_TRACE,
                                          rng=rng))
-        if trace.name not in placements:
-            times, vm_host, _ = runner.record_placements(
-                trace, cloudsim_policies.LrMmt(),
-                world=world or runner.membership_world(trace))
-            placements[trace.name] = (times, vm_host)
-        host_blocks.append(dataset.host_rows(trace, h,
-                                             placements[trace.name]))
+        host_blocks.append(dataset.host_rows(trace, h, members))
     if len(traces) == 1:
         (vm_tr, host_tr), (vm_te, host_te) = _split_single(
             vm_blocks[0], host_blocks[0], h)

@@ -1,13 +1,18 @@
-"""Rows for training and backtesting, built from a trace and a replay.
+"""Rows for training and backtesting, built from a trace and the host
+membership of a replay of it.
 
 VM rows: one per (VM, origin sample) with the VM's own features, the
 fleet's and the time of day; target: the VM's peak CPU over the horizon.
 
-Host rows: one per (host, scheduling frame) of an LR-MMT replay of the
-same trace (the membership LR-MMT's detector sees at that frame); the
-host's demand series is the sum of its VMs' demand in MIPS over its
-capacity; target: its peak over the horizon; event: that peak exceeds
-100 % of capacity.
+Host rows: one per (host, scheduling frame) of a :class:`Membership`,
+which VMs each host held after each frame (the membership LR-MMT's
+detector sees at that frame, in the backtest); the host's demand series
+is the sum of its VMs' demand in MIPS over its capacity; target: its
+peak over the horizon; event: that peak exceeds 100 % of capacity.
+
+This module never runs the replay: the membership is given
+(:mod:`watcher_adaptive.evaluate.membership` makes it from an LR-MMT
+replay of the trace).
 """
 from __future__ import annotations
 
@@ -17,13 +22,31 @@ from typing import Optional
 import numpy as np
 
 from watcher_adaptive.core import features as F
-from watcher_adaptive.replay import cloudsim_policies
-from watcher_adaptive.replay import runner
+from watcher_adaptive.core import local_regression
 from watcher_adaptive.traces.model import TraceSet
 
 MIN_HISTORY = 12
 #: samples of host history the host features look at
 HOST_WINDOW = 48
+
+
+@dataclasses.dataclass(frozen=True)
+class Membership:
+    """Where a trace's VMs ran, frame by frame, and their sizes: what the
+    host rows need of a replay of the trace."""
+
+    #: ``(n_frames,)`` time of each scheduling frame, in seconds
+    times_s: np.ndarray
+    #: ``(n_frames, n_vms)`` each VM's host after each frame, -1 once it
+    #: has left
+    vm_host: np.ndarray
+    #: ``(n_vms,)`` each VM's capacity in MIPS
+    vm_mips: np.ndarray
+    #: ``(n_hosts,)`` each host's capacity in MIPS
+    host_mips: np.ndarray
+    #: time of frame 0, in seconds (sample ``s`` of the trace is at
+    #: ``start_offset_s + s * interval``)
+    start_offset_s: float
 
 
 @dataclasses.dataclass
@@ -160,8 +183,8 @@ def _baselines(stats: F.SeriesStats, values: np.ndarray, rows, orig,
     last = stats.values[rows, orig]
     ewma = stats.ewma[rows, orig]
     hist = np.stack([values[rows, np.maximum(orig - k, 0)]
-                     for k in range(cloudsim_policies.LR_WINDOW)], axis=1)
-    lr = cloudsim_policies.lr_predict(np.nan_to_num(hist), horizon)
+                     for k in range(local_regression.WINDOW)], axis=1)
+    lr = local_regression.predict(np.nan_to_num(hist), horizon)
     day_ago = orig + horizon - per_day
     seasonal = np.where(day_ago >= 0,
                         values[rows, np.maximum(day_ago, 0)], np.nan)
@@ -173,20 +196,13 @@ def host_feature_names() -> list[str]:
             + F.TIME_NAMES + ["n_vms", "biggest_vm_share"])
 
 
-def host_rows(trace: TraceSet, horizon: int,
-              placements: Optional[tuple[np.ndarray, np.ndarray]] = None,
+def host_rows(trace: TraceSet, horizon: int, membership: Membership
               ) -> Rows:
-    """Rows for every (host, frame) of the LR-MMT replay of ``trace``."""
-    scenario = runner.build_scenario(trace)
-    eng = scenario.engine
-    vm_mips = eng.vms.total_mips.astype(np.float64)
-    host_mips = eng.hosts.total_mips.astype(np.float64)
-    if placements is None:
-        times, vm_host, _ = runner.record_placements(
-            trace, cloudsim_policies.LrMmt(),
-            world=runner.membership_world(trace))
-    else:
-        times, vm_host = placements
+    """Rows for every (host, frame) of ``membership``, a replay of
+    ``trace``."""
+    vm_mips = membership.vm_mips.astype(np.float64)
+    host_mips = membership.host_mips.astype(np.float64)
+    times, vm_host = membership.times_s, membership.vm_host
     cpu = trace.cpu.astype(np.float64)
     n_vms, t = cpu.shape
     demand = cpu * vm_mips[:, None]
@@ -194,7 +210,8 @@ def host_rows(trace: TraceSet, horizon: int,
     per_day = _samples_per_day(trace)
     blocks = []
     for j, when in enumerate(times):
-        s = int(round((when - eng.start_offset_s) / trace.interval_s))
+        s = int(round((when - membership.start_offset_s)
+                      / trace.interval_s))
         if s < 1 or s + horizon > t - 1:
             continue
         members = vm_host[j]
@@ -239,8 +256,8 @@ def _host_baselines(win, local, horizon, last10, st, per_day, s, cpu,
                     members, hosts, vm_mips, host_mips
                     ) -> dict[str, np.ndarray]:
     n = win.shape[0]
-    full = last10.shape[1] == cloudsim_policies.LR_WINDOW
-    lr = (cloudsim_policies.lr_predict(last10, horizon) if full
+    full = last10.shape[1] == local_regression.WINDOW
+    lr = (local_regression.predict(last10, horizon) if full
           else np.full(n, np.nan))
     day_ago = s + horizon - per_day
     if day_ago >= 0:
@@ -259,14 +276,14 @@ def _host_baselines(win, local, horizon, last10, st, per_day, s, cpu,
 def _lr_mmt_rule(last10, cpu_past, members, hosts, vm_mips, host_mips,
                  s) -> np.ndarray:
     """LR-MMT's own overload decision for these hosts at this frame."""
-    if last10.shape[1] == cloudsim_policies.LR_WINDOW and \
+    if last10.shape[1] == local_regression.WINDOW and \
             np.all(last10 > 0):
-        return 1.2 * cloudsim_policies.lr_predict(last10) >= 1.0
+        return 1.2 * local_regression.predict(last10) >= 1.0
     out = np.zeros(hosts.size, dtype=bool)
-    full = (last10.shape[1] == cloudsim_policies.LR_WINDOW) & \
+    full = (last10.shape[1] == local_regression.WINDOW) & \
         np.all(last10 > 0, axis=1)
     if full.any():
-        out[full] = 1.2 * cloudsim_policies.lr_predict(last10[full]) >= 1.0
+        out[full] = 1.2 * local_regression.predict(last10[full]) >= 1.0
     current = last10[:, 0]
-    out[~full] = current[~full] > cloudsim_policies.LR_FALLBACK_THRESHOLD
+    out[~full] = current[~full] > local_regression.FALLBACK_THRESHOLD
     return out

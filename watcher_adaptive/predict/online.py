@@ -19,8 +19,8 @@ import numpy as np
 from watcher_adaptive.core import demand
 from watcher_adaptive.core import features as F
 from watcher_adaptive.core.types import DemandForecast
+from watcher_adaptive.exceptions import ModelMismatch
 from watcher_adaptive.predict import dataset
-from watcher_adaptive.predict.predictor import ModelMismatch
 from watcher_adaptive.predict.predictor import Predictor
 
 #: predictor behaviour column -> the profile metric key that feeds it

@@ -26,14 +26,11 @@ import sklearn
 from watcher_adaptive.core import forecast
 from watcher_adaptive.core import metrics
 from watcher_adaptive.core import profiles
+from watcher_adaptive.exceptions import ModelMismatch
 from watcher_adaptive.predict import dataset
 
 FORMAT_VERSION = 1
 HOST_QUANTILES = (0.5, 0.75, 0.9, 0.95, 0.98)
-
-
-class ModelMismatch(ValueError):
-    """A stored model does not fit what the caller needs."""
 
 
 @dataclasses.dataclass(frozen=True)

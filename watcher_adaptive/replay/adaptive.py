@@ -8,10 +8,17 @@ Gnocchi.  Demand comes from each VM's recent history
 trained predictor is given (``adaptive:model=PATH``), in which case its
 peak quantiles are used.  Start placement is LR-MMT's (CloudSim's PABFD)
 so that both begin from the same cluster.
+
+The replay does not load trained models: it knows the predictor only as
+a :data:`DemandModel` callable that the layer above gives it
+(:func:`watcher_adaptive.evaluate.strategies.build_strategies` does for
+``model=PATH``), so that the simulator and the training code never
+import each other.
 """
 from __future__ import annotations
 
 import dataclasses
+from typing import Callable
 from typing import Optional
 
 import numpy as np
@@ -27,6 +34,12 @@ from watcher_adaptive.core.types import Policy
 from watcher_adaptive.replay import api
 from watcher_adaptive.replay import cloudsim_policies
 
+#: ``model(history, vm_size, quantile, horizon_s, interval_s)``: the
+#: demand a trained model forecasts for the VMs of ``history`` (``(n_vms,
+#: k)`` CPU utilisation, oldest first), in the units of ``vm_size``
+DemandModel = Callable[[np.ndarray, np.ndarray, float, float, float],
+                       DemandForecast]
+
 
 class AdaptiveReplay(api.ReplayStrategy):
     """``adaptive[:key=value+…]`` with keys ``quantile``, ``threshold``
@@ -34,7 +47,15 @@ class AdaptiveReplay(api.ReplayStrategy):
     ``window`` (samples), ``horizon`` (s) and ``model`` (a saved
     predictor).  Without keys it runs exactly the plugin's shipped
     defaults (:class:`~watcher_adaptive.core.types.Policy`,
-    :class:`~watcher_adaptive.core.types.ForecastSettings`)."""
+    :class:`~watcher_adaptive.core.types.ForecastSettings`).
+
+    :param model_path: the saved predictor a ``model=PATH`` key names
+        (shown in :meth:`describe`).
+    :param model: the forecast of that predictor; with ``model=PATH``
+        and no forecast every audit fails (the run's notes say why).
+        ``model`` is public so that the layer that loads models can give
+        it after :meth:`from_spec`.
+    """
 
     name = "adaptive"
     #: a subclass may pin the forecaster (``adaptive-reactive``)
@@ -42,7 +63,8 @@ class AdaptiveReplay(api.ReplayStrategy):
 
     def __init__(self, policy: Optional[Policy] = None,
                  settings: Optional[ForecastSettings] = None,
-                 model_path: Optional[str] = None) -> None:
+                 model_path: Optional[str] = None,
+                 model: Optional[DemandModel] = None) -> None:
         self.policy = policy or Policy()
         settings = settings or ForecastSettings()
         if self.forced_forecaster is not None:
@@ -50,7 +72,7 @@ class AdaptiveReplay(api.ReplayStrategy):
                 settings, forecaster=self.forced_forecaster)
         self.settings = settings
         self.model_path = model_path
-        self._model = None
+        self.model = model
         self._last_move_s: Optional[np.ndarray] = None
         self._last_wake_s = -np.inf
         self._recent: list[float] = []
@@ -140,9 +162,13 @@ class AdaptiveReplay(api.ReplayStrategy):
 
     def describe(self) -> str:
         p = self.policy
-        source = f"model {self.model_path}" if self.model_path else \
-            f"forecaster {self.settings.forecaster}, reactive window " \
-            f"{self.window} samples"
+        if self.model_path:
+            source = f"model {self.model_path}"
+        elif self.model is not None:
+            source = "a trained model"
+        else:
+            source = f"forecaster {self.settings.forecaster}, reactive " \
+                f"window {self.window} samples"
         if self.spoke:
             total = sum(self.spoke.values())
             source += "; spoke: " + ", ".join(
@@ -183,16 +209,17 @@ class AdaptiveReplay(api.ReplayStrategy):
 
     def forecast(self, view: api.ClusterView) -> DemandForecast:
         size = view.vms.total_mips.astype(float)
-        if self.settings.forecaster != "reactive" and not self.model_path:
+        if self.model_path or self.model is not None:
+            if self.model is None:
+                raise ValueError(
+                    f"{self.name}: model={self.model_path} needs the "
+                    "model's forecast, which the replay does not load: "
+                    "build the strategies with watcher_adaptive.evaluate."
+                    "strategies.build_strategies")
+            return self.model(view.vm_cpu_history, size, self.quantile,
+                              self.horizon_s, view.interval_s)
+        if self.settings.forecaster != "reactive":
             return self._online_forecast(view, size)
-        if self.model_path:
-            if self._model is None:
-                from watcher_adaptive.predict import predictor
-                self._model = predictor.load(self.model_path)
-            from watcher_adaptive.predict import online as predict_online
-            return predict_online.model_forecast(
-                self._model, view.vm_cpu_history, size, self.quantile,
-                self.horizon_s, view.interval_s, None)
         return demand.reactive_forecast(view.vm_cpu_history, size,
                                         self.quantile, self.horizon_s,
                                         window=self.window)

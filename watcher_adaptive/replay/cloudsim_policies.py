@@ -24,11 +24,12 @@ from typing import Optional
 
 import numpy as np
 
+from watcher_adaptive.core import local_regression
 from watcher_adaptive.replay import api
 from watcher_adaptive.replay import power
 
-LR_WINDOW = 10
-LR_FALLBACK_THRESHOLD = 0.7
+LR_WINDOW = local_regression.WINDOW
+LR_FALLBACK_THRESHOLD = local_regression.FALLBACK_THRESHOLD
 
 
 # ----------------------------------------------------------------------
@@ -61,42 +62,6 @@ class StaticThreshold(OverloadDetector):
             self.threshold
 
 
-def lr_predict(recent_first: np.ndarray, horizon: int = 1) -> np.ndarray:
-    """Least-squares line through the last 10 samples, ``horizon`` ahead.
-
-    CloudSim calls this a tricube-weighted local regression, but its
-    weights never reach the branch that applies them, so the fit is an
-    ordinary least-squares line on x = 1..10 (oldest to newest), read at
-    ``x = 10 + horizon``.
-
-    :param recent_first: ``(n, 10)`` samples, most recent first.
-    """
-    # NOTE(wa): the updating formulas of commons-math's SimpleRegression,
-    # which CloudSim uses, so that borderline hosts tip the same way.
-    y = recent_first[:, ::-1]
-    xbar = np.full(y.shape[0], 1.0)
-    ybar = y[:, 0].copy()
-    sum_x = np.full(y.shape[0], 1.0)
-    sum_y = y[:, 0].copy()
-    sum_xx = np.zeros(y.shape[0])
-    sum_xy = np.zeros(y.shape[0])
-    for n in range(1, y.shape[1]):
-        x = float(n + 1)
-        fact1 = 1.0 + n
-        fact2 = n / (1.0 + n)
-        dx = x - xbar
-        dy = y[:, n] - ybar
-        sum_xx = sum_xx + dx * dx * fact2
-        sum_xy = sum_xy + dx * dy * fact2
-        xbar = xbar + dx / fact1
-        ybar = ybar + dy / fact1
-        sum_x = sum_x + x
-        sum_y = sum_y + y[:, n]
-    slope = sum_xy / sum_xx
-    intercept = (sum_y - slope * sum_x) / y.shape[1]
-    return intercept + slope * (y.shape[1] + horizon)
-
-
 class LocalRegression(OverloadDetector):
     """CloudSim's LR detector with its static-threshold fallback."""
 
@@ -110,7 +75,8 @@ class LocalRegression(OverloadDetector):
         full = (hist > 0).all(axis=1)
         out = fallback.copy()
         if full.any():
-            out[full] = self.safety * lr_predict(hist[full]) >= 1.0
+            out[full] = self.safety * local_regression.predict(
+                hist[full]) >= 1.0
         return out
 
     def hosts(self, ps: "PlanState", idx: np.ndarray) -> np.ndarray:

@@ -12,15 +12,12 @@ from typing import Optional
 
 from stevedore import extension
 
+from watcher_adaptive.exceptions import UnknownStrategy
 from watcher_adaptive.replay import api
 
 NAMESPACE = "watcher_adaptive.replay_strategies"
 _SPEC = re.compile(r"^(?P<name>[A-Za-z0-9_.-]+)(?::(?P<param>[^@]*))?"
                    r"(?:@(?P<interval>[0-9]+(?:\.[0-9]+)?))?$")
-
-
-class UnknownStrategy(ValueError):
-    """A ``--strategies`` entry names no installed strategy."""
 
 
 def parse_spec(spec: str) -> tuple[str, Optional[str], Optional[float]]:
@@ -54,7 +51,8 @@ def _skip(manager, entrypoint, exc) -> None:  # noqa: ANN001 - stevedore API
 def build_strategies(specs: str) -> list[api.ReplayStrategy]:
     """Strategies for a comma-separated ``--strategies`` value.
 
-    :raises UnknownStrategy: for a name no entry point provides.
+    :raises watcher_adaptive.exceptions.UnknownStrategy: for a name no
+        entry point provides.
     :raises ValueError: for a malformed entry or a bad parameter.
     """
     classes = available()

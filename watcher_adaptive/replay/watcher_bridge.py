@@ -27,6 +27,7 @@ from typing import Optional
 
 import numpy as np
 
+from watcher_adaptive.exceptions import PeerError
 from watcher_adaptive.replay import api
 
 #: seconds between audits per Watcher strategy, chosen from measured cost
@@ -39,10 +40,6 @@ DEFAULT_AUDIT_INTERVAL_S = {
 _NAMESPACE = uuid.UUID("6f1d8c53-51f5-4b0e-9a57-7b44ad5a7d11")
 _CONF_READY = False
 _PROJECT = str(uuid.uuid5(_NAMESPACE, "project/replay"))
-
-
-class PeerError(RuntimeError):
-    """A Watcher strategy raised during an audit."""
 
 
 def _ensure_watcher_conf() -> None:

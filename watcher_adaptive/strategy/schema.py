@@ -10,6 +10,7 @@ from typing import Mapping
 from watcher_adaptive.core import policy as policy_mod
 from watcher_adaptive.core.types import ForecastSettings
 from watcher_adaptive.core.types import Policy
+from watcher_adaptive.exceptions import PolicyError
 
 EXPLAIN_LEVELS = ("none", "summary", "full")
 
@@ -128,13 +129,13 @@ def to_parameters(values: Mapping[str, Any]) -> AuditParameters:
     """Typed parameters from Watcher's validated ``input_parameters``
     (missing keys take their default).
 
-    :raises watcher_adaptive.core.policy.PolicyError: for a combination
+    :raises watcher_adaptive.exceptions.PolicyError: for a combination
         the schema alone cannot reject (e.g. target above threshold).
     """
     merged = {**defaults(), **dict(values)}
     unknown = set(merged) - set(SCHEMA["properties"])
     if unknown:
-        raise policy_mod.PolicyError(
+        raise PolicyError(
             f"unknown audit parameter(s): {', '.join(sorted(unknown))}")
     policy = policy_mod.validate(Policy(
         overload_threshold=float(merged["overload_threshold"]),
@@ -149,7 +150,7 @@ def to_parameters(values: Mapping[str, Any]) -> AuditParameters:
         consolidation_headroom=float(merged["consolidation_headroom"]),
         wake_pause_s=float(merged["wake_pause"])))
     if merged["period"] < 2 * merged["granularity"]:
-        raise policy_mod.PolicyError(
+        raise PolicyError(
             "period must cover at least two granularity steps")
     return AuditParameters(policy=policy,
                            horizon_s=float(merged["horizon"]),

@@ -10,6 +10,7 @@ from watcher_adaptive.core import planner
 from watcher_adaptive.core.types import ClusterSnapshot
 from watcher_adaptive.core.types import DemandForecast
 from watcher_adaptive.core.types import Policy
+from watcher_adaptive.exceptions import PlanningError
 
 
 def snapshot(vm_host, n_hosts=3, capacity=10.0, **over):
@@ -131,9 +132,9 @@ def test_consolidation_empties_the_host_with_fewest_vms_first():
 
 def test_bad_inputs_raise_clear_errors():
     snap = snapshot([0, 0])
-    with pytest.raises(planner.PlanningError, match="2 VMs"):
+    with pytest.raises(PlanningError, match="2 VMs"):
         planner.plan(snap, forecast([1.0]), POLICY)
-    with pytest.raises(planner.PlanningError, match="NaN"):
+    with pytest.raises(PlanningError, match="NaN"):
         planner.plan(snap, forecast([1.0, np.nan]), POLICY)
 
 

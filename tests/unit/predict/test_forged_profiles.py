@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from watcher_adaptive.evaluate import membership
 from watcher_adaptive.predict import dataset
 from watcher_adaptive.predict import online
 from watcher_adaptive.predict import predictor as P
@@ -22,7 +23,7 @@ def trained():
     h = int(round(1800.0 / trace.interval_s))
     vm = dataset.vm_rows(trace, h, np.full(trace.n_vms, 1000.0),
                          max_rows=6_000)
-    host = dataset.host_rows(trace, h)
+    host = dataset.host_rows(trace, h, membership.LrMmtMembership()(trace))
     model = P.Predictor(1800.0, interval_s=trace.interval_s,
                         max_train_rows=6_000).fit(vm, host, [trace.name])
     return model, trace

@@ -5,6 +5,8 @@ import json
 import numpy as np
 import pytest
 
+from watcher_adaptive.evaluate import membership
+from watcher_adaptive.exceptions import ModelMismatch
 from watcher_adaptive.predict import backtest
 from watcher_adaptive.predict import dataset
 from watcher_adaptive.predict import predictor as P
@@ -22,7 +24,8 @@ def fitted(small_trace):
     h = 6
     mips = np.full(small_trace.n_vms, 1000.0)
     vm = dataset.vm_rows(small_trace, h, mips, max_rows=20_000)
-    host = dataset.host_rows(small_trace, h)
+    host = dataset.host_rows(small_trace, h,
+                             membership.LrMmtMembership()(small_trace))
     model = P.Predictor(1800.0, max_train_rows=20_000).fit(
         vm, host, [small_trace.name])
     return model, vm, host
@@ -51,7 +54,7 @@ def test_mismatched_metadata_is_refused(fitted, tmp_path, change, message):
     meta = json.loads((tmp_path / "m.json").read_text())
     meta.update(change)
     (tmp_path / "m.json").write_text(json.dumps(meta))
-    with pytest.raises(P.ModelMismatch, match=message):
+    with pytest.raises(ModelMismatch, match=message):
         P.load(tmp_path / "m", horizon_s=1800.0)
 
 
@@ -59,7 +62,7 @@ def test_missing_metadata_is_refused(fitted, tmp_path):
     model, _, _ = fitted
     P.save(model, tmp_path / "m")
     (tmp_path / "m.json").unlink()
-    with pytest.raises(P.ModelMismatch, match="metadata file missing"):
+    with pytest.raises(ModelMismatch, match="metadata file missing"):
         P.load(tmp_path / "m")
 
 
@@ -84,7 +87,8 @@ def test_host_overload_probability_is_a_probability(fitted):
 
 
 def test_backtest_on_a_small_trace_scores_every_model(small_trace):
-    result = backtest.backtest_horizon([small_trace], 1800.0)
+    result = backtest.backtest_horizon([small_trace], 1800.0,
+                                       membership.LrMmtMembership())
     assert set(result.scores) == {"adaptive", "last", "seasonal", "ewma",
                                   "lr"}
     ours = result.scores["adaptive"]
@@ -112,7 +116,8 @@ def test_other_resources_are_forecast_where_the_trace_has_them():
     assert set(dataset.resource_series(bb)) == {
         "cpu", "memory", "disk_read_kbs", "disk_write_kbs", "net_rx_kbs",
         "net_tx_kbs"}
-    result = backtest.backtest_horizon([bb], 1800.0)
+    result = backtest.backtest_horizon([bb], 1800.0,
+                                       membership.LrMmtMembership())
     assert set(result.resources) == {"memory", "disk_read_kbs",
                                      "disk_write_kbs", "net_rx_kbs",
                                      "net_tx_kbs"}

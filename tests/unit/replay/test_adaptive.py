@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from watcher_adaptive.core.policy import PolicyError
+from watcher_adaptive.exceptions import PolicyError
 from watcher_adaptive.replay import adaptive
 from watcher_adaptive.replay import api
 from watcher_adaptive.replay import engine

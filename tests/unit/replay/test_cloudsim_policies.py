@@ -49,14 +49,6 @@ def _view(host_mips, vm_mips, vm_ram, vm_host, util, history=None,
         vm_list_seq=np.arange(nv))
 
 
-def test_lr_predict_extrapolates_a_line_exactly():
-    recent_first = np.array([[0.10 + 0.01 * (9 - i) for i in range(10)]])
-    # samples 0.10 .. 0.19, one step ahead of the newest: 0.20
-    assert cp.lr_predict(recent_first)[0] == pytest.approx(0.20)
-    flat = np.full((1, 10), 0.5)
-    assert cp.lr_predict(flat)[0] == pytest.approx(0.5)
-
-
 def test_lr_uses_static_fallback_while_history_is_short():
     det = cp.LocalRegression(1.2)
     # 0.8 of capacity requested, one sample: the 0.7 fallback says yes

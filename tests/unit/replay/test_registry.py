@@ -1,6 +1,7 @@
 """Strategy specs and their resolution through the entry points."""
 import pytest
 
+from watcher_adaptive.exceptions import UnknownStrategy
 from watcher_adaptive.replay import registry
 
 
@@ -37,7 +38,7 @@ def test_entry_points_build_strategies():
 
 def test_unknown_and_duplicate_names():
     _installed()
-    with pytest.raises(registry.UnknownStrategy, match="available: "):
+    with pytest.raises(UnknownStrategy, match="available: "):
         registry.build_strategies("nope")
     with pytest.raises(ValueError, match="twice"):
         registry.build_strategies("lr-mmt,lr-mmt")

@@ -12,6 +12,7 @@ import pytest
 
 pytest.importorskip("watcher")
 
+from watcher_adaptive.exceptions import PeerError  # noqa: E402
 from watcher_adaptive.replay import api  # noqa: E402
 from watcher_adaptive.replay import watcher_bridge as wb  # noqa: E402
 
@@ -110,7 +111,7 @@ def test_watcher_crash_on_a_disabled_busy_host_is_a_peer_error():
     # Watcher 17.0.0's vm_workload_consolidation re-enables a disabled
     # host that still holds VMs and then fails on its own efficacy
     # indicator (released nodes = -1); the replay records such audits.
-    with pytest.raises(wb.PeerError, match="released_compute_nodes_count"):
+    with pytest.raises(PeerError, match="released_compute_nodes_count"):
         wb.WatcherPeer("vm_workload_consolidation").decide(
             _view(enabled=(False, True, True)))
 
@@ -131,7 +132,7 @@ def test_a_raising_peer_becomes_a_peer_error(monkeypatch):
 
     monkeypatch.setattr(workload_balance.WorkloadBalance, "do_execute",
                         explode)
-    with pytest.raises(wb.PeerError, match="watcher:workload_balance"):
+    with pytest.raises(PeerError, match="watcher:workload_balance"):
         peer.decide(_view())
 
 

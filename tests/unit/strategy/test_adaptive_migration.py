@@ -200,7 +200,7 @@ def test_wrong_audit_parameters_are_rejected_by_the_schema(params):
 
 
 def test_contradictory_parameters_are_rejected_with_their_names(tmp_path):
-    from watcher_adaptive.core.policy import PolicyError
+    from watcher_adaptive.exceptions import PolicyError
 
     model, cpu = hot_cluster()
     strategy = load_strategy(tmp_path, builders.RecordingSource(cpu),
