@@ -85,6 +85,7 @@ def _no_warning(*args: object, **kwargs: object) -> None:
 def _simulate(args: argparse.Namespace) -> int:
     from watcher_adaptive.replay import report
     from watcher_adaptive.replay import runner
+    from watcher_adaptive.replay import verdict
 
     checks.check_csv_options(args, [args.trace])
     strategies = registry.build_strategies(args.strategies)
@@ -101,7 +102,8 @@ def _simulate(args: argparse.Namespace) -> int:
         print(f"note: {note}", file=sys.stderr)
     notes += dropped
     scenario = runner.build_scenario(trace, args.hosts, args.constraints)
-    floor = scenario.engine.fluid_bound_kwh()
+    floor_curve = scenario.engine.fluid_bound_curve()
+    floor = float(floor_curve[1][-1]) if floor_curve[1].size else 0.0
     print(f"{scenario.world.header()}; physical floor {floor:.2f} kWh",
           file=sys.stderr)
     bar = console_progress.for_console(not args.no_progress,
@@ -113,7 +115,8 @@ def _simulate(args: argparse.Namespace) -> int:
         bar.close()
     page = report.write_report(args.output, trace, runs,
                                {"notes": notes} if notes else None,
-                               world=scenario.world, fluid_bound_kwh=floor)
+                               world=scenario.world, fluid_bound_kwh=floor,
+                               fluid_curve=floor_curve)
     for run in runs:
         m = run.metrics
         if m is None:
@@ -123,8 +126,14 @@ def _simulate(args: argparse.Namespace) -> int:
                   f"({m.energy_kwh / floor if floor else float('nan'):.2f}"
                   " x floor) "
                   f"{m.migrations:7d} migrations  SLAV "
-                  f"{m.slav * 100:.5f} %  served "
+                  # scientific: SLAV is often ~1e-5 %, 0.00000 in fixed
+                  f"{m.slav * 100:9.3e} %  served "
                   f"{m.served_fraction * 100:.3f} %  ({run.wall_s:.1f} s)")
+    comparisons = verdict.verdict(runs)
+    if comparisons is None:
+        print(f"no verdict: {verdict.OURS} was not run or failed")
+    else:
+        print("\n".join(verdict.console_lines(comparisons)))
     print(f"report: {page}")
     return 0
 
