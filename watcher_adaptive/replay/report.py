@@ -121,28 +121,35 @@ def _ratio(value: Optional[float]) -> str:
     return "– (baseline 0)" if value is None else f"{value:.3g}"
 
 
+def _words(items: Sequence[str]) -> str:
+    return (items[0] if len(items) == 1
+            else ", ".join(items[:-1]) + " and " + items[-1])
+
+
 def verdict_sentence(comparisons: Sequence[verdict.Comparison],
                      ours: str = verdict.OURS) -> str:
-    """One sentence for the top of the report: which strategies ``ours``
-    dominates, and against the others where it loses."""
+    """The sentence on top of the report: which strategies ``ours``
+    dominates, and on what it loses against each of the others."""
     if not comparisons:
         return f"{ours} ran alone: there is nothing to compare it with."
     won = [c.baseline for c in comparisons if c.dominates]
-    lost = [c for c in comparisons if not c.dominates]
-    parts = []
     if won:
-        parts.append(f"{ours} is no worse on energy, SLAV and migrations "
-                     f"than {len(won)} of {len(comparisons)} strategies "
-                     f"({', '.join(won)})")
+        out = [f"{ours} is no worse on energy, SLAV and migrations than "
+               f"{len(won)} of the {len(comparisons)} other strategies "
+               f"({', '.join(won)})."]
     else:
-        parts.append(f"{ours} is not better on all of energy, SLAV and "
-                     f"migrations than any of the {len(comparisons)} "
-                     "other strategies")
-    if lost:
-        parts.append("; it is worse against " + "; ".join(
-            f"{c.baseline} on {', '.join(w for w, ok in c.no_worse if not ok)}"
-            for c in lost))
-    return "".join(parts) + "."
+        out = [f"{ours} is not at least as good on energy, SLAV and "
+               f"migrations together as any of the {len(comparisons)} "
+               "other strategies."]
+    for c in comparisons:
+        if c.dominates:
+            continue
+        good = [w for w, ok in c.no_worse if ok]
+        bad = [w for w, ok in c.no_worse if not ok]
+        out.append(f"Against {c.baseline} it is "
+                   + (f"no worse on {_words(good)} but " if good else "")
+                   + f"worse on {_words(bad)}.")
+    return " ".join(out)
 
 
 def _verdict_html(comparisons: Optional[Sequence[verdict.Comparison]],

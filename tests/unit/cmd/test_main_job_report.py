@@ -6,33 +6,19 @@ from __future__ import annotations
 import json
 import re
 
-import numpy as np
 import pytest
 
+from tests.replay_slice import write_planetlab_slice
 from watcher_adaptive.cmd import main as cli
 from watcher_adaptive.replay import report
-from watcher_adaptive.traces import load_embedded
 
-#: a slice that replays in seconds but still migrates: the 60 busiest
-#: VMs of the embedded day, its first 8 hours
-VMS, SAMPLES = 60, 96
 STRATEGIES = ("adaptive", "lr-mmt", "dvfs")
 
 
 @pytest.fixture(scope="module")
 def main_job(tmp_path_factory):
-    day = load_embedded("planetlab")
-    rows = np.argsort(-day.cpu[:, :SAMPLES].mean(axis=1),
-                      kind="stable")[:VMS]
-    trace = tmp_path_factory.mktemp("slice") / "20110303"
-    trace.mkdir()
-    for row in sorted(rows):
-        # the PlanetLab layout: one file per VM, integer CPU % per line
-        percent = np.rint(day.cpu[row, :SAMPLES] * 100).astype(int)
-        (trace / day.vm_ids[row]).write_text(
-            "".join(f"{p}\n" for p in percent))
-    out = tmp_path_factory.mktemp("report")
-    return out, trace
+    trace = write_planetlab_slice(tmp_path_factory.mktemp("slice"))
+    return tmp_path_factory.mktemp("report"), trace
 
 
 def test_simulate_writes_the_verdict_the_highlight_and_every_plot(
