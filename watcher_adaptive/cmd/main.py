@@ -174,8 +174,10 @@ def _backtest(args: argparse.Namespace) -> int:
                for h in horizons}
     main = results[args.horizon]
     others = [r for h, r in results.items() if h != args.horizon]
-    doc = report.results_document([t.name for t in traces], main, others,
-                                  quantiles)
+    doc = report.results_document(
+        [t.name for t in traces], main, others, quantiles,
+        interval_s=traces[0].interval_s,
+        starts={t.name: t.start_epoch_s for t in traces})
     # the world whose LR-MMT replay gave the host membership
     doc["constraints"] = {t.name: (args.constraints
                                    or runner.membership_world(t).name)
