@@ -229,8 +229,10 @@ def host_heatmaps(out: Path, runs: Runs) -> Optional[str]:
         image = ax.imshow(np.ma.masked_invalid(mat), aspect="auto",
                           cmap=cmap, vmin=0.0, vmax=1.0, extent=extent,
                           interpolation="nearest")
-        n_on = int((tl.host_util > 0).any(axis=0).sum())
-        ax.set_title(f"{run.name} ({n_on} hosts ever on)", fontsize=8,
+        # the mean, not "ever on": right after the start placement a
+        # strategy may wake every host for one frame
+        on = (tl.host_util > 0).sum(axis=1).mean()
+        ax.set_title(f"{run.name} ({on:.0f} hosts on, mean)", fontsize=8,
                      color=OURS_COLOUR if run.name == OURS else "black",
                      fontweight="bold" if run.name == OURS else "normal")
         ax.set_xlabel("simulated time (h)", fontsize=7)
