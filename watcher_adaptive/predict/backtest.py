@@ -178,7 +178,15 @@ def backtest_horizon(traces: Sequence[TraceSet], horizon_s: float,
                          vm_blocks[i], host_blocks[i]))
     folds, train_s, predict_s = [], 0.0, 0.0
     for train_names, test_name, vm_tr, host_tr, vm_te, host_te in plan:
-        progress(f"train on {', '.join(train_names)}; test {test_name}")
+        if len(traces) == 1:
+            # one trace, split by time: say where, or it reads as leakage
+            progress(f"train on {test_name} samples 0–"
+                     f"{int(vm_tr.origins.max()) + h}; test on samples "
+                     f"{int(vm_te.origins.min()) + 1}–"
+                     f"{int(vm_te.origins.max()) + h}")
+        else:
+            progress(f"train on {', '.join(train_names)}; test "
+                     f"{test_name}")
         started = time.perf_counter()
         model = P.Predictor(horizon_s, interval, quantiles,
                             random_state=random_state).fit(
