@@ -126,10 +126,22 @@ def _words(items: Sequence[str]) -> str:
             else ", ".join(items[:-1]) + " and " + items[-1])
 
 
+def _outcome_text(c: verdict.Comparison, outcome: str) -> str:
+    """``better on energy (0.876 x) and SLA (0.5 x)``: the metrics of one
+    outcome, with their ratios where there is one."""
+    items = []
+    for word, o in c.outcomes:
+        if o == outcome:
+            r = c.ratio_of(word)
+            items.append(word if r is None else f"{word} ({r:.3g} x)")
+    return f"{outcome} on {_words(items)}" if items else ""
+
+
 def verdict_sentence(comparisons: Sequence[verdict.Comparison],
                      ours: str = verdict.OURS) -> str:
-    """The sentence on top of the report: which strategies ``ours``
-    dominates, and on what it loses against each of the others."""
+    """The sentences on top of the report: which strategies ``ours``
+    dominates, then against each of the others where it is better and
+    where worse, with the ratios."""
     if not comparisons:
         return f"{ours} ran alone: there is nothing to compare it with."
     won = [c.baseline for c in comparisons if c.dominates]
@@ -144,11 +156,10 @@ def verdict_sentence(comparisons: Sequence[verdict.Comparison],
     for c in comparisons:
         if c.dominates:
             continue
-        good = [w for w, ok in c.no_worse if ok]
-        bad = [w for w, ok in c.no_worse if not ok]
-        out.append(f"Against {c.baseline} it is "
-                   + (f"no worse on {_words(good)} but " if good else "")
-                   + f"worse on {_words(bad)}.")
+        parts = [t for t in (_outcome_text(c, "better"),
+                             _outcome_text(c, "equal"),
+                             _outcome_text(c, "worse")) if t]
+        out.append(f"Against {c.baseline} it is {'; '.join(parts)}.")
     return " ".join(out)
 
 

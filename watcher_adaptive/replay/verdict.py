@@ -37,8 +37,13 @@ class Comparison:
     slav_ratio: Optional[float]
     migrations_ratio: Optional[float]
     dominates: bool
-    #: per metric (``energy``, ``SLA``, ``migrations``): adaptive <= it
-    no_worse: tuple[tuple[str, bool], ...] = ()
+    #: per metric, in order (``energy``, ``SLA``, ``migrations``), how
+    #: ``adaptive`` did: ``better``, ``equal`` or ``worse``
+    outcomes: tuple[tuple[str, str], ...] = ()
+
+    def ratio_of(self, word: str) -> Optional[float]:
+        """The ratio of the metric called ``word`` in :attr:`outcomes`."""
+        return getattr(self, {w: k for k, _, w in _METRICS}[word])
 
     def as_dict(self) -> dict[str, Any]:
         """The entry of ``results.json``'s ``verdict`` object."""
@@ -56,13 +61,15 @@ def compare(ours: results.Metrics, name: str,
             theirs: results.Metrics) -> Comparison:
     """``ours`` against ``theirs`` (the strategy called ``name``)."""
     ratios: dict[str, Optional[float]] = {}
-    no_worse: list[tuple[str, bool]] = []
+    outcomes: list[tuple[str, str]] = []
     for key, attr, word in _METRICS:
         a, b = getattr(ours, attr), getattr(theirs, attr)
         ratios[key] = _ratio(a, b)
-        no_worse.append((word, bool(a <= b)))
-    return Comparison(baseline=name, dominates=all(ok for _, ok in no_worse),
-                      no_worse=tuple(no_worse), **ratios)
+        outcomes.append((word, "better" if a < b else
+                         "equal" if a == b else "worse"))
+    return Comparison(baseline=name,
+                      dominates=all(o != "worse" for _, o in outcomes),
+                      outcomes=tuple(outcomes), **ratios)
 
 
 def verdict(runs: Sequence[results.StrategyRun],
@@ -93,10 +100,7 @@ def console_lines(comparisons: Sequence[Comparison],
              f"{ours}):"]
     width = max((len(c.baseline) for c in comparisons), default=0)
     for c in comparisons:
-        words = ", ".join(
-            f"{'better' if ok else 'worse'} on {word}"
-            if not _tie(c, word) else f"equal on {word}"
-            for word, ok in c.no_worse)
+        words = ", ".join(f"{o} on {w}" for w, o in c.outcomes)
         lines.append(
             f"  vs {c.baseline:{width}s}  energy "
             f"{_ratio_text(c.energy_ratio)}, SLAV "
@@ -104,11 +108,3 @@ def console_lines(comparisons: Sequence[Comparison],
             f"{_ratio_text(c.migrations_ratio)}: {words}"
             + ("; dominates" if c.dominates else ""))
     return lines
-
-
-def _tie(c: Comparison, word: str) -> bool:
-    """Equal values: the ratio is exactly 1, or both are 0."""
-    key = {w: k for k, _, w in _METRICS}[word]
-    value = getattr(c, key)
-    ok = dict(c.no_worse)[word]
-    return ok and (value == 1.0 or value is None)

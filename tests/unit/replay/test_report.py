@@ -72,8 +72,8 @@ def test_verdict_on_top_ours_highlighted_and_footer(tmp_path):
     # the verdict comes before the metrics table
     assert text.index("id='verdict'") < text.index("<h2>Metrics</h2>")
     assert "than 1 of the 2 other strategies (lr-mmt)." in text
-    assert ("Against dvfs it is no worse on energy but worse on SLA and "
-            "migrations.") in text
+    assert ("Against dvfs it is better on energy (0.5 x); worse on SLA "
+            "and migrations.") in text
     assert "<tr class='ours'><td>adaptive</td>" in text
     # SLAV in scientific notation, not 0.00000
     assert "1.000e-05" in text

@@ -75,3 +75,10 @@ def test_console_lines_say_better_worse_and_equal():
     assert "dominates" not in lr
     assert "SLAV n/a (baseline 0)" in dvfs
     assert "equal on SLA, equal on migrations; dominates" in dvfs
+
+
+def test_outcomes_tell_better_from_equal():
+    c = verdict.compare(_m(8.0, 2e-6, 5), "x", _m(10.0, 2e-6, 4))
+    assert c.outcomes == (("energy", "better"), ("SLA", "equal"),
+                          ("migrations", "worse"))
+    assert c.ratio_of("migrations") == pytest.approx(1.25)
