@@ -61,8 +61,10 @@ def test_verdict_on_top_ours_highlighted_and_footer(tmp_path):
     runs = [_run("dvfs", 20.0, slav=0.0, migrations=0),
             _run("adaptive", 10.0, slav=1e-7, migrations=2),
             _run("lr-mmt", 12.0, slav=1e-5, migrations=40)]
+    # only the floor's total: the cumulative plot draws it as a level
     page = report.write_report(tmp_path, _trace(), runs,
-                               world=worlds.REALISTIC, version="1.2.3")
+                               world=worlds.REALISTIC, version="1.2.3",
+                               fluid_bound_kwh=5.0)
     doc = json.loads((tmp_path / "results.json").read_text())
     assert set(doc["verdict"]) == {"dvfs", "lr-mmt"}
     assert doc["verdict"]["lr-mmt"]["dominates"] is True
@@ -77,6 +79,8 @@ def test_verdict_on_top_ours_highlighted_and_footer(tmp_path):
     assert "<tr class='ours'><td>adaptive</td>" in text
     # SLAV in scientific notation, not 0.00000
     assert "1.000e-05" in text
+    assert "5.00 kWh" in text
+    assert (tmp_path / "energy_cumulative.png").stat().st_size > 1000
     footer = text[text.index("<footer>"):]
     assert "1.2.3" in footer and "realistic" in footer
     assert "CoMon" in footer and "lr-mmt desc" in footer
