@@ -209,6 +209,11 @@ def _save(fig, out: Path, name: str) -> str:
     return name
 
 
+def _row_class(name: str) -> str:
+    # our model's row stands out, as in the replay report
+    return " class='ours'" if name == "adaptive" else ""
+
+
 def _html(doc: dict[str, Any], images: list[str]) -> str:
     esc = html.escape
     parts = ["<!DOCTYPE html><html><head><meta charset='utf-8'>",
@@ -216,7 +221,9 @@ def _html(doc: dict[str, Any], images: list[str]) -> str:
              "body{font-family:sans-serif;margin:2em;max-width:1100px}"
              "table{border-collapse:collapse}td,th{border:1px solid #bbb;"
              "padding:3px 8px;text-align:right}td:first-child{text-align:"
-             "left}img{max-width:100%}</style></head><body>",
+             "left}img{max-width:100%}"
+             "tr.ours td{background:#fbe3e5;font-weight:bold}"
+             "</style></head><body>",
              "<h1>Predictor backtest</h1>",
              f"<p>Traces: {esc(', '.join(doc['traces']))}; quantiles "
              f"{esc(str(doc['quantiles']))}; training took "
@@ -237,7 +244,8 @@ def _html(doc: dict[str, Any], images: list[str]) -> str:
             cells = "".join(
                 f"<td>{score_text(entry[c], c, events)}</td>"
                 for c in _COLUMNS)
-            parts.append(f"<tr><td>{esc(name)}</td>{cells}</tr>")
+            parts.append(f"<tr{_row_class(name)}><td>{esc(name)}</td>"
+                         f"{cells}</tr>")
         parts.append("</table>")
     for res, scores in doc.get("resources", {}).items():
         cols = ("mae", "pinball_p50", "pinball_p90", "coverage_p90")
@@ -248,7 +256,8 @@ def _html(doc: dict[str, Any], images: list[str]) -> str:
         for name, entry in scores.items():
             cells = "".join("<td>–</td>" if entry.get(c) is None
                             else f"<td>{entry[c]:.4f}</td>" for c in cols)
-            parts.append(f"<tr><td>{esc(name)}</td>{cells}</tr>")
+            parts.append(f"<tr{_row_class(name)}><td>{esc(name)}</td>"
+                         f"{cells}</tr>")
         parts.append("</table>")
     parts.append("<p>VM level: the peak CPU (fraction of the VM) over the "
                  "horizon. Host level: overload = the host's demand exceeds "

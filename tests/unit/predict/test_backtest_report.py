@@ -52,7 +52,7 @@ def test_overload_f1_in_json_and_report(tmp_path, events, predicted,
     assert (f1 is None) == (shown == "n/a")
     text = page.read_text()
     row = next(line for line in text.splitlines()
-               if line.startswith("<tr><td>adaptive"))
+               if line.startswith("<tr class='ours'><td>adaptive"))
     assert row.endswith(f"<td>{shown}</td></tr>")
     assert saved["folds"][0]["train_origins"] == [12, 138]
     assert saved["folds"][0]["test_origins"] == [150, 169]
