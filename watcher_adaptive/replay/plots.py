@@ -117,7 +117,8 @@ def cumulative_energy(out: Path, runs: Runs,
 def _bar_label(value: float, kind: str) -> str:
     if kind == "sci":
         return "0" if value == 0 else f"{value:.2e}"
-    if kind == "int":
+    if kind == "int" or value >= 100:
+        # whole kWh above 100: 1.75e+03 reads worse than 1,746
         return f"{value:,.0f}"
     return f"{value:.3g}"
 
