@@ -195,7 +195,8 @@ _STYLE = (
     "body{font-family:sans-serif;margin:2em;max-width:1200px}"
     "table{border-collapse:collapse}td,th{border:1px solid #bbb;"
     "padding:3px 8px;text-align:right}td:first-child{text-align:left}"
-    "img{max-width:100%}"
+    "img{max-width:100%}td{white-space:nowrap}td.text{white-space:normal;"
+    "text-align:left}.wide{overflow-x:auto}"
     f"tr.{OURS_CLASS} td{{background:#fbe3e5;font-weight:bold}}"
     f"tr.{OURS_CLASS} td:first-child{{border-left:4px solid "
     f"{plots.OURS_COLOUR}}}"
@@ -253,9 +254,10 @@ def _html(trace: TraceSet, runs, images: list[tuple[str, str]],
          f"fractional hosts, free migrations): "
          f"{fluid_bound_kwh:.2f} kWh. A strategy below it left demand "
          "unserved (see served).</p>" if fluid_bound_kwh else ""),
-        "<h2>Metrics</h2><table class='metrics'><tr>"
+        # wide: the table scrolls on its own rather than push the page
+        "<h2>Metrics</h2><div class='wide'><table class='metrics'><tr>"
         + "".join(f"<th>{h}</th>" for h in header) + "</tr>",
-        *rows, "</table>",
+        *rows, "</table></div>",
         "<p class='small'>SLATAH: share of active-host time with CPU "
         "demand unmet; PDM: share of demanded CPU lost to migrations; "
         "SLAV = SLATAH x PDM; ESV = energy x SLAV (CloudSim's "
@@ -297,7 +299,7 @@ def _footer(trace: TraceSet, runs, world: Optional[worlds.World],
         cls = f" class='{OURS_CLASS}'" if r.name == verdict.OURS else ""
         out.append(f"<tr{cls}><td>{esc(r.name)}</td>"
                    f"<td>{r.audit_interval_s:g}</td>"
-                   f"<td style='text-align:left'>{esc(r.description)}"
+                   f"<td class='text'>{esc(r.description)}"
                    "</td></tr>")
     out.append("</table>")
     out.append(f"<p><b>watcher-adaptive</b> {esc(version)}; "
