@@ -86,6 +86,7 @@ def _simulate(args: argparse.Namespace) -> int:
     from watcher_adaptive.evaluate import strategies as with_models
     from watcher_adaptive.replay import report
     from watcher_adaptive.replay import runner
+    from watcher_adaptive.replay import verdict
 
     checks.check_csv_options(args, [args.trace])
     strategies = with_models.build_strategies(args.strategies)
@@ -102,7 +103,8 @@ def _simulate(args: argparse.Namespace) -> int:
         print(f"note: {note}", file=sys.stderr)
     notes += dropped
     scenario = runner.build_scenario(trace, args.hosts, args.constraints)
-    floor = scenario.engine.fluid_bound_kwh()
+    floor_curve = scenario.engine.fluid_bound_curve()
+    floor = float(floor_curve[1][-1]) if floor_curve[1].size else 0.0
     print(f"{scenario.world.header()}; physical floor {floor:.2f} kWh",
           file=sys.stderr)
     bar = console_progress.for_console(not args.no_progress,
@@ -114,7 +116,8 @@ def _simulate(args: argparse.Namespace) -> int:
         bar.close()
     page = report.write_report(args.output, trace, runs,
                                {"notes": notes} if notes else None,
-                               world=scenario.world, fluid_bound_kwh=floor)
+                               world=scenario.world, fluid_bound_kwh=floor,
+                               fluid_curve=floor_curve)
     for run in runs:
         m = run.metrics
         if m is None:
@@ -124,8 +127,14 @@ def _simulate(args: argparse.Namespace) -> int:
                   f"({m.energy_kwh / floor if floor else float('nan'):.2f}"
                   " x floor) "
                   f"{m.migrations:7d} migrations  SLAV "
-                  f"{m.slav * 100:.5f} %  served "
+                  # scientific: SLAV is often ~1e-5 %, 0.00000 in fixed
+                  f"{m.slav * 100:9.3e} %  served "
                   f"{m.served_fraction * 100:.3f} %  ({run.wall_s:.1f} s)")
+    comparisons = verdict.verdict(runs)
+    if comparisons is None:
+        print(f"no verdict: {verdict.OURS} was not run or failed")
+    else:
+        print("\n".join(verdict.console_lines(comparisons)))
     print(f"report: {page}")
     return 0
 
@@ -165,8 +174,10 @@ def _backtest(args: argparse.Namespace) -> int:
                for h in horizons}
     main = results[args.horizon]
     others = [r for h, r in results.items() if h != args.horizon]
-    doc = report.results_document([t.name for t in traces], main, others,
-                                  quantiles)
+    doc = report.results_document(
+        [t.name for t in traces], main, others, quantiles,
+        interval_s=traces[0].interval_s,
+        starts={t.name: t.start_epoch_s for t in traces})
     # the world whose LR-MMT replay gave the host membership
     doc["constraints"] = {t.name: members.world_of(t).name
                           for t in traces}

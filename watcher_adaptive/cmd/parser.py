@@ -175,9 +175,12 @@ def build_parser() -> argparse.ArgumentParser:
                     help="forecast horizon in seconds, 300-7200 "
                          "(default: %(default)s); 900 and 1800 are always "
                          "scored too")
-    bt.add_argument("--quantiles", default="0.5,0.9",
+    # NOTE(wa): five levels, not just the two scored (P50, P90): the
+    # report's calibration plot needs several points to show a curve
+    bt.add_argument("--quantiles", default="0.1,0.25,0.5,0.75,0.9",
                     help="comma-separated quantile levels, must include "
-                         "one near 0.5 and one near 0.9 "
+                         "one near 0.5 and one near 0.9; each is a point "
+                         "of the report's calibration plot "
                          "(default: %(default)s)")
     bt.add_argument("--output", default="backtest", type=Path,
                     help="directory for results.json, report.html and "

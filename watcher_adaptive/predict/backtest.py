@@ -116,6 +116,14 @@ def _baseline_quantiles(train: dataset.Rows, test: dataset.Rows,
     return out
 
 
+def non_negative(vm_quantiles: dict[str, np.ndarray]
+                 ) -> dict[str, np.ndarray]:
+    """Every model's quantiles clipped at 0: a peak of CPU, memory or a
+    rate (or its log1p) is never negative, but a baseline's point plus a
+    negative residual quantile (LR's P50 on an idle VM) can be."""
+    return {k: np.maximum(v, 0.0) for k, v in vm_quantiles.items()}
+
+
 def _host_baseline_events(test: dataset.Rows) -> dict[str, np.ndarray]:
     out = {"lr": test.lr_mmt_event}
     for name in ("last", "seasonal", "ewma"):
@@ -168,7 +176,15 @@ def backtest_horizon(traces: Sequence[TraceSet], horizon_s: float,
                          vm_blocks[i], host_blocks[i]))
     folds, train_s, predict_s = [], 0.0, 0.0
     for train_names, test_name, vm_tr, host_tr, vm_te, host_te in plan:
-        progress(f"train on {', '.join(train_names)}; test {test_name}")
+        if len(traces) == 1:
+            # one trace, split by time: say where, or it reads as leakage
+            progress(f"train on {test_name} samples 0–"
+                     f"{int(vm_tr.origins.max()) + h}; test on samples "
+                     f"{int(vm_te.origins.min()) + 1}–"
+                     f"{int(vm_te.origins.max()) + h}")
+        else:
+            progress(f"train on {', '.join(train_names)}; test "
+                     f"{test_name}")
         started = time.perf_counter()
         model = P.Predictor(horizon_s, interval, quantiles,
                             random_state=random_state).fit(
@@ -179,6 +195,7 @@ def backtest_horizon(traces: Sequence[TraceSet], horizon_s: float,
         events = {"adaptive": model.host_overloaded(host_te.X)}
         predict_s += time.perf_counter() - started
         vm_q.update(_baseline_quantiles(vm_tr, vm_te, quantiles))
+        vm_q = non_negative(vm_q)
         events.update(_host_baseline_events(host_te))
         single = len(traces) == 1
         folds.append(Fold(test_name, train_names, vm_te, host_te, vm_q,
@@ -221,6 +238,7 @@ def _score_resources(traces, h, quantiles, random_state, rng, progress
                 quantiles, random_state=random_state).fit(train.X, train.y)
             vq = {"adaptive": model.predict_quantiles(test.X)}
             vq.update(_baseline_quantiles(train, test, quantiles))
+            vq = non_negative(vq)
             if log_scale:  # score in KB/s
                 vq = {k: np.expm1(v) for k, v in vq.items()}
                 test = dataclasses.replace(test, y=np.expm1(test.y))

@@ -1,10 +1,12 @@
 """The backtest report: ``results.json``, plots and ``report.html``."""
 from __future__ import annotations
 
+import datetime
 import html
 import json
 from pathlib import Path
 from typing import Any
+from typing import Optional
 from typing import Sequence
 
 import matplotlib
@@ -37,22 +39,57 @@ def actual_events(doc: dict[str, Any]) -> int:
     return sum(f["host_events"] for f in doc["folds"])
 
 
+def clock(sample: int, interval_s: Optional[float],
+          start_epoch_s: Optional[float] = None) -> str:
+    """When sample ``sample`` starts: UTC date and time where the trace's
+    start is known, else hours:minutes from its start (a PlanetLab day's
+    time of day: its samples start at midnight)."""
+    if not interval_s:
+        return "?"
+    offset = sample * interval_s
+    if start_epoch_s is not None:
+        return datetime.datetime.fromtimestamp(
+            start_epoch_s + offset, datetime.timezone.utc
+        ).strftime("%Y-%m-%d %H:%M")
+    minutes = int(round(offset / 60.0))
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
 def fold_line(fold: dict[str, Any]) -> str:
-    """One fold's train and test ranges, in words."""
+    """One fold's train and test ranges, in words: samples and times, so
+    that a split of one trace by time does not read as leakage."""
     if fold.get("train_origins") and fold.get("test_origins"):
         h = fold["horizon_samples"]
         (a, b), (c, d) = fold["train_origins"], fold["test_origins"]
-        return (f"{fold['test']}: trained on origins {a}-{b} (targets up "
-                f"to sample {b + h}), tested on origins {c}-{d} (targets "
-                f"from sample {c + 1}); no sample is in both")
+        step, start = fold.get("interval_s"), fold.get("start_epoch_s")
+
+        def span(first: int, last: int) -> str:
+            # a range of samples runs to the end of its last one
+            return (f"samples {first}–{last} ({clock(first, step, start)}"
+                    f"–{clock(last + 1, step, start)})")
+
+        return (f"{fold['test']} split by time; train: {span(0, b + h)}, "
+                f"trained on origins {a}-{b} (targets up to sample "
+                f"{b + h}); test: {span(c + 1, d + h)}, tested on "
+                f"origins {c}-{d} (targets from sample {c + 1}); no "
+                "sample is a target in both")
     return (f"tested on {fold['test']}, trained on "
             f"{', '.join(fold['train'])} (other traces)")
 
 
 def results_document(traces: Sequence[str], main: backtest.HorizonResult,
                      others: Sequence[backtest.HorizonResult],
-                     quantiles: Sequence[float]) -> dict[str, Any]:
-    """The ``results.json`` content; ``models`` holds the main horizon."""
+                     quantiles: Sequence[float],
+                     interval_s: Optional[float] = None,
+                     starts: Optional[dict[str, Optional[float]]] = None,
+                     ) -> dict[str, Any]:
+    """The ``results.json`` content; ``models`` holds the main horizon.
+
+    :param interval_s: the traces' sample interval, and ``starts`` each
+        trace's start (epoch s, ``None`` unknown): the folds' ranges are
+        then also stated as times.
+    """
+    starts = starts or {}
     by_h = {f"{r.horizon_s:g}": r.scores for r in (main, *others)}
     return {
         "traces": list(traces),
@@ -71,7 +108,9 @@ def results_document(traces: Sequence[str], main: backtest.HorizonResult,
                                      if f.train_origins else None),
                    "test_origins": (list(f.test_origins)
                                     if f.test_origins else None),
-                   "horizon_samples": f.horizon}
+                   "horizon_samples": f.horizon,
+                   "interval_s": interval_s,
+                   "start_epoch_s": starts.get(f.test_trace)}
                   for f in main.folds],
     }
 
@@ -88,28 +127,43 @@ def write_report(out: Path, doc: dict[str, Any],
     return page
 
 
-def _calibration(out: Path, main: backtest.HorizonResult,
-                 quantiles: Sequence[float]) -> str:
-    fig, ax = plt.subplots(figsize=(5, 4.5))
-    q = np.asarray(quantiles)
+def calibration_points(main: backtest.HorizonResult,
+                       quantiles: Sequence[float]
+                       ) -> dict[str, list[float]]:
+    """Per model, the share of actual peaks at or below each of its
+    quantile forecasts (one point per level; a calibrated model's shares
+    equal the levels)."""
+    out = {}
     for name in backtest.MODELS:
         folds = [f for f in main.folds if name in f.vm_quantiles]
         if not folds:
             continue
         y = np.concatenate([f.vm.y for f in folds])
         vq = np.concatenate([f.vm_quantiles[name] for f in folds])
-        observed = [(y <= vq[:, i]).mean() for i in range(q.size)]
-        ax.plot(q, observed, marker="o", label=name)
-    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=0.8)
+        out[name] = [float((y <= vq[:, i]).mean())
+                     for i in range(len(quantiles))]
+    return out
+
+
+def _calibration(out: Path, main: backtest.HorizonResult,
+                 quantiles: Sequence[float]) -> str:
+    fig, ax = plt.subplots(figsize=(5, 4.5))
+    q = np.asarray(quantiles)
+    for name, observed in calibration_points(main, quantiles).items():
+        style = ({"color": "#b2182b", "linewidth": 2.4, "zorder": 10}
+                 if name == "adaptive" else {"linewidth": 1.1})
+        ax.plot(q, observed, marker="o", label=name, **style)
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=0.8,
+            label="perfect")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
     ax.set_xlabel("nominal quantile")
-    ax.set_ylabel("observed share below it")
-    ax.set_title(f"Calibration, H = {main.horizon_s:g} s")
+    ax.set_ylabel("observed share of peaks below it")
+    ax.set_title(f"Calibration, H = {main.horizon_s:g} s, "
+                 f"{q.size} quantiles")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(out / "calibration.png", dpi=110)
-    plt.close(fig)
-    return "calibration.png"
+    return _save(fig, out, "calibration.png")
 
 
 def _forecast_vs_actual(out: Path, main: backtest.HorizonResult,
@@ -137,16 +191,27 @@ def _forecast_vs_actual(out: Path, main: backtest.HorizonResult,
         if "lr" in fold.vm_quantiles:
             ax.plot(t, fold.vm_quantiles["lr"][m][order][:, i50],
                     linewidth=0.8, label="lr P50")
-        ax.set_ylabel(f"VM {vm}")
+        ax.set_ylim(bottom=0)  # CPU: nothing below 0
+        ax.set_ylabel(f"VM {vm}\npeak CPU")
         ax.grid(alpha=0.3)
     axes[0, 0].legend(fontsize=7, ncol=3)
     axes[-1, 0].set_xlabel("origin (sample)")
     fig.suptitle(f"Forecast vs actual peak CPU over {main.horizon_s:g} s, "
                  f"{fold.test_trace}")
     fig.tight_layout()
-    fig.savefig(out / "forecast_vs_actual.png", dpi=110)
+    return _save(fig, out, "forecast_vs_actual.png")
+
+
+def _save(fig, out: Path, name: str) -> str:
+    # tight: the y-axis labels are not clipped at the figure's edge
+    fig.savefig(out / name, dpi=110, bbox_inches="tight")
     plt.close(fig)
-    return "forecast_vs_actual.png"
+    return name
+
+
+def _row_class(name: str) -> str:
+    # our model's row stands out, as in the replay report
+    return " class='ours'" if name == "adaptive" else ""
 
 
 def _html(doc: dict[str, Any], images: list[str]) -> str:
@@ -156,7 +221,9 @@ def _html(doc: dict[str, Any], images: list[str]) -> str:
              "body{font-family:sans-serif;margin:2em;max-width:1100px}"
              "table{border-collapse:collapse}td,th{border:1px solid #bbb;"
              "padding:3px 8px;text-align:right}td:first-child{text-align:"
-             "left}img{max-width:100%}</style></head><body>",
+             "left}img{max-width:100%}"
+             "tr.ours td{background:#fbe3e5;font-weight:bold}"
+             "</style></head><body>",
              "<h1>Predictor backtest</h1>",
              f"<p>Traces: {esc(', '.join(doc['traces']))}; quantiles "
              f"{esc(str(doc['quantiles']))}; training took "
@@ -177,7 +244,8 @@ def _html(doc: dict[str, Any], images: list[str]) -> str:
             cells = "".join(
                 f"<td>{score_text(entry[c], c, events)}</td>"
                 for c in _COLUMNS)
-            parts.append(f"<tr><td>{esc(name)}</td>{cells}</tr>")
+            parts.append(f"<tr{_row_class(name)}><td>{esc(name)}</td>"
+                         f"{cells}</tr>")
         parts.append("</table>")
     for res, scores in doc.get("resources", {}).items():
         cols = ("mae", "pinball_p50", "pinball_p90", "coverage_p90")
@@ -188,7 +256,8 @@ def _html(doc: dict[str, Any], images: list[str]) -> str:
         for name, entry in scores.items():
             cells = "".join("<td>–</td>" if entry.get(c) is None
                             else f"<td>{entry[c]:.4f}</td>" for c in cols)
-            parts.append(f"<tr><td>{esc(name)}</td>{cells}</tr>")
+            parts.append(f"<tr{_row_class(name)}><td>{esc(name)}</td>"
+                         f"{cells}</tr>")
         parts.append("</table>")
     parts.append("<p>VM level: the peak CPU (fraction of the VM) over the "
                  "horizon. Host level: overload = the host's demand exceeds "

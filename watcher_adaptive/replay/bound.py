@@ -62,19 +62,22 @@ def _power(capacity: float, ram_limit: float, vcpu_limit: float,
     return np.where(n > 0, n * watts, 0.0)
 
 
-def fluid_bound_kwh(hosts: api.HostTable, vms: api.VmTable,
-                    utilization_at, frame_times: np.ndarray,
-                    limits: api.Limits) -> float:
-    """The floor for one trace in one world (see the module docstring).
+def fluid_bound_curve(hosts: api.HostTable, vms: api.VmTable,
+                      utilization_at, frame_times: np.ndarray,
+                      limits: api.Limits) -> tuple[np.ndarray, np.ndarray]:
+    """The floor accumulated over time (see the module docstring).
 
     :param utilization_at: ``t -> (n_vms,)`` demand as a fraction of each
         VM's capacity (the engine's interpolation of the trace).
     :param frame_times: the engine's scheduling frames, ascending.
     :param limits: the world's per-host limits.
+    :returns: ``(frame_times_s, cumulative_kwh)``, 0 at the first frame;
+        its last value is :func:`fluid_bound_kwh` (the report draws the
+        curve beside each strategy's cumulative energy).
     """
     times = np.asarray(frame_times, dtype=float)
     if times.size < 2:
-        return 0.0
+        return times, np.zeros(times.size)
     size = vms.total_mips.astype(float)
     ram = vms.ram_mb.astype(float)
     vcpus = vms.pes.astype(float)
@@ -86,5 +89,16 @@ def fluid_bound_kwh(hosts: api.HostTable, vms: api.VmTable,
     for capacity, ram_limit, vcpu_limit, table in _models(hosts, limits):
         watts = np.minimum(watts, _power(capacity, ram_limit, vcpu_limit,
                                          table, cpu, ram_need, vcpu_need))
-    joules = float(np.sum((watts[:-1] + watts[1:]) / 2.0 * np.diff(times)))
-    return joules / 3.6e6
+    joules = np.concatenate(
+        [[0.0], np.cumsum((watts[:-1] + watts[1:]) / 2.0 * np.diff(times))])
+    return times, joules / 3.6e6
+
+
+def fluid_bound_kwh(hosts: api.HostTable, vms: api.VmTable,
+                    utilization_at, frame_times: np.ndarray,
+                    limits: api.Limits) -> float:
+    """The floor for one trace in one world: the last value of
+    :func:`fluid_bound_curve`."""
+    _, kwh = fluid_bound_curve(hosts, vms, utilization_at, frame_times,
+                               limits)
+    return float(kwh[-1]) if kwh.size else 0.0

@@ -43,6 +43,12 @@ from watcher_adaptive.replay import results
 #: per-VM utilisation samples kept for strategies (CloudSim keeps 30)
 HISTORY_LENGTH = 30
 
+#: at most this many cells (frames x hosts, one byte each) of the host
+#: utilisation matrix a run keeps for the report's heatmap: 2 MB per
+#: strategy whatever the trace's length or the cluster's size; longer
+#: runs keep every k-th frame
+HOST_UTIL_CELLS = 2_000_000
+
 ProgressFn = Callable[[float], None]
 
 
@@ -128,6 +134,13 @@ class ReplayEngine:
         """The physical energy floor of this trace in this engine's world
         (:mod:`~watcher_adaptive.replay.bound`)."""
         return bound.fluid_bound_kwh(
+            self.hosts, self.vms, self.utilization_at, self.frame_times(),
+            self.limits)
+
+    def fluid_bound_curve(self) -> tuple[np.ndarray, np.ndarray]:
+        """The floor accumulated frame by frame: ``(times_s, kwh)``
+        (:func:`~watcher_adaptive.replay.bound.fluid_bound_curve`)."""
+        return bound.fluid_bound_curve(
             self.hosts, self.vms, self.utilization_at, self.frame_times(),
             self.limits)
 
@@ -236,7 +249,13 @@ class _Run:
         self.host_violation_time = 0.0
         self.shutdowns = 0
         # timeline, one row per scheduling frame
-        self._tl: list[tuple[float, int, int, int, float]] = []
+        self._tl: list[tuple[float, int, int, int, float, float]] = []
+        # the heatmap's rows: every k-th frame's host utilisation coded
+        # in one byte (0 off, 1 + 254 u on), see results.Timeline
+        n_frames = len(engine.frame_times())
+        self._util_stride = max(1, -(-n_frames * nh // HOST_UTIL_CELLS))
+        self._util_rows: list[np.ndarray] = []
+        self._util_times: list[float] = []
         self._frame_migrations = 0
         self.placements: Optional[list[np.ndarray]] = None
 
@@ -479,10 +498,16 @@ class _Run:
         over = int(((self.host_util_mips < self.host_requested)
                     & self.host_active).sum())
         active = int(self.host_active.sum())
-        watts = float(power.power_at(
-            self.e.hosts.power_w,
-            self._utilization(self.host_util_mips))[self.host_active].sum())
-        self._tl.append((t, active, over, self._frame_migrations, watts))
+        u = self._utilization(self.host_util_mips)
+        watts = float(power.power_at(self.e.hosts.power_w,
+                                     u)[self.host_active].sum())
+        if len(self._tl) % self._util_stride == 0:
+            self._util_rows.append(np.where(
+                self.host_active, 1 + np.round(u * 254.0), 0
+            ).astype(np.uint8))
+            self._util_times.append(t)
+        self._tl.append((t, active, over, self._frame_migrations, watts,
+                         self.energy_ws))
         if self.placements is not None:
             self.placements.append(
                 np.where(self.vm_alive, self.vm_host, -1).astype(np.int32))
@@ -585,8 +610,13 @@ class _Run:
             host_shutdowns=self.shutdowns, served_fraction=served)
 
     def timeline(self) -> results.Timeline:
-        arr = np.array(self._tl) if self._tl else np.zeros((0, 5))
+        arr = np.array(self._tl) if self._tl else np.zeros((0, 6))
+        nh = self.e.hosts.n
         return results.Timeline(
             time_s=arr[:, 0], active_hosts=arr[:, 1].astype(int),
             overloaded_hosts=arr[:, 2].astype(int),
-            migrations=arr[:, 3].astype(int), power_w=arr[:, 4])
+            migrations=arr[:, 3].astype(int), power_w=arr[:, 4],
+            energy_kwh=arr[:, 5] / 3.6e6,
+            host_util=(np.stack(self._util_rows) if self._util_rows
+                       else np.zeros((0, nh), np.uint8)),
+            host_util_time_s=np.array(self._util_times))

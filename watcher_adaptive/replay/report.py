@@ -1,4 +1,12 @@
-"""The replay report: ``results.json``, PNG plots and ``report.html``."""
+"""The replay report: ``results.json``, PNG plots and ``report.html``.
+
+The page answers the newcomer's question first — is ``adaptive`` better
+than each other strategy, and by how much (:mod:`~watcher_adaptive.
+replay.verdict`) — then shows the metrics, the plots
+(:mod:`~watcher_adaptive.replay.plots`) and a footer with what was run:
+the strategies and their parameters, the project's version, the world
+and where the trace comes from.
+"""
 from __future__ import annotations
 
 import html
@@ -9,14 +17,14 @@ from typing import Any
 from typing import Optional
 from typing import Sequence
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
+from watcher_adaptive.replay import plots
 from watcher_adaptive.replay import results
-from watcher_adaptive.replay import worlds  # noqa: E402
-from watcher_adaptive.traces.model import TraceSet  # noqa: E402
+from watcher_adaptive.replay import verdict
+from watcher_adaptive.replay import worlds
+from watcher_adaptive.traces import attribution
+from watcher_adaptive.traces.model import TraceSet
 
 _SERIES = (
     ("active_hosts", "Active hosts", "hosts"),
@@ -24,32 +32,70 @@ _SERIES = (
     ("migrations", "Live migrations per interval", "migrations"),
 )
 
+#: the HTML class of ``adaptive``'s rows in every table
+OURS_CLASS = "ours"
+
 
 def write_report(output_dir: Path, trace: TraceSet,
                  runs: Sequence[results.StrategyRun],
                  extra: Optional[dict[str, Any]] = None,
                  world: Optional[worlds.World] = None,
-                 fluid_bound_kwh: Optional[float] = None) -> Path:
+                 fluid_bound_kwh: Optional[float] = None,
+                 fluid_curve: Optional[tuple[np.ndarray, np.ndarray]] = None,
+                 version: Optional[str] = None) -> Path:
     """Write everything into ``output_dir``; returns the HTML path.
 
     :param world: the world every run ran in (``constraints`` in
         ``results.json``, the report's header).
     :param fluid_bound_kwh: the trace's physical energy floor.
+    :param fluid_curve: the floor accumulated over time
+        (``(times_s, kwh)``), drawn beside the strategies' cumulative
+        energy; without it the total is drawn as a level line.
+    :param version: the project's version for the footer (default: the
+        installed distribution's, see :func:`project_version`).
     """
     output_dir.mkdir(parents=True, exist_ok=True)
     extra = dict(extra or {})
     if world is not None:
         extra["constraints"] = world.name
+    comparisons = verdict.verdict(runs)
     doc = results.to_json_dict(trace.name, list(runs), extra,
                                fluid_bound_kwh=fluid_bound_kwh)
+    if comparisons is not None:
+        doc["verdict"] = {c.baseline: c.as_dict() for c in comparisons}
     (output_dir / "results.json").write_text(
         json.dumps(doc, indent=2, default=_json_default) + "\n")
-    images = [_plot_series(output_dir, runs, *spec) for spec in _SERIES]
-    images.append(_plot_bars(output_dir, runs))
+    if fluid_curve is None and fluid_bound_kwh:
+        ends = [r.timeline.time_s for r in runs if r.timeline is not None
+                and r.timeline.time_s.size]
+        if ends:
+            # only the total is known: a level line at it
+            span = np.array([min(e[0] for e in ends),
+                             max(e[-1] for e in ends)])
+            fluid_curve = (span, np.full(2, fluid_bound_kwh))
+    images = [(plots.metric_bars(output_dir, runs),
+               "Energy, SLAV and migrations per strategy")]
+    images += [(plots.series(output_dir, runs, *spec), spec[1])
+               for spec in _SERIES]
+    images.append((plots.cumulative_energy(output_dir, runs, fluid_curve),
+                   "Cumulative energy and the physical floor"))
+    images.append((plots.host_heatmaps(output_dir, runs),
+                   "Host utilisation over time, per strategy"))
     page = output_dir / "report.html"
-    page.write_text(_html(trace, runs, [i for i in images if i], extra,
-                          world, fluid_bound_kwh))
+    page.write_text(_html(trace, runs, [(f, t) for f, t in images if f],
+                          extra, world, fluid_bound_kwh, comparisons,
+                          version or project_version()))
     return page
+
+
+def project_version() -> str:
+    """The installed distribution's version (pbr writes it from git)."""
+    try:
+        from pbr import version as pbr_version
+
+        return pbr_version.VersionInfo("watcher-adaptive").version_string()
+    except Exception:  # noqa: BLE001 - a report without it is still one
+        return "unknown"
 
 
 def _json_default(value: Any) -> Any:
@@ -58,66 +104,114 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
-def _plot_series(out: Path, runs, key: str, title: str,
-                 unit: str) -> Optional[str]:
-    ok = [r for r in runs if r.timeline is not None]
-    if not ok:
-        return None
-    fig, ax = plt.subplots(figsize=(9, 3.6))
-    for run in ok:
-        tl = run.timeline
-        ax.plot(tl.time_s / 3600.0, getattr(tl, key), label=run.name,
-                linewidth=1.1)
-    ax.set_xlabel("simulated time (h)")
-    ax.set_ylabel(unit)
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, ncol=2)
-    fig.tight_layout()
-    name = f"{key}.png"
-    fig.savefig(out / name, dpi=110)
-    plt.close(fig)
-    return name
-
-
-def _plot_bars(out: Path, runs) -> Optional[str]:
-    ok = [r for r in runs if r.metrics is not None]
-    if not ok:
-        return None
-    names = [r.name for r in ok]
-    panels = (("energy_kwh", "Energy (kWh)", 1.0),
-              ("slav", "SLAV (%)", 100.0),
-              ("migrations", "Migrations", 1.0))
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.6))
-    for ax, (key, label, scale) in zip(axes, panels, strict=True):
-        values = [getattr(r.metrics, key) * scale for r in ok]
-        ax.bar(range(len(ok)), values, color="#4a78b5")
-        ax.set_xticks(range(len(ok)))
-        ax.set_xticklabels(names, rotation=35, ha="right", fontsize=7)
-        ax.set_title(label)
-        ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(out / "metrics.png", dpi=110)
-    plt.close(fig)
-    return "metrics.png"
-
-
 def _fmt(value: Optional[float], kind: str) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     if kind == "pct":
         return f"{value * 100:.2f}"
-    if kind == "pct5":
-        return f"{value * 100:.5f}"
+    if kind == "sci":
+        # SLAV spans decades and is often ~1e-5 %: fixed point showed 0
+        return "0" if value == 0 else f"{value * 100:.3e}"
     if kind == "int":
         return f"{int(value):,}"
     return f"{value:.2f}"
 
 
-def _html(trace: TraceSet, runs, images: list[str],
+def _ratio(value: Optional[float]) -> str:
+    return "– (baseline 0)" if value is None else f"{value:.3g}"
+
+
+def _words(items: Sequence[str]) -> str:
+    return (items[0] if len(items) == 1
+            else ", ".join(items[:-1]) + " and " + items[-1])
+
+
+def _outcome_text(c: verdict.Comparison, outcome: str) -> str:
+    """``better on energy (0.876 x) and SLA (0.5 x)``: the metrics of one
+    outcome, with their ratios where there is one."""
+    items = []
+    for word, o in c.outcomes:
+        if o == outcome:
+            r = c.ratio_of(word)
+            items.append(word if r is None else f"{word} ({r:.3g} x)")
+    return f"{outcome} on {_words(items)}" if items else ""
+
+
+def verdict_sentence(comparisons: Sequence[verdict.Comparison],
+                     ours: str = verdict.OURS) -> str:
+    """The sentences on top of the report: which strategies ``ours``
+    dominates, then against each of the others where it is better and
+    where worse, with the ratios."""
+    if not comparisons:
+        return f"{ours} ran alone: there is nothing to compare it with."
+    won = [c.baseline for c in comparisons if c.dominates]
+    if won:
+        out = [f"{ours} is no worse on energy, SLAV and migrations than "
+               f"{len(won)} of the {len(comparisons)} other strategies "
+               f"({', '.join(won)})."]
+    else:
+        out = [f"{ours} is not at least as good on energy, SLAV and "
+               f"migrations together as any of the {len(comparisons)} "
+               "other strategies."]
+    for c in comparisons:
+        if c.dominates:
+            continue
+        parts = [t for t in (_outcome_text(c, "better"),
+                             _outcome_text(c, "equal"),
+                             _outcome_text(c, "worse")) if t]
+        out.append(f"Against {c.baseline} it is {'; '.join(parts)}.")
+    return " ".join(out)
+
+
+def _verdict_html(comparisons: Optional[Sequence[verdict.Comparison]],
+                  names: Sequence[str]) -> list[str]:
+    esc = html.escape
+    if comparisons is None:
+        why = ("it was not among the strategies run"
+               if verdict.OURS not in names else "its run failed")
+        return ["<h2 id='verdict'>Verdict</h2>",
+                f"<p>No verdict: {esc(verdict.OURS)} is what the verdict "
+                f"speaks for, and {why}.</p>"]
+    out = ["<h2 id='verdict'>Verdict</h2>",
+           f"<p class='sentence'>{esc(verdict_sentence(comparisons))}</p>",
+           "<table class='verdict'><tr><th>against</th><th>energy ratio"
+           "</th><th>SLAV ratio</th><th>migrations ratio</th>"
+           "<th>dominates</th></tr>"]
+    for c in comparisons:
+        cls = "yes" if c.dominates else "no"
+        out.append(f"<tr class='{cls}'><td>{esc(c.baseline)}</td>"
+                   f"<td>{_ratio(c.energy_ratio)}</td>"
+                   f"<td>{_ratio(c.slav_ratio)}</td>"
+                   f"<td>{_ratio(c.migrations_ratio)}</td>"
+                   f"<td>{'yes' if c.dominates else 'no'}</td></tr>")
+    out.append(f"</table><p class='small'>Ratios are {esc(verdict.OURS)} "
+               "÷ the other strategy, so below 1 is better for "
+               f"{esc(verdict.OURS)}; dominates = no worse on energy, "
+               "SLAV and migrations at once.</p>")
+    return out
+
+
+_STYLE = (
+    "body{font-family:sans-serif;margin:2em;max-width:1200px}"
+    "table{border-collapse:collapse}td,th{border:1px solid #bbb;"
+    "padding:3px 8px;text-align:right}td:first-child{text-align:left}"
+    "img{max-width:100%}td{white-space:nowrap}td.text{white-space:normal;"
+    "text-align:left}.wide{overflow-x:auto}"
+    f"tr.{OURS_CLASS} td{{background:#fbe3e5;font-weight:bold}}"
+    f"tr.{OURS_CLASS} td:first-child{{border-left:4px solid "
+    f"{plots.OURS_COLOUR}}}"
+    "table.verdict tr.yes td:last-child{color:#1a7f37}"
+    "table.verdict tr.no td:last-child{color:#b2182b}"
+    ".sentence{font-size:1.15em}.small,footer{font-size:.85em;color:#444}"
+    "footer{margin-top:3em;border-top:1px solid #bbb}")
+
+
+def _html(trace: TraceSet, runs, images: list[tuple[str, str]],
           extra: Optional[dict[str, Any]],
           world: Optional[worlds.World] = None,
-          fluid_bound_kwh: Optional[float] = None) -> str:
+          fluid_bound_kwh: Optional[float] = None,
+          comparisons: Optional[Sequence[verdict.Comparison]] = None,
+          version: str = "unknown") -> str:
     esc = html.escape
     rows = []
     for r in runs:
@@ -132,12 +226,13 @@ def _html(trace: TraceSet, runs, images: list[str],
                       f"{m.served_fraction * 100:.4f}",
                       _fmt(m.migrations, "int"),
                       _fmt(m.slatah, "pct"), _fmt(m.pdm, "pct"),
-                      _fmt(m.slav, "pct5"), f"{m.esv:.6f}",
+                      _fmt(m.slav, "sci"), f"{m.esv:.3e}",
                       _fmt(m.host_shutdowns, "int")]
         cells += [f"{r.wall_s:.1f}", f"{r.audit_interval_s:g}",
                   f"{r.audits} / {r.failed_audits}",
                   esc(r.error or "")]
-        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells)
+        cls = f" class='{OURS_CLASS}'" if r.name == verdict.OURS else ""
+        rows.append(f"<tr{cls}>" + "".join(f"<td>{c}</td>" for c in cells)
                     + "</tr>")
     header = ("strategy", "energy (kWh)", "energy / floor", "served (%)",
               "migrations", "SLATAH (%)",
@@ -148,25 +243,25 @@ def _html(trace: TraceSet, runs, images: list[str],
     parts = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'>",
         f"<title>watcher-adaptive replay: {esc(trace.name)}</title>",
-        "<style>body{font-family:sans-serif;margin:2em;max-width:1200px}"
-        "table{border-collapse:collapse}td,th{border:1px solid #bbb;"
-        "padding:3px 8px;text-align:right}td:first-child{text-align:left}"
-        "img{max-width:100%}</style></head><body>",
+        f"<style>{_STYLE}</style></head><body>",
         f"<h1>Replay of {esc(trace.name)}</h1>",
         f"<p>{trace.n_vms} VMs, {trace.n_samples} samples of "
         f"{trace.interval_s:g} s.</p>",
+        *_verdict_html(comparisons, [r.name for r in runs]),
         (f"<p><b>World</b>: {esc(world.header())}.</p>" if world else ""),
         (f"<p><b>Physical floor</b> (all demand served on the most "
          f"efficient host model at its most efficient utilisation, "
          f"fractional hosts, free migrations): "
          f"{fluid_bound_kwh:.2f} kWh. A strategy below it left demand "
          "unserved (see served).</p>" if fluid_bound_kwh else ""),
-        "<h2>Metrics</h2><table><tr>"
+        # wide: the table scrolls on its own rather than push the page
+        "<h2>Metrics</h2><div class='wide'><table class='metrics'><tr>"
         + "".join(f"<th>{h}</th>" for h in header) + "</tr>",
-        *rows, "</table>",
-        "<p>SLATAH: share of active-host time with CPU demand unmet; PDM: "
-        "share of demanded CPU lost to migrations; SLAV = SLATAH x PDM; "
-        "ESV = energy x SLAV (CloudSim's definitions).</p>",
+        *rows, "</table></div>",
+        "<p class='small'>SLATAH: share of active-host time with CPU "
+        "demand unmet; PDM: share of demanded CPU lost to migrations; "
+        "SLAV = SLATAH x PDM; ESV = energy x SLAV (CloudSim's "
+        "definitions).</p>",
     ]
     if failed:
         parts.append("<h2>Failures</h2><ul>")
@@ -174,8 +269,11 @@ def _html(trace: TraceSet, runs, images: list[str],
             what = r.error or f"{r.failed_audits} audit(s) failed"
             parts.append(f"<li><b>{esc(r.name)}</b>: {esc(what)}</li>")
         parts.append("</ul>")
-    parts.append("<h2>Plots</h2>")
-    parts += [f"<p><img src='{esc(i)}' alt='{esc(i)}'></p>" for i in images]
+    parts.append(f"<h2>Plots</h2><p class='small'>{esc(verdict.OURS)} is "
+                 "the thick dark-red line or bar, drawn over the "
+                 "others.</p>")
+    parts += [f"<h3>{esc(title)}</h3><p><img src='{esc(i)}' "
+              f"alt='{esc(title)}'></p>" for i, title in images]
     parts.append("<h2>Trace</h2><ul>")
     parts += [f"<li>{esc(line)}</li>" for line in trace.report.lines()]
     parts.append("</ul>")
@@ -184,5 +282,31 @@ def _html(trace: TraceSet, runs, images: list[str],
         for n in [*notes, *(extra or {}).get("notes", [])]:
             parts.append(f"<li>{esc(str(n))}</li>")
         parts.append("</ul>")
+    parts += _footer(trace, runs, world, version)
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
+
+
+def _footer(trace: TraceSet, runs, world: Optional[worlds.World],
+            version: str) -> list[str]:
+    """What was run, for whoever reads the page later: the strategies
+    with their parameters, the version, the world, the trace's source."""
+    esc = html.escape
+    out = ["<footer><h2>Parameters</h2><table class='parameters'>"
+           "<tr><th>strategy</th><th>audit every (s)</th>"
+           "<th>description</th></tr>"]
+    for r in runs:
+        cls = f" class='{OURS_CLASS}'" if r.name == verdict.OURS else ""
+        out.append(f"<tr{cls}><td>{esc(r.name)}</td>"
+                   f"<td>{r.audit_interval_s:g}</td>"
+                   f"<td class='text'>{esc(r.description)}"
+                   "</td></tr>")
+    out.append("</table>")
+    out.append(f"<p><b>watcher-adaptive</b> {esc(version)}; "
+               f"<b>constraints</b>: "
+               f"{esc(world.name) if world else 'not recorded'}"
+               f"{' (' + esc(world.header()) + ')' if world else ''}.</p>")
+    out.append("<p><b>Trace</b>: "
+               f"{esc(attribution.attribution(trace.report.source))}</p>")
+    out.append("</footer>")
+    return out

@@ -50,13 +50,25 @@ class Metrics:
 
 @dataclasses.dataclass(frozen=True)
 class Timeline:
-    """Per-frame series for the plots (one entry per scheduling frame)."""
+    """Per-frame series for the plots (one entry per scheduling frame).
+
+    :param energy_kwh: energy used from the start up to each frame.
+    :param host_util: ``(rows, n_hosts)`` uint8, each host's CPU
+        utilisation at the frames ``host_util_time_s`` (every frame, or
+        every k-th one on long runs of large clusters): 0 = off (idle,
+        no energy), else ``1 + round(254 * utilisation)``; one byte a
+        cell keeps the heatmap's data small (see
+        :data:`~watcher_adaptive.replay.engine.HOST_UTIL_CELLS`).
+    """
 
     time_s: np.ndarray
     active_hosts: np.ndarray
     overloaded_hosts: np.ndarray
     migrations: np.ndarray
     power_w: np.ndarray
+    energy_kwh: Optional[np.ndarray] = None
+    host_util: Optional[np.ndarray] = None
+    host_util_time_s: Optional[np.ndarray] = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -87,8 +87,19 @@ def test_host_overload_probability_is_a_probability(fitted):
 
 
 def test_backtest_on_a_small_trace_scores_every_model(small_trace):
+    said = []
     result = backtest.backtest_horizon([small_trace], 1800.0,
-                                       membership.LrMmtMembership())
+                                       membership.LrMmtMembership(),
+                                       progress=said.append)
+    # one trace split by time: the progress names both sample ranges
+    fold = result.folds[0]
+    h = fold.horizon
+    assert (f"train on {small_trace.name} samples 0–"
+            f"{fold.train_origins[1] + h}; test on samples "
+            f"{fold.test_origins[0] + 1}–{fold.test_origins[1] + h}"
+            in said)
+    # no forecast below 0 (a CPU peak never is)
+    assert all(np.all(q >= 0) for q in fold.vm_quantiles.values())
     assert set(result.scores) == {"adaptive", "last", "seasonal", "ewma",
                                   "lr"}
     ours = result.scores["adaptive"]

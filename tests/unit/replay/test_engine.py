@@ -180,3 +180,34 @@ def test_utilization_interpolates_linearly_between_samples():
     assert eng.utilization_at(450.0)[0] == pytest.approx(0.45)
     # after the last sample CloudSim holds the last value
     assert eng.utilization_at(750.0)[0] == pytest.approx(0.6)
+
+
+def test_timeline_accumulates_the_energy_and_codes_host_utilisation():
+    # host 0 at 25 % (one VM at 50 % of 1000 MIPS on 2 x 1000), host 1
+    # never used: off in every heatmap row
+    eng = _engine(_hosts(2), _vms([1000], [512]), [[0.5] * 4])
+    run = eng.run(Fixed([0]))
+    tl = run.timeline
+    assert tl.energy_kwh[-1] == pytest.approx(run.metrics.energy_kwh)
+    assert np.all(np.diff(tl.energy_kwh) >= 0)
+    assert tl.host_util.dtype == np.uint8
+    assert tl.host_util.shape == (tl.time_s.size, 2)
+    np.testing.assert_array_equal(tl.host_util_time_s, tl.time_s)
+    assert np.all(tl.host_util[:, 1] == 0)
+    assert np.all(tl.host_util[:, 0] == 1 + round(0.25 * 254))
+
+
+def test_the_heatmap_matrix_keeps_every_kth_frame_on_large_runs(
+        monkeypatch):
+    # a cap of 2 cells on 2 hosts: one frame in each kept
+    monkeypatch.setattr(engine, "HOST_UTIL_CELLS", 2)
+    eng = _engine(_hosts(2), _vms([1000], [512]), [[0.5] * 7])
+    tl = eng.run(Fixed([0])).timeline
+    n = tl.time_s.size
+    assert n >= 4
+    assert tl.host_util.shape == (1, 2)
+    # more cells allowed: rows every k-th frame, k = ceil(n * 2 / cap)
+    monkeypatch.setattr(engine, "HOST_UTIL_CELLS", 2 * 2)
+    tl = eng.run(Fixed([0])).timeline
+    k = -(-n * 2 // 4)
+    np.testing.assert_array_equal(tl.host_util_time_s, tl.time_s[::k])
