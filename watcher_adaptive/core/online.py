@@ -250,6 +250,7 @@ class Selector:
             raise ValueError(f"unknown forecaster {forecaster!r}; choose "
                              f"auto or {', '.join(self.members)}")
         self.mode = forecaster
+        self.slots_per_day = max(1, slots_per_day)
         self.scores: dict[int, _Score] = {}
         # (due step, quantile, {name: upper}) waiting for the outcome
         self.pending: collections.deque[_Scored] = collections.deque()
@@ -290,7 +291,11 @@ class Selector:
         if self.mode != "auto":
             return self.mode
         score = self.scores.get(group)
-        if score is None or score.n < MIN_EVIDENCE:
+        # a seasonal forecaster without a whole day seen has no season:
+        # it is an EWMA, and on the one-day PlanetLab traces its few
+        # different decisions went either way (development days)
+        if score is None or score.n < MIN_EVIDENCE \
+                or self.step < self.slots_per_day:
             return "reactive"
         best = min(score.loss, key=lambda n: (score.loss[n], n))
         if best != "reactive" and score.loss[best] < \
