@@ -85,7 +85,10 @@ def synthetic_view(n_hosts: int, n_vms: int,
         vm_host=vm_host, vm_migration_target=np.full(n_vms, -1),
         vm_cpu_util=history[:, -1], vm_cpu_history=history,
         host_enabled=np.ones(n_hosts, dtype=bool),
-        host_allocated_mips=np.zeros(n_hosts), enforce_memory=True)
+        host_allocated_mips=np.zeros(n_hosts),
+        limits=api.Limits(ram_mb=np.full(n_hosts, float(HOST_RAM_MB)),
+                          vcpus=np.full(n_hosts,
+                                        float(HOST_CORES * VCPU_RATIO))))
 
 
 class _InMemory:
