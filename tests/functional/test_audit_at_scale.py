@@ -208,6 +208,9 @@ def _strategy(tmp_path, client, stop: int):
         strategy.get_schema()).validate(params)
     strategy.input_parameters.update(params)
     strategy.config.journal_path = str(tmp_path / "moves.json")
+    # Watcher's own action: the plain-migrate path (the default is
+    # adaptive_migrate, tested where it is set)
+    strategy.config.action_type = "migrate"
     strategy._osc = types.SimpleNamespace(gnocchi=lambda: client)
     strategy._clock = lambda: float(stop)
     strategy._usage_source = MeasuredSource(strategy.usage_source())

@@ -52,6 +52,9 @@ def _execute(tmp_path, client, model, **params):
         strategy.get_schema()).validate(params)
     strategy.input_parameters.update(params)
     strategy.config.journal_path = str(tmp_path / "moves.json")
+    # Watcher's own action: the plain-migrate path (the default is
+    # adaptive_migrate, tested where it is set)
+    strategy.config.action_type = "migrate"
     strategy._usage_source = gnocchi.GnocchiMetricSource(client)
     strategy._compute_model = model
     return strategy, strategy.execute()
@@ -116,6 +119,9 @@ def _audit_through(tmp_path, proxy, model, timeout_s=2.0):
         strategy.get_schema()).validate(params)
     strategy.input_parameters.update(params)
     strategy.config.journal_path = str(tmp_path / "moves.json")
+    # Watcher's own action: the plain-migrate path (the default is
+    # adaptive_migrate, tested where it is set)
+    strategy.config.action_type = "migrate"
     strategy._usage_source = gnocchi.GnocchiMetricSource(
         gnocchi.make_client(proxy.url), retries=2, backoff_s=0.2,
         timeout_s=timeout_s, metrics=gnocchi.AUDIT_METRICS)

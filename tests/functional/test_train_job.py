@@ -70,6 +70,9 @@ def test_train_job_reads_incrementally_and_the_strategy_uses_its_model(
         strategy.get_schema()).validate(params)
     strategy.input_parameters.update(params)
     strategy.config.journal_path = str(tmp_path / "moves.json")
+    # Watcher's own action: the plain-migrate path (the default is
+    # adaptive_migrate, tested where it is set)
+    strategy.config.action_type = "migrate"
     strategy.config.model_path = str(model)
     strategy._usage_source = gnocchi.GnocchiMetricSource(gnocchi_client)
     strategy._compute_model = builders.make_model(hosts, vms)

@@ -94,13 +94,11 @@ class UsageWindow:
 
 
 def make_client(endpoint: str, user: str = "admin"):
-    """A gnocchiclient for a Gnocchi with ``auth_mode = basic``."""
-    from gnocchiclient import auth
-    from gnocchiclient.v1 import client
-    from keystoneauth1 import session
+    """A gnocchiclient for a Gnocchi with ``auth_mode = basic`` (the
+    session from :mod:`.keystone`, which also builds Keystone ones)."""
+    from watcher_adaptive.adapters import keystone
 
-    plugin = auth.GnocchiBasicPlugin(user=user, endpoint=endpoint)
-    return client.Client(session=session.Session(auth=plugin))
+    return keystone.gnocchi_client(keystone.basic_session(endpoint, user))
 
 
 def _operations(keys: Sequence[str]) -> str:

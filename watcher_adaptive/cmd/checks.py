@@ -30,6 +30,12 @@ def check_paths(args: argparse.Namespace) -> None:
         for suffix in (".joblib", ".json"):
             paths.output_file(Path(f"{args.save_model}{suffix}"),
                               "--save-model")
+    if command in ("train", "profiler-setup"):
+        if args.auth_config is not None:
+            paths.input_file(args.auth_config, "--auth-config")
+        elif args.gnocchi is None:
+            raise UsageError("give --gnocchi URL (Gnocchi's basic auth) "
+                             "or --auth-config FILE (Keystone)")
     if command == "train":
         # the history's directory is made on the first run (cron jobs
         # start from nothing); the model's must exist

@@ -33,19 +33,20 @@ LOG = logging.getLogger(__name__)
 
 def gnocchi_client(conf: cfg.ConfigOpts):
     """A gnocchiclient from ``[profiler_collector]`` (basic) or
-    ``[profiler_collector_auth]`` (Keystone)."""
-    from gnocchiclient.v1 import client as gclient
-    from keystoneauth1 import loading as ks_loading
+    ``[profiler_collector_auth]`` (Keystone), through
+    :mod:`watcher_adaptive.adapters.keystone`.
+
+    :raises InvalidData: (a ``ValueError``) Keystone chosen but its
+        options incomplete.
+    """
+    from watcher_adaptive.adapters import keystone
 
     opts = conf.profiler_collector
-    if opts.gnocchi_auth == "basic":
-        from watcher_adaptive.adapters import gnocchi
-        return gnocchi.make_client(opts.gnocchi_endpoint, opts.gnocchi_user)
-    group = conf_collector.AUTH_GROUP
-    auth = ks_loading.load_auth_from_conf_options(conf, group)
-    session = ks_loading.load_session_from_conf_options(conf, group,
-                                                        auth=auth)
-    return gclient.Client(session=session)
+    if opts.gnocchi_auth == keystone.BASIC:
+        return keystone.gnocchi_client(keystone.basic_session(
+            opts.gnocchi_endpoint, opts.gnocchi_user))
+    return keystone.gnocchi_client(keystone.keystone_session(
+        conf, conf_collector.AUTH_GROUP))
 
 
 def _policy(opts) -> G.GatePolicy:

@@ -237,19 +237,40 @@ def _hotset_backtest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _gnocchi_client(args: argparse.Namespace):
+    """The Gnocchi client ``--gnocchi``/``--user`` (basic auth) or
+    ``--auth-config`` (Keystone) describe, built before any work (no
+    request yet: Keystone is asked on the first one)."""
+    from watcher_adaptive.adapters import keystone
+    from watcher_adaptive.conf.cli import GROUP as AUTH_GROUP
+
+    if args.auth_config is None:
+        return keystone.gnocchi_client(keystone.basic_session(
+            args.gnocchi, args.user))
+    conf = keystone.load_conf_file(str(args.auth_config), AUTH_GROUP)
+    return keystone.gnocchi_client(
+        keystone.keystone_session(conf, AUTH_GROUP), endpoint=args.gnocchi)
+
+
+def _gnocchi_where(args: argparse.Namespace) -> str:
+    if args.auth_config is None:
+        return f"Gnocchi at {args.gnocchi}"
+    return (f"Gnocchi ({'at ' + args.gnocchi + ', ' if args.gnocchi else ''}"
+            f"Keystone from {args.auth_config})")
+
+
 def _profiler_setup(args: argparse.Namespace) -> int:
     from gnocchiclient import exceptions as gexc
     from keystoneauth1 import exceptions as kexc
 
-    from watcher_adaptive.adapters import gnocchi
     from watcher_adaptive.profiler import sink
 
+    client = _gnocchi_client(args)
     try:
         created = sink.ensure_archive_policy(
-            gnocchi.make_client(args.gnocchi, args.user),
-            args.archive_policy, granularity_s=args.granularity)
+            client, args.archive_policy, granularity_s=args.granularity)
     except (gexc.ClientException, kexc.ClientException) as exc:
-        raise UsageError(f"Gnocchi at {args.gnocchi}: {exc}") from None
+        raise UsageError(f"{_gnocchi_where(args)}: {exc}") from None
     print(f"archive policy {args.archive_policy} and rule "
           f"'{sink.METRIC_PREFIX}*': "
           f"{'created' if created else 'already there'}")
@@ -258,18 +279,17 @@ def _profiler_setup(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     from gnocchiclient import exceptions as gexc
-
-    from watcher_adaptive.adapters import gnocchi
+    from keystoneauth1 import exceptions as kexc
 
     checks.horizon_range(args.horizon)
     quantiles = checks.parse_quantiles(args.quantiles)
     step = args.granularity
+    client = _gnocchi_client(args)
     try:
-        return _train_from(args, gnocchi.make_client(args.gnocchi,
-                                                     args.user),
-                           quantiles, step)
-    except (MetricSourceError, gexc.ClientException) as exc:
-        raise UsageError(f"Gnocchi at {args.gnocchi}: {exc}") from None
+        return _train_from(args, client, quantiles, step)
+    except (MetricSourceError, gexc.ClientException,
+            kexc.ClientException) as exc:
+        raise UsageError(f"{_gnocchi_where(args)}: {exc}") from None
 
 
 def _train_from(args: argparse.Namespace, client, quantiles: list[float],
@@ -310,7 +330,7 @@ def _train_from(args: argparse.Namespace, client, quantiles: list[float],
         window.values["cpu_cores"], window.values["memory_mb"], vcpus,
         keep_s=int(args.keep_days * 86400))
     history.save(merged, args.history)
-    print(f"read {len(ids):,} instances from {args.gnocchi} in "
+    print(f"read {len(ids):,} instances from {_gnocchi_where(args)} in "
           f"{window.requests} request(s), {time.perf_counter() - started:.1f}"
           f" s; history: {len(merged.resource_ids):,} instances x "
           f"{merged.times.size} samples in {args.history}")

@@ -78,11 +78,22 @@ def _http_url(text: str) -> str:
 
 
 def _gnocchi_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--gnocchi", required=True, metavar="URL",
-                        type=_http_url,
-                        help="Gnocchi endpoint (basic auth)")
+    """Gnocchi with basic auth (``--gnocchi URL``) or Keystone
+    (``--auth-config FILE``); one of the two is needed."""
+    parser.add_argument("--gnocchi", metavar="URL", type=_http_url,
+                        help="Gnocchi endpoint: the server, with basic "
+                             "auth; with --auth-config, an override of "
+                             "the catalog's metric endpoint")
     parser.add_argument("--user", default="admin",
                         help="basic-auth user (default: %(default)s)")
+    parser.add_argument("--auth-config", type=Path, metavar="FILE",
+                        help="Keystone instead of basic auth: a config "
+                             "file whose [gnocchi_auth] section has "
+                             "keystoneauth1's options (auth_type = "
+                             "password, auth_url, username, password, "
+                             "project_name, user_domain_name, "
+                             "project_domain_name); see "
+                             "etc/watcher-adaptive-cli.conf.sample")
 
 
 def _sub(sub, name: str, summary: str, example: str,
@@ -196,7 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
               "--history /var/lib/watcher-adaptive/history.npz "
               "--model /var/lib/watcher-adaptive/model",
               "Run it from cron or a systemd timer; each run reads only "
-              "what is new since the last one.")
+              "what is new since the last one. Gnocchi with Keystone: "
+              "--auth-config FILE instead of --gnocchi.")
     _gnocchi_options(tr)
     tr.add_argument("--history", type=Path, required=True, metavar="FILE",
                     help="the job's history file (.npz), grown each run")
@@ -230,7 +242,9 @@ def build_parser() -> argparse.ArgumentParser:
               "with, unless they exist",
               "watcher-adaptive profiler-setup --gnocchi "
               "http://gnocchi:8041 --granularity 30",
-              "Run it once per cloud, before the first collector starts.")
+              "Run it once per cloud, before the first collector starts. "
+              "Gnocchi with Keystone: --auth-config FILE instead of "
+              "--gnocchi.")
     _gnocchi_options(ps)
     ps.add_argument("--archive-policy", default="watcher-adaptive-profile",
                     metavar="NAME",

@@ -3,8 +3,9 @@ behavioural profiler (``[profiler_collector]``, and the Keystone
 options of its Gnocchi client under ``[profiler_collector_auth]``)."""
 from __future__ import annotations
 
-from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
+
+from watcher_adaptive.adapters import keystone
 
 GROUP = "profiler_collector"
 AUTH_GROUP = "profiler_collector_auth"
@@ -94,12 +95,8 @@ OPTS = [
 
 def register(conf: cfg.ConfigOpts) -> None:
     conf.register_opts(OPTS, group=GROUP)
-    ks_loading.register_session_conf_options(conf, AUTH_GROUP)
-    ks_loading.register_auth_conf_options(conf, AUTH_GROUP)
+    keystone.register_opts(conf, AUTH_GROUP)
 
 
 def list_opts() -> list[tuple[str, list[cfg.Opt]]]:
-    auth = (ks_loading.get_session_conf_options()
-            + ks_loading.get_auth_common_conf_options()
-            + ks_loading.get_auth_plugin_conf_options("password"))
-    return [(GROUP, OPTS), (AUTH_GROUP, auth)]
+    return [(GROUP, OPTS), *keystone.list_opts(AUTH_GROUP)]

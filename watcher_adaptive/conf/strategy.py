@@ -50,7 +50,7 @@ OPTS = [
                     "instance, for the cooldown and the hourly budget "
                     "across audits."),
     cfg.StrOpt("action_type",
-               default="migrate",
+               default="adaptive_migrate",
                choices=[
                    ("migrate", "Watcher's own live migrate action"),
                    ("adaptive_migrate",
@@ -58,7 +58,10 @@ OPTS = [
                     "gets the forecast and the expected hot working set "
                     "before Nova migrates (needs the adaptive_migrate "
                     "action in the applier's weights)")],
-               help="Which action each planned move becomes."),
+               help="Which action each planned move becomes: our own "
+                    "adaptive_migrate (the default, as the DevStack "
+                    "plugin sets it up), or Watcher's migrate for a "
+                    "cloud without the destination agent."),
     cfg.StrOpt("hotset_model_path",
                default="",
                help="Saved hot-set predictor (joblib of a fitted "

@@ -5,12 +5,13 @@ Thin on purpose: it turns Watcher's compute model into a snapshot
 Gnocchi requests (a :class:`UsageSource`), forecasts (the trained
 predictor, or the reactive rule when the model or its inputs are
 missing — logged as a fallback), lets the pure planner decide, and
-writes one live migration action per planned move: Watcher's
-``migrate``, or with ``action_type = adaptive_migrate`` our own action
-whose ``hint`` carries the forecast, the profile class and the expected
-hot working set (:mod:`.hints`) to the destination agent.  The why of
-each action (host at risk, forecast quantile and horizon, expected
-loads) is logged at ``explain=full``, kept in
+writes one live migration action per planned move: our own
+``adaptive_migrate`` (the default ``action_type``), whose ``hint``
+carries the forecast, the profile class and the expected hot working
+set (:mod:`.hints`) to the destination agent, or with ``action_type =
+migrate`` Watcher's own ``migrate``.  The why of each action (host
+at risk, forecast quantile and horizon, expected loads) is logged at
+``explain=full``, kept in
 :attr:`AdaptiveMigration.explanations` and summed up in the efficacy
 indicators.
 """

@@ -93,6 +93,10 @@ def world(tmp_path_factory) -> Path:
         "[profiler_collector]\npoll_interval = abc\n")
     (base / "bad-agent.conf").write_text(
         "[page_sampling]\nhot_access_rate = fast\n")
+    (base / "no-auth-type.conf").write_text(
+        "[gnocchi_auth]\nusername = watcher\n")
+    (base / "no-auth-url.conf").write_text(
+        "[gnocchi_auth]\nauth_type = password\nusername = watcher\n")
     return base
 
 
@@ -151,6 +155,17 @@ CASES = [
     ("watcher-adaptive", ["train"], "required"),
     ("watcher-adaptive", ["train", "--gnocchi", "gnocchi:8041", "--history",
                           "h.npz", "--model", "m"], "http(s) URL"),
+    ("watcher-adaptive", ["train", "--history", "h.npz", "--model", "m"],
+     "--auth-config FILE"),
+    ("watcher-adaptive", ["train", "--auth-config", "/nonexistent.conf",
+                          "--history", "h.npz", "--model", "m"],
+     "no such file"),
+    ("watcher-adaptive", ["train", "--auth-config", "no-auth-type.conf",
+                          "--history", "h.npz", "--model", "m"],
+     "auth_type is not set"),
+    ("watcher-adaptive", ["train", "--auth-config", "no-auth-url.conf",
+                          "--history", "h.npz", "--model", "m"],
+     "auth_url"),
     # profiler-setup
     ("watcher-adaptive", ["profiler-setup", "--gnocchi",
                           "http://127.0.0.1:1", "--granularity", "0"],
@@ -159,6 +174,9 @@ CASES = [
                           "http://127.0.0.1:1"], "Gnocchi at"),
     ("watcher-adaptive", ["profiler-setup", "--gnocchi", "http://"],
      "http(s) URL"),
+    ("watcher-adaptive", ["profiler-setup"], "--auth-config FILE"),
+    ("watcher-adaptive", ["profiler-setup", "--auth-config", F, "--gnocchi",
+                          "http://127.0.0.1:1"], "Failed to parse"),
     # profile-backtest
     ("watcher-adaptive", ["profile-backtest", "/nonexistent.jsonl"],
      "no such file"),

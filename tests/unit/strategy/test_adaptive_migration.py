@@ -33,6 +33,9 @@ def load_strategy(tmp_path, source, **params):
         strategy.get_schema()).validate(params)
     strategy.input_parameters = utils.Struct(params)
     strategy.config.journal_path = str(tmp_path / "moves.json")
+    # Watcher's own action: the plain-migrate path (the default is
+    # adaptive_migrate, tested where it is set)
+    strategy.config.action_type = "migrate"
     strategy._usage_source = source
     return strategy
 
@@ -55,6 +58,18 @@ def test_loads_through_watcher_loader_with_valid_defaults(tmp_path):
     assert strategy.get_goal_name() == "workload_balancing"
     assert strategy.input_parameters.horizon == 1800
     assert strategy.input_parameters.quantile == 0.9
+
+
+def test_default_action_is_our_own_adaptive_migrate():
+    """Unset, ``action_type`` is the product's own action, as the
+    DevStack plugin and the docs set it; ``migrate`` stays a choice."""
+    from watcher.decision_engine.loading import default
+
+    strategy = default.DefaultStrategyLoader().load("adaptive_migration",
+                                                    osc=None)
+    assert strategy.config.action_type == "adaptive_migrate"
+    opt = {o.name: o for o in strategy.get_config_opts()}["action_type"]
+    assert set(opt.type.choices) == {"migrate", "adaptive_migrate"}
     for prop in strategy.get_schema()["properties"].values():
         assert prop["description"] and "default" in prop
 
