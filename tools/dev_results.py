@@ -70,6 +70,16 @@ def _ratio(a: float, b: float) -> str:
     return "n/a" if not b else f"{a / b:.3f}"
 
 
+def _compared(docs: list[dict]) -> list[tuple[dict, tuple[dict, ...]]]:
+    """The traces where adaptive, adaptive-reactive and LR-MMT all ran,
+    with those three runs."""
+    names = ("adaptive", "adaptive-reactive", "lr-mmt")
+    return [(doc, tuple(doc["strategies"][n] for n in names))
+            for doc in docs
+            if all(doc["strategies"].get(n, {}).get("energy_kwh")
+                   is not None for n in names)]
+
+
 def _dominates(a: dict, b: dict) -> bool:
     """No worse on energy, SLAV and migrations (each <=)."""
     return all(a[k] <= b[k] for k in ("energy_kwh", "slav", "migrations"))
@@ -90,12 +100,7 @@ def _goals(docs: list[dict]) -> list[str]:
            ".. list-table::", "   :header-rows: 1", "",
            "   * - trace, world\n     - vs LR-MMT\n     - dominates\n"
            "     - vs adaptive-reactive\n     - energy / floor"]
-    for doc in docs:
-        s = doc["strategies"]
-        if not all(s.get(k, {}).get("energy_kwh") is not None
-                   for k in ("adaptive", "adaptive-reactive", "lr-mmt")):
-            continue
-        a, r, lr = s["adaptive"], s["adaptive-reactive"], s["lr-mmt"]
+    for doc, (a, r, lr) in _compared(docs):
         keys = ("energy_kwh", "slav", "migrations")
         vs_lr = " / ".join(_ratio(a[k], lr[k]) for k in keys)
         vs_r = " / ".join(_ratio(a[k], r[k]) for k in keys)
@@ -155,12 +160,7 @@ def _shortfall(ratios: dict[str, float], limits: dict[str, float]) -> str:
 def _goal_rows(docs: list[dict]) -> list[tuple[str, str, str, str]]:
     """(goal, trace and world, figure reached, missed by) per goal."""
     rows = []
-    for doc in docs:
-        s = doc["strategies"]
-        if not all(s.get(k, {}).get("energy_kwh") is not None
-                   for k in ("adaptive", "adaptive-reactive", "lr-mmt")):
-            continue
-        a, r, lr = s["adaptive"], s["adaptive-reactive"], s["lr-mmt"]
+    for doc, (a, r, lr) in _compared(docs):
         where = f"{doc['label']}, {doc['world']}"
         vs_lr = {n: a[k] / lr[k] if lr[k] else 0.0 for n, k in KEYS}
         vs_r = {n: a[k] / r[k] if r[k] else 0.0 for n, k in KEYS}
