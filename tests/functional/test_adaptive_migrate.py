@@ -239,11 +239,13 @@ def test_nova_refusing_fails_cleanly_and_tells_the_agent(
     nova_api.refuse_next = (code, message)
     action = make_action(nova_api, params(vm, dest), rabbit_transport_url)
     action.pre_condition()
-    t0 = time.monotonic()
     assert action.execute() is False
-    assert time.monotonic() - t0 < 10
     assert nova_api.servers[vm].host == SOURCE
     assert nova_api.migrations_of(vm) == []
+    # a refusal ends the action at once: the refused request is the last
+    # one Nova saw (no waiting on a migration) and no wait was begun
+    assert nova_api.requests[-1][0] == "POST", nova_api.requests
+    assert action._run.accepted_at is None
     assert agent.kinds() == ["prepare", "aborted"]
     assert action._run.outcome.name == "REFUSED"
     assert action.abort() is True        # nothing runs: nothing to stop
@@ -275,13 +277,17 @@ def test_timeout_aborts_the_running_migration(
     nova_api.add_server(vm, SOURCE)
     action = make_action(nova_api, params(vm, dest), rabbit_transport_url,
                          migration_timeout=1.5)
-    t0 = time.monotonic()
     assert action.execute() is False
-    took = time.monotonic() - t0
-    assert 1.5 <= took < 8, took
-    assert action._run.outcome.name == "TIMED_OUT"
+    run = action._run
+    assert run.outcome.name == "TIMED_OUT"
+    # it waited out its timeout on its own clock (never gave up early),
+    # then cancelled: Nova saw the request, the polling, then the abort
+    assert run.ended_at - run.accepted_at >= 1.5
     assert [m.status for m in nova_api.migrations_of(vm)] == ["cancelled"]
-    assert any(m == "DELETE" for m, _, _ in nova_api.requests)
+    methods = [m for m, _, _ in nova_api.requests]
+    assert methods.count("DELETE") == 1, methods
+    assert methods.index("POST") < methods.index("DELETE")
+    assert "GET" in methods[methods.index("POST"):methods.index("DELETE")]
     assert nova_api.servers[vm].host == SOURCE
     assert agent.kinds() == ["prepare", "started", "aborted"]
 
@@ -317,10 +323,13 @@ def test_destination_agent_down_does_not_hold_the_migration(
     assert action.execute() is True
     took = time.monotonic() - t0
     action.post_condition()
+    # every message was given up (none left waiting), and the migration
+    # was asked for after the unanswered hint, not held by it (how long
+    # the give-ups take: benchmarks/bench_action_faults.py)
     assert action.messages == [("prepare", None), ("started", None),
                     ("completed", None)]
-    # three timeouts of 1 s each plus the migration itself
-    assert took < 3 * (2 * 1.0 + 2.0) + 5, took
+    assert [m for m, _, _ in nova_api.requests].count("POST") == 1
+    assert [m.status for m in nova_api.migrations_of(vm)] == ["completed"]
     assert not agent_threads()
     print(f"\nagent down: completed in {took:.2f} s")
 
@@ -361,7 +370,9 @@ def test_broker_cut_the_action_still_finishes(
         api.stop()
         proxy.stop()
     assert api.servers[vm].host == dest
-    assert took < 20, took
+    # every message ended (answered or given up); none left running
+    assert [k for k, _ in action.messages][:3] == [
+        "prepare", "started", "completed"], action.messages
     assert wait_until(lambda: not agent_threads(), 5), agent_threads()
     got = agent.kinds()
     if when == "from_the_start":

@@ -125,8 +125,11 @@ def test_a_broker_restart_mid_migration_ends_cleanly(
           f"migration; action done in {took:.1f} s; messages "
           f"{[(k, bool(a)) for k, a in action.messages]}")
     assert api.servers[vm].host == dest
-    # bounded: the restart, plus at most one deadline per message
-    assert took < restart["took"] + 4 * (2 * 3.0 + 2.0) + 10
+    # bounded: every message of the action ended, answered or given up
+    # (its per-call deadline; how long that takes beside a restart:
+    # benchmarks/bench_action_faults.py)
+    assert [k for k, _ in action.messages][:3] == [
+        "prepare", "started", "completed"], action.messages
     kinds = [k for k, *_ in agent.received]
     assert kinds.count("prepare") == 1          # no duplicate pre-config
     # nothing of the action's messaging is left running
