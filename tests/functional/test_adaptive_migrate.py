@@ -16,10 +16,10 @@ import uuid
 
 import pytest
 
+from tests.functional.agent_messaging import agent_topic
 from tests.functional.compute_api import ComputeApiStandIn
 from tests.functional.compute_api import wait_until
 from tests.functional.tcp_proxy import TcpProxy
-from tests.unit.nova_hooks.agent.conftest import vcpu_threads  # noqa: F401
 from tests.unit.nova_hooks.agent.test_manager import ThisProcessHost
 
 pytestmark = [pytest.mark.functional]
@@ -57,7 +57,13 @@ class StandInClients:
 class Agent:
     """The destination agent's RPC endpoint on the real broker, in this
     process, with the real manager and journal; what it received is
-    kept with its time."""
+    kept with its time.  It listens on the topic of its own server
+    (:func:`tests.functional.agent_messaging.agent_topic`, which
+    :func:`make_action` gives the action); :meth:`close` (also run for
+    one still open when its test ends) stops it."""
+
+    #: agents not closed yet
+    live: "set[Agent]" = set()
 
     def __init__(self, tmp_path, transport_url: str, server: str,
                  host) -> None:
@@ -73,7 +79,8 @@ class Agent:
 
         conf_file = tmp_path / f"{server}.conf"
         conf_file.write_text(f"[DEFAULT]\ntransport_url = {transport_url}"
-                             f"\n[agent]\nhost = {server}\n")
+                             f"\n[agent]\nhost = {server}\n"
+                             f"rpc_topic = {agent_topic(server)}\n")
         conf = cfg.ConfigOpts()
         agent_conf.register_opts(conf)
         conf(["--config-file", str(conf_file)], project="wa-test",
@@ -101,15 +108,28 @@ class Agent:
         self.endpoint = Recording(self.manager.prepare, self.manager.signal,
                                   self.manager.status)
         self.server = rpc.make_server(conf, self.endpoint)
-        self.server.start()
+        Agent.live.add(self)
+        try:
+            self.server.start()
+        except BaseException:
+            self.close()
+            raise
 
     def kinds(self) -> list[str]:
         return [k for k, *_ in self.received]
 
-    def stop(self) -> None:
-        self.server.stop()
-        self.server.wait()
-        self.server.transport.cleanup()
+    def close(self) -> None:
+        """Stop listening and release the transport (once)."""
+        if self not in Agent.live:
+            return
+        Agent.live.discard(self)
+        try:
+            self.server.stop()
+            self.server.wait()
+        finally:
+            self.server.transport.cleanup()
+
+    stop = close
 
 
 @pytest.fixture
@@ -118,10 +138,9 @@ def dest() -> str:
 
 
 @pytest.fixture
-def agent(tmp_path, rabbit_transport_url, dest, vcpu_threads):  # noqa: F811
+def agent(tmp_path, rabbit_transport_url, dest, guest_process):
     if len(CPUS) < 2:
         pytest.skip("needs 2 CPUs to show an affinity change")
-    (tmp_path / "guest.pid").write_text(str(os.getpid()))
     a = Agent(tmp_path, rabbit_transport_url, dest,
               ThisProcessHost(str(tmp_path)))
     yield a
@@ -162,6 +181,8 @@ def make_action(api: ComputeApiStandIn, input_parameters: dict,
     action = factory.ActionFactory().make_action(
         db_action, osc=StandInClients(api.url, gnocchi))
     action.config.update({"agent_transport_url": transport_url,
+                          "agent_rpc_topic": agent_topic(
+                              input_parameters["destination_node"]),
                           "agent_timeout": 2.0, "poll_interval": 0.2,
                           "migration_timeout": 30.0,
                           "record_history": gnocchi is not None})
@@ -482,7 +503,7 @@ def test_nova_api_down_fails_the_pre_condition(
 
 
 def test_strategy_output_to_completed_migrations(
-        tmp_path, rabbit_transport_url, vcpu_threads):  # noqa: F811
+        tmp_path, rabbit_transport_url, guest_process):
     """The strategy's adaptive_migrate actions, as planned for an
     overloading host, executed one by one: the hint the strategy wrote
     reaches the agent of the host the plan chose."""
@@ -495,7 +516,6 @@ def test_strategy_output_to_completed_migrations(
     src, dst = f"hot-{tag}", f"calm-{tag}"
     planned, vms = plan_for_overloading_host(tmp_path, src, dst, tag)
 
-    (tmp_path / "guest.pid").write_text(str(os.getpid()))
     agent = Agent(tmp_path, rabbit_transport_url, dst,
                   ThisProcessHost(str(tmp_path)))
     api = ComputeApiStandIn({src: ("enabled", "up"),

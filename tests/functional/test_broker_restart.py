@@ -13,12 +13,12 @@ import uuid
 
 import pytest
 
+from tests.functional.agent_messaging import agent_topic
 from tests.functional.compute_api import ComputeApiStandIn
 from tests.functional.test_adaptive_migrate import SOURCE
 from tests.functional.test_adaptive_migrate import Agent
 from tests.functional.test_adaptive_migrate import make_action
 from tests.functional.test_adaptive_migrate import params
-from tests.unit.nova_hooks.agent.conftest import vcpu_threads  # noqa: F401
 from tests.unit.nova_hooks.agent.test_manager import ThisProcessHost
 
 pytestmark = [pytest.mark.functional, pytest.mark.slow]
@@ -38,10 +38,9 @@ def dest() -> str:
 
 
 @pytest.fixture
-def agent(tmp_path, private_broker, dest, vcpu_threads):  # noqa: F811
+def agent(tmp_path, private_broker, dest, guest_process):
     if len(CPUS) < 2:
         pytest.skip("needs 2 CPUs to show an affinity change")
-    (tmp_path / "guest.pid").write_text(str(os.getpid()))
     a = Agent(tmp_path, private_broker.url, dest,
               ThisProcessHost(str(tmp_path)))
     yield a
@@ -59,16 +58,20 @@ def call_until_answered(url: str, server: str, method: str,
     conf = cfg.ConfigOpts()
     agent_conf.register_opts(conf)
     conf([], project="wa-test", default_config_files=[])
+    conf.set_override("rpc_topic", agent_topic(server), group="agent")
     started = time.monotonic()
     client = rpc.make_client(conf, server, timeout_s=3, url=url)
     last = None
-    while time.monotonic() - started < deadline_s:
-        try:
-            return client.call({}, method, payload=payload), \
-                time.monotonic() - started
-        except Exception as exc:  # noqa: BLE001 - retried until the deadline
-            last = exc
-            time.sleep(1)
+    try:
+        while time.monotonic() - started < deadline_s:
+            try:
+                return client.call({}, method, payload=payload), \
+                    time.monotonic() - started
+            except Exception as exc:  # noqa: BLE001 - retried until the deadline
+                last = exc
+                time.sleep(1)
+    finally:
+        client.transport.cleanup()
     raise AssertionError(f"no answer within {deadline_s} s: {last!r}")
 
 
