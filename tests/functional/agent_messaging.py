@@ -2,19 +2,15 @@
 RabbitMQ: the agent's names, and a client that is closed when the test
 is done with it.
 
-Every agent a test starts (a ``nova-adaptive-agent`` process or the RPC
-endpoint in the test's process) listens on a topic of its own, named
-after its unique host: no queue, binding or exchange of one test's agent
-is another's, nor that of another run on the same broker."""
+Every agent a test starts has a unique host name (its RPC server) and a
+notifications topic of its own.  Its RPC topic stays the default one:
+with an RPC topic per agent, every in-process agent after the first of
+a run went unanswered (test_adaptive_migrate.py in file order: 10 of 17
+failed; each passes alone) -- RPC state that outlives a transport in
+one process, not understood yet (#18)."""
 from __future__ import annotations
 
 from typing import Any
-
-
-def agent_topic(host: str) -> str:
-    """The RPC topic of the test agent of ``host`` (its ``[agent]
-    rpc_topic``; the action's ``agent_rpc_topic``)."""
-    return f"wa-test-{host}"
 
 
 def notifications_topic(host: str) -> str:
@@ -44,8 +40,6 @@ class AgentClient:
             conf = cfg.ConfigOpts()
             agent_conf.register_opts(conf)
             conf([], project="nova-adaptive-test", default_config_files=[])
-            conf.set_override("rpc_topic", agent_topic(self.host),
-                              group="agent")
             self._client = rpc.make_client(conf, self.host,
                                            timeout_s=self.timeout_s,
                                            url=self.transport_url)

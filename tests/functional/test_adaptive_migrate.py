@@ -16,7 +16,6 @@ import uuid
 
 import pytest
 
-from tests.functional.agent_messaging import agent_topic
 from tests.functional.compute_api import ComputeApiStandIn
 from tests.functional.compute_api import wait_until
 from tests.functional.tcp_proxy import TcpProxy
@@ -57,10 +56,8 @@ class StandInClients:
 class Agent:
     """The destination agent's RPC endpoint on the real broker, in this
     process, with the real manager and journal; what it received is
-    kept with its time.  It listens on the topic of its own server
-    (:func:`tests.functional.agent_messaging.agent_topic`, which
-    :func:`make_action` gives the action); :meth:`close` (also run for
-    one still open when its test ends) stops it."""
+    kept with its time.  :meth:`close` (also run for one still open
+    when its test ends) stops it."""
 
     #: agents not closed yet
     live: "set[Agent]" = set()
@@ -79,8 +76,7 @@ class Agent:
 
         conf_file = tmp_path / f"{server}.conf"
         conf_file.write_text(f"[DEFAULT]\ntransport_url = {transport_url}"
-                             f"\n[agent]\nhost = {server}\n"
-                             f"rpc_topic = {agent_topic(server)}\n")
+                             f"\n[agent]\nhost = {server}\n")
         conf = cfg.ConfigOpts()
         agent_conf.register_opts(conf)
         conf(["--config-file", str(conf_file)], project="wa-test",
@@ -181,8 +177,6 @@ def make_action(api: ComputeApiStandIn, input_parameters: dict,
     action = factory.ActionFactory().make_action(
         db_action, osc=StandInClients(api.url, gnocchi))
     action.config.update({"agent_transport_url": transport_url,
-                          "agent_rpc_topic": agent_topic(
-                              input_parameters["destination_node"]),
                           "agent_timeout": 2.0, "poll_interval": 0.2,
                           "migration_timeout": 30.0,
                           "record_history": gnocchi is not None})

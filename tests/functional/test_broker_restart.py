@@ -13,7 +13,6 @@ import uuid
 
 import pytest
 
-from tests.functional.agent_messaging import agent_topic
 from tests.functional.compute_api import ComputeApiStandIn
 from tests.functional.test_adaptive_migrate import SOURCE
 from tests.functional.test_adaptive_migrate import Agent
@@ -58,7 +57,6 @@ def call_until_answered(url: str, server: str, method: str,
     conf = cfg.ConfigOpts()
     agent_conf.register_opts(conf)
     conf([], project="wa-test", default_config_files=[])
-    conf.set_override("rpc_topic", agent_topic(server), group="agent")
     started = time.monotonic()
     client = rpc.make_client(conf, server, timeout_s=3, url=url)
     last = None

@@ -17,7 +17,6 @@ import pytest
 
 from tests.functional import libvirt_hosts as lh
 from tests.functional.agent_messaging import AgentClient
-from tests.functional.agent_messaging import agent_topic
 from tests.functional.agent_messaging import notifications_topic
 from tests.functional.conftest import state_dir
 
@@ -49,7 +48,7 @@ def guest(hosts):
 
 class Agent:
     """A ``nova-adaptive-agent`` process of the test's own, against host
-    B: its host name, RPC and notification topics are unique (see
+    B: its host name and notifications topic are unique (see
     :mod:`tests.functional.agent_messaging`), its RPC client is one
     transport; :meth:`close` (also run for every agent still open when
     its test ends, passed or not: ``tests/functional/conftest.py``)
@@ -80,7 +79,6 @@ host = {self.server}
 journal_path = {self.journal}
 qemu_run_dir = {b['qemu_run_dir']}
 rpc_enabled = true
-rpc_topic = {agent_topic(self.server)}
 notifications_enabled = true
 notifications_topic = {self.notifications_topic}
 qemu_log_dir = {b['serial_dir']}
