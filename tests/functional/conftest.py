@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -241,3 +243,58 @@ def rabbit_transport_url() -> str:
         pytest.skip("RabbitMQ not started (run the tests through "
                     "tools/run-tests.sh)")
     return (base / "transport_url").read_text().strip()
+
+
+@pytest.fixture(autouse=True)
+def _no_agent_outlives_its_test():
+    """Every destination agent a test made (a process, or the RPC
+    endpoint in this process) is stopped and its connections released
+    when the test ends, passed or failed, so that none answers, follows
+    libvirt's events or holds broker connections in a later test."""
+    yield
+    for name in ("tests.functional.test_destination_agent",
+                 "tests.functional.test_adaptive_migrate"):
+        module = sys.modules.get(name)
+        agent_class = getattr(module, "Agent", None)
+        for agent in list(getattr(agent_class, "live", ())):
+            agent.close()
+
+
+#: a stand-in for QEMU: two threads named as libvirt names vCPU threads,
+#: its main thread an emulator thread; it lives until its stdin closes
+_GUEST = """
+import sys, threading
+ready = threading.Barrier(3)
+def run(i):
+    tid = threading.get_native_id()
+    with open(f"/proc/self/task/{tid}/comm", "w") as f:
+        f.write(f"CPU {i}/TCG")
+    ready.wait()
+    threading.Event().wait()
+for i in range(2):
+    threading.Thread(target=run, args=(i,), daemon=True).start()
+ready.wait()
+print("ready", flush=True)
+sys.stdin.read()
+"""
+
+
+@pytest.fixture
+def guest_process(tmp_path) -> int:
+    """A process of the test's own that plays the guest's QEMU for an
+    agent in this process (``ThisProcessHost`` of ``tmp_path``): its pid
+    in ``tmp_path/guest.pid``.  The agent's affinity changes land on it,
+    not on the test process, whose threads and every process it starts
+    meanwhile (a broker, an agent) would inherit them; it is killed when
+    the test ends."""
+    proc = subprocess.Popen([sys.executable, "-c", _GUEST],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready", \
+            "the guest stand-in did not start"
+        (tmp_path / "guest.pid").write_text(str(proc.pid))
+        yield proc.pid
+    finally:
+        proc.kill()
+        proc.wait()

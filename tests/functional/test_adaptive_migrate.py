@@ -19,7 +19,6 @@ import pytest
 from tests.functional.compute_api import ComputeApiStandIn
 from tests.functional.compute_api import wait_until
 from tests.functional.tcp_proxy import TcpProxy
-from tests.unit.nova_hooks.agent.conftest import vcpu_threads  # noqa: F401
 from tests.unit.nova_hooks.agent.test_manager import ThisProcessHost
 
 pytestmark = [pytest.mark.functional]
@@ -57,7 +56,11 @@ class StandInClients:
 class Agent:
     """The destination agent's RPC endpoint on the real broker, in this
     process, with the real manager and journal; what it received is
-    kept with its time."""
+    kept with its time.  :meth:`close` (also run for one still open
+    when its test ends) stops it."""
+
+    #: agents not closed yet
+    live: "set[Agent]" = set()
 
     def __init__(self, tmp_path, transport_url: str, server: str,
                  host) -> None:
@@ -101,15 +104,28 @@ class Agent:
         self.endpoint = Recording(self.manager.prepare, self.manager.signal,
                                   self.manager.status)
         self.server = rpc.make_server(conf, self.endpoint)
-        self.server.start()
+        Agent.live.add(self)
+        try:
+            self.server.start()
+        except BaseException:
+            self.close()
+            raise
 
     def kinds(self) -> list[str]:
         return [k for k, *_ in self.received]
 
-    def stop(self) -> None:
-        self.server.stop()
-        self.server.wait()
-        self.server.transport.cleanup()
+    def close(self) -> None:
+        """Stop listening and release the transport (once)."""
+        if self not in Agent.live:
+            return
+        Agent.live.discard(self)
+        try:
+            self.server.stop()
+            self.server.wait()
+        finally:
+            self.server.transport.cleanup()
+
+    stop = close
 
 
 @pytest.fixture
@@ -118,10 +134,9 @@ def dest() -> str:
 
 
 @pytest.fixture
-def agent(tmp_path, rabbit_transport_url, dest, vcpu_threads):  # noqa: F811
+def agent(tmp_path, rabbit_transport_url, dest, guest_process):
     if len(CPUS) < 2:
         pytest.skip("needs 2 CPUs to show an affinity change")
-    (tmp_path / "guest.pid").write_text(str(os.getpid()))
     a = Agent(tmp_path, rabbit_transport_url, dest,
               ThisProcessHost(str(tmp_path)))
     yield a
@@ -239,11 +254,13 @@ def test_nova_refusing_fails_cleanly_and_tells_the_agent(
     nova_api.refuse_next = (code, message)
     action = make_action(nova_api, params(vm, dest), rabbit_transport_url)
     action.pre_condition()
-    t0 = time.monotonic()
     assert action.execute() is False
-    assert time.monotonic() - t0 < 10
     assert nova_api.servers[vm].host == SOURCE
     assert nova_api.migrations_of(vm) == []
+    # a refusal ends the action at once: the refused request is the last
+    # one Nova saw (no waiting on a migration) and no wait was begun
+    assert nova_api.requests[-1][0] == "POST", nova_api.requests
+    assert action._run.accepted_at is None
     assert agent.kinds() == ["prepare", "aborted"]
     assert action._run.outcome.name == "REFUSED"
     assert action.abort() is True        # nothing runs: nothing to stop
@@ -275,13 +292,17 @@ def test_timeout_aborts_the_running_migration(
     nova_api.add_server(vm, SOURCE)
     action = make_action(nova_api, params(vm, dest), rabbit_transport_url,
                          migration_timeout=1.5)
-    t0 = time.monotonic()
     assert action.execute() is False
-    took = time.monotonic() - t0
-    assert 1.5 <= took < 8, took
-    assert action._run.outcome.name == "TIMED_OUT"
+    run = action._run
+    assert run.outcome.name == "TIMED_OUT"
+    # it waited out its timeout on its own clock (never gave up early),
+    # then cancelled: Nova saw the request, the polling, then the abort
+    assert run.ended_at - run.accepted_at >= 1.5
     assert [m.status for m in nova_api.migrations_of(vm)] == ["cancelled"]
-    assert any(m == "DELETE" for m, _, _ in nova_api.requests)
+    methods = [m for m, _, _ in nova_api.requests]
+    assert methods.count("DELETE") == 1, methods
+    assert methods.index("POST") < methods.index("DELETE")
+    assert "GET" in methods[methods.index("POST"):methods.index("DELETE")]
     assert nova_api.servers[vm].host == SOURCE
     assert agent.kinds() == ["prepare", "started", "aborted"]
 
@@ -317,10 +338,13 @@ def test_destination_agent_down_does_not_hold_the_migration(
     assert action.execute() is True
     took = time.monotonic() - t0
     action.post_condition()
+    # every message was given up (none left waiting), and the migration
+    # was asked for after the unanswered hint, not held by it (how long
+    # the give-ups take: benchmarks/bench_action_faults.py)
     assert action.messages == [("prepare", None), ("started", None),
                     ("completed", None)]
-    # three timeouts of 1 s each plus the migration itself
-    assert took < 3 * (2 * 1.0 + 2.0) + 5, took
+    assert [m for m, _, _ in nova_api.requests].count("POST") == 1
+    assert [m.status for m in nova_api.migrations_of(vm)] == ["completed"]
     assert not agent_threads()
     print(f"\nagent down: completed in {took:.2f} s")
 
@@ -361,7 +385,9 @@ def test_broker_cut_the_action_still_finishes(
         api.stop()
         proxy.stop()
     assert api.servers[vm].host == dest
-    assert took < 20, took
+    # every message ended (answered or given up); none left running
+    assert [k for k, _ in action.messages][:3] == [
+        "prepare", "started", "completed"], action.messages
     assert wait_until(lambda: not agent_threads(), 5), agent_threads()
     got = agent.kinds()
     if when == "from_the_start":
@@ -471,7 +497,7 @@ def test_nova_api_down_fails_the_pre_condition(
 
 
 def test_strategy_output_to_completed_migrations(
-        tmp_path, rabbit_transport_url, vcpu_threads):  # noqa: F811
+        tmp_path, rabbit_transport_url, guest_process):
     """The strategy's adaptive_migrate actions, as planned for an
     overloading host, executed one by one: the hint the strategy wrote
     reaches the agent of the host the plan chose."""
@@ -484,7 +510,6 @@ def test_strategy_output_to_completed_migrations(
     src, dst = f"hot-{tag}", f"calm-{tag}"
     planned, vms = plan_for_overloading_host(tmp_path, src, dst, tag)
 
-    (tmp_path / "guest.pid").write_text(str(os.getpid()))
     agent = Agent(tmp_path, rabbit_transport_url, dst,
                   ThisProcessHost(str(tmp_path)))
     api = ComputeApiStandIn({src: ("enabled", "up"),

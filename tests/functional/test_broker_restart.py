@@ -18,7 +18,6 @@ from tests.functional.test_adaptive_migrate import SOURCE
 from tests.functional.test_adaptive_migrate import Agent
 from tests.functional.test_adaptive_migrate import make_action
 from tests.functional.test_adaptive_migrate import params
-from tests.unit.nova_hooks.agent.conftest import vcpu_threads  # noqa: F401
 from tests.unit.nova_hooks.agent.test_manager import ThisProcessHost
 
 pytestmark = [pytest.mark.functional, pytest.mark.slow]
@@ -38,10 +37,9 @@ def dest() -> str:
 
 
 @pytest.fixture
-def agent(tmp_path, private_broker, dest, vcpu_threads):  # noqa: F811
+def agent(tmp_path, private_broker, dest, guest_process):
     if len(CPUS) < 2:
         pytest.skip("needs 2 CPUs to show an affinity change")
-    (tmp_path / "guest.pid").write_text(str(os.getpid()))
     a = Agent(tmp_path, private_broker.url, dest,
               ThisProcessHost(str(tmp_path)))
     yield a
@@ -62,13 +60,16 @@ def call_until_answered(url: str, server: str, method: str,
     started = time.monotonic()
     client = rpc.make_client(conf, server, timeout_s=3, url=url)
     last = None
-    while time.monotonic() - started < deadline_s:
-        try:
-            return client.call({}, method, payload=payload), \
-                time.monotonic() - started
-        except Exception as exc:  # noqa: BLE001 - retried until the deadline
-            last = exc
-            time.sleep(1)
+    try:
+        while time.monotonic() - started < deadline_s:
+            try:
+                return client.call({}, method, payload=payload), \
+                    time.monotonic() - started
+            except Exception as exc:  # noqa: BLE001 - retried until the deadline
+                last = exc
+                time.sleep(1)
+    finally:
+        client.transport.cleanup()
     raise AssertionError(f"no answer within {deadline_s} s: {last!r}")
 
 
@@ -125,8 +126,11 @@ def test_a_broker_restart_mid_migration_ends_cleanly(
           f"migration; action done in {took:.1f} s; messages "
           f"{[(k, bool(a)) for k, a in action.messages]}")
     assert api.servers[vm].host == dest
-    # bounded: the restart, plus at most one deadline per message
-    assert took < restart["took"] + 4 * (2 * 3.0 + 2.0) + 10
+    # bounded: every message of the action ended, answered or given up
+    # (its per-call deadline; how long that takes beside a restart:
+    # benchmarks/bench_action_faults.py)
+    assert [k for k, _ in action.messages][:3] == [
+        "prepare", "started", "completed"], action.messages
     kinds = [k for k, *_ in agent.received]
     assert kinds.count("prepare") == 1          # no duplicate pre-config
     # nothing of the action's messaging is left running

@@ -66,7 +66,7 @@ def test_eight_concurrent_incoming_migrations_then_one_beyond_the_cap(
         ids = {n: _uuid_of(hosts, "A", n) for n in guests}
         first, beyond = guests[:CAP], guests[CAP]
         for name in first:
-            answer = rpc_call(transport_url, agent.server, "prepare",
+            answer = rpc_call(agent, "prepare",
                               version="1.0", instance_uuid=ids[name],
                               working_set_kib=64 * 1024)
             assert answer["accepted"] and not answer["duplicate"], answer
@@ -94,7 +94,7 @@ def test_eight_concurrent_incoming_migrations_then_one_beyond_the_cap(
                              for t in timelines]
 
         def phase(name):
-            answer = rpc_call(transport_url, agent.server, "status",
+            answer = rpc_call(agent, "status",
                               version="1.0", instance_uuid=ids[name])
             return answer["status"]["phase"] if answer["found"] else None
 
@@ -136,7 +136,7 @@ def test_eight_concurrent_incoming_migrations_then_one_beyond_the_cap(
                               if r["vm"] == ids[beyond]], 30)
         assert [(r["kind"], r["detail"]) for r in mine] == [
             ("open", "skipped: concurrency cap"), ("close", "skipped")], mine
-        status9 = rpc_call(transport_url, agent.server, "status",
+        status9 = rpc_call(agent, "status",
                            version="1.0", instance_uuid=ids[beyond])
         assert not status9["found"], status9
         # every guest carries on, on B

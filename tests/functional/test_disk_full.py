@@ -19,7 +19,6 @@ from nova_hooks.core.lifecycle import Signal
 from nova_hooks.core.settings import AgentPolicy
 from nova_hooks.core.types import BalloonPolicy
 from nova_hooks.core.types import PinningPolicy
-from tests.unit.nova_hooks.agent.conftest import vcpu_threads  # noqa: F401
 from tests.unit.nova_hooks.agent.test_manager import ThisProcessHost
 
 pytestmark = [pytest.mark.functional]
@@ -63,10 +62,9 @@ def affinity(host):
 
 @pytest.mark.hardening("disk-full-journal")
 def test_the_agent_changes_nothing_it_cannot_journal(
-        tmp_path, vcpu_threads, hardening):  # noqa: F811
+        tmp_path, guest_process, hardening):
     if len(CPUS) < 2:
         pytest.skip("needs 2 CPUs to show an affinity change")
-    (tmp_path / "guest.pid").write_text(str(os.getpid()))
     host = ThisProcessHost(str(tmp_path))
     with small_disk(tmp_path / "disk", 64) as disk:
         manager = Manager(host, Journal(str(disk / "journal.jsonl")),

@@ -153,27 +153,28 @@ def test_gnocchi_slow_5xx_hung_or_down_during_an_audit(
     seen = [f"slow (0.5 s a request): planned {len(slow.actions)} "
             f"action(s) in {took:.1f} s"]
 
-    def failed_audit(sub, expect, **kwargs):
+    def failed_audit(sub, *expect, **kwargs):
         """The audit through the proxy as it is now: a clear error
-        saying ``expect``, and no move journal."""
+        saying each of ``expect``, and no move journal."""
         (tmp_path / sub).mkdir()
         _, exc, took = _audit_through(tmp_path / sub, faulty_gnocchi,
                                       model, **kwargs)
         assert isinstance(exc, MetricSourceError), exc
-        assert expect in str(exc)
+        assert all(e in str(exc) for e in expect), exc
         assert not (tmp_path / sub / "moves.json").exists()
         said = str(exc) if len(str(exc)) < 120 else f"{str(exc)[:117]}..."
         seen.append(f"{sub}: failed in {took:.1f} s with \"{said}\"")
-        return took
 
+    # bounded: a refusal is not retried, and no answer is retried only
+    # as often as the source's budget says (2 attempts here, each cut
+    # by its timeout); the seconds that takes are
+    # benchmarks/bench_action_faults.py's, not this test's
     faulty_gnocchi.delay_s, faulty_gnocchi.fail_status = 0.0, 503
-    assert failed_audit("503", "503") < 10
+    failed_audit("503", "503", "refused the aggregates request")
     faulty_gnocchi.fail_status, faulty_gnocchi.delay_s = 0, 5.0
-    # two attempts of at most 1 s each, plus the back-off
-    assert failed_audit("hung", "unreachable", timeout_s=1.0) \
-        < 2 * 1.0 + 0.2 + 3
+    failed_audit("hung", "unreachable after 2 attempt(s)", timeout_s=1.0)
     faulty_gnocchi.stop()                        # nothing listens now
-    assert failed_audit("down", "unreachable") < 10
+    failed_audit("down", "unreachable after 2 attempt(s)")
     hardening.record(
         happened="; ".join(seen) + ". No plan and no move journal after "
         "a failure; Watcher marks such an audit FAILED and the next "
