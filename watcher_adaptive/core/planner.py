@@ -163,6 +163,17 @@ class _State:
         return (self.sum_long_expected + np.sqrt(self.sum_long_spread2)) \
             / self.capacity
 
+    def load_with(self, vm: int, long: bool = False) -> np.ndarray:
+        """Every host's predicted load were ``vm`` added to it (at the
+        consolidation horizon's peak with ``long``)."""
+        if long:
+            return (self.sum_long_expected + self.long_expected[vm]
+                    + np.sqrt(self.sum_long_spread2 + self.long_spread2[vm])
+                    ) / self.capacity
+        return (self.sum_expected + self.expected[vm]
+                + np.sqrt(self.sum_spread2 + self.spread2[vm])) \
+            / self.capacity
+
     def move(self, vm: int, src: int, dst: int,
              snapshot: ClusterSnapshot) -> None:
         for h, sign in ((src, -1.0), (dst, 1.0)):
@@ -224,14 +235,10 @@ class _Planner:
         peak."""
         st, s = self.st, self.s
         limit = self.p.target_utilization if limit is None else limit
-        new_load = (st.sum_expected + st.expected[vm]
-                    + np.sqrt(st.sum_spread2 + st.spread2[vm])) \
-            / st.capacity
+        new_load = st.load_with(vm)
         fits = new_load <= limit
         if through_peak:
-            fits &= (st.sum_long_expected + st.long_expected[vm]
-                     + np.sqrt(st.sum_long_spread2 + st.long_spread2[vm])) \
-                / st.capacity <= limit
+            fits &= st.load_with(vm, long=True) <= limit
         ok = (s.host_accepts & ~self.emptied
               & fits
               & (st.ram + s.vm_ram_mb[vm] <= s.host_ram_mb)
