@@ -184,24 +184,27 @@ class Seasonal:
         path: np.ndarray = self.level[:, None] + seasons
         return path
 
+    def _summarise(self, path: np.ndarray, q: float
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Mean, peak at quantile ``q`` and the calibrated margin of a
+        path."""
+        margin = (self.multiple(q) + self.offset) * self.scale
+        return (np.clip(path.mean(axis=1), 0.0, None),
+                np.clip(path.max(axis=1), 0.0, None) + margin, margin)
+
     def peak(self, q: float, steps: int) -> tuple[np.ndarray, np.ndarray]:
         """Mean and peak at quantile ``q`` over the next ``steps``
         steps, read only (nothing is kept for scoring)."""
-        path = self._path(steps)
-        upper = np.clip(path.max(axis=1), 0.0, None) \
-            + (self.multiple(q) + self.offset) * self.scale
-        return np.clip(path.mean(axis=1), 0.0, None), upper
+        expected, upper, _ = self._summarise(self._path(steps), q)
+        return expected, upper
 
     def forecast(self, q: float, steps: int) -> tuple[np.ndarray,
                                                       np.ndarray]:
         steps = max(1, steps)
         path = self._path(steps)
-        expected = np.clip(path.mean(axis=1), 0.0, None)
-        peak = np.clip(path.max(axis=1), 0.0, None)
-        mult = self.multiple(q)
-        upper = peak + (mult + self.offset) * self.scale
+        expected, upper, margin = self._summarise(path, q)
         self.q = q
-        self._last_upper = path[:, 0] + (mult + self.offset) * self.scale
+        self._last_upper = path[:, 0] + margin
         # remember the forecast of every step of the horizon for scoring
         for k in range(steps):
             self.pending.append((self.step + k, path[:, k].copy(),
