@@ -103,10 +103,8 @@ def _profile_columns(trace: TraceSet, rows: np.ndarray,
     share.  NaN where the trace has no such column."""
     names = ["mem_ratio", "disk_write_share", "net_rx_share"]
     cols = []
-    mem = trace.memory_mb
-    if mem is not None and trace.vm_memory_mb is not None:
-        ratio = mem / np.maximum(
-            np.nan_to_num(trace.vm_memory_mb, nan=1.0), 1.0)[:, None]
+    ratio = memory_fraction(trace)
+    if ratio is not None:
         cols.append(F.rolling_mean(ratio, 12)[rows, origins])
     else:
         cols.append(np.full(rows.size, np.nan))
@@ -127,14 +125,26 @@ def vm_feature_names() -> list[str]:
             + ["mem_ratio", "disk_write_share", "net_rx_share"])
 
 
+def memory_fraction(trace: TraceSet) -> Optional[np.ndarray]:
+    """Memory in use as a fraction of the VM's provisioned memory,
+    ``(n_vms, n_samples)``; NaN rows for VMs of unknown size (dividing
+    by a stand-in size would make their MBs a "fraction" of thousands),
+    ``None`` when the trace has no memory."""
+    if trace.memory_mb is None or trace.vm_memory_mb is None:
+        return None
+    size = np.asarray(trace.vm_memory_mb, dtype=np.float64)
+    size = np.where(np.isfinite(size) & (size > 0), size, np.nan)
+    return trace.memory_mb.astype(np.float64) / size[:, None]
+
+
 def resource_series(trace: TraceSet) -> dict[str, np.ndarray]:
     """Every resource the trace has, one ``(n_vms, n_samples)`` array
     each: CPU and memory as fractions of the VM's capacity, disk and
     network in KB/s."""
     out = {"cpu": trace.cpu.astype(np.float64)}
-    if trace.memory_mb is not None and trace.vm_memory_mb is not None:
-        out["memory"] = trace.memory_mb.astype(np.float64) / np.maximum(
-            np.nan_to_num(trace.vm_memory_mb, nan=1.0), 1.0)[:, None]
+    memory = memory_fraction(trace)
+    if memory is not None:
+        out["memory"] = memory
     for key in ("disk_read_kbs", "disk_write_kbs", "net_rx_kbs",
                 "net_tx_kbs"):
         if key in trace.extra:

@@ -130,17 +130,26 @@ def modern_cluster(trace: TraceSet, n_hosts: Optional[int] = None,
         types = cloudsim_vm_types(n)
         cores = np.ones(n, dtype=np.int64)
         per_pe = np.array([CLOUDSIM_VM_TYPES[t][0] for t in types])
-    if trace.vm_memory_mb is not None:
-        ram = np.nan_to_num(trace.vm_memory_mb, nan=DEFAULT_VM_RAM_MB)
-    elif trace.memory_mb is not None:
-        # a memory series but no provisioned size (a --memory CSV): the
-        # VM's largest use is the least its flavour can have been
+    if trace.memory_mb is not None:
+        # a VM without a provisioned size (a --memory CSV gives none, a
+        # Bitbrains file may write 0): its largest use is the least its
+        # flavour can have been
         with np.errstate(all="ignore"):
             peak = np.nanmax(trace.memory_mb, axis=1)
-        ram = np.where(np.isfinite(peak) & (peak > 0), np.ceil(peak),
-                       DEFAULT_VM_RAM_MB)
-        notes.append("VM RAM sizes are each VM's peak memory use in the "
-                     "trace (no provisioned size given)")
+        peak = np.where(np.isfinite(peak) & (peak > 0), np.ceil(peak),
+                        DEFAULT_VM_RAM_MB)
+        given = (np.full(n, np.nan) if trace.vm_memory_mb is None
+                 else np.asarray(trace.vm_memory_mb, dtype=np.float64))
+        sized = np.isfinite(given) & (given > 0)
+        ram = np.where(sized, given, peak)
+        if not sized.all():
+            notes.append(
+                "VM RAM sizes are each VM's peak memory use in the trace "
+                "(no provisioned size given)" if not sized.any() else
+                f"{int((~sized).sum())} VM(s) without a provisioned memory "
+                "size sized by their peak memory use")
+    elif trace.vm_memory_mb is not None:
+        ram = np.nan_to_num(trace.vm_memory_mb, nan=DEFAULT_VM_RAM_MB)
     else:
         types = cloudsim_vm_types(n)
         ram = np.array([CLOUDSIM_VM_TYPES[t][1] for t in types])

@@ -33,6 +33,8 @@ class LoadReport:
     duplicate_timestamps: int = 0
     repeated_block_files: int = 0
     gaps_filled: int = 0
+    #: VMs whose every row gives 0 provisioned memory: size unknown (NaN)
+    vms_without_memory_size: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
 
     def lines(self) -> list[str]:

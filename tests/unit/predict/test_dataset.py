@@ -42,3 +42,20 @@ def test_host_rows_read_the_membership_they_are_given():
     np.testing.assert_allclose(rows.y[on0], expected, rtol=1e-6)
     np.testing.assert_allclose(rows.y[~on0], 0.1, rtol=1e-6)
     assert not rows.event.any()
+
+
+def test_memory_of_a_vm_of_unknown_size_is_no_fraction():
+    # 0 or NaN provisioned memory is "unknown": its MBs divided by a
+    # stand-in size would be a "fraction" of thousands and swamp every
+    # score; the VM has no memory fraction instead
+    trace = TraceSet(
+        name="mem", interval_s=300.0, vm_ids=("a", "b", "c"),
+        cpu=np.full((3, 2), 0.2),
+        memory_mb=np.array([[512.0, 1024.0], [700.0, 800.0], [5.0, 6.0]]),
+        vm_memory_mb=np.array([2048.0, 0.0, np.nan]))
+    fraction = dataset.resource_series(trace)["memory"]
+    np.testing.assert_allclose(fraction[0], [0.25, 0.5])
+    assert np.isnan(fraction[1:]).all()
+    assert dataset.memory_fraction(
+        TraceSet(name="cpu only", interval_s=300.0, vm_ids=("a",),
+                 cpu=np.zeros((1, 2)))) is None

@@ -181,3 +181,20 @@ def test_first_frames_match_cloudsim_migration_for_migration():
     second = {e for e in log if e[0] == 600.1}
     assert len(second) == len(second_ref)
     assert len(second & second_ref) >= 0.9 * len(second_ref)
+
+
+def test_a_vm_of_unknown_memory_size_is_sized_by_its_peak_use():
+    # a Bitbrains VM whose files give no provisioned memory: sized by the
+    # most it used, never 0 MB (which would let it fit anywhere)
+    n, t = 3, 4
+    trace = TraceSet(
+        name="sizes", interval_s=300.0, vm_ids=("a", "b", "c"),
+        cpu=np.full((n, t), 0.1), memory_mb=np.array(
+            [[100.0, 900.0, 200.0, 0.0], [50.0] * 4, [0.0] * 4]),
+        vm_cores=np.ones(n), vm_cpu_mhz=np.full(n, 2000.0),
+        vm_memory_mb=np.array([np.nan, 4096.0, 0.0]))
+    _, vms, notes = cluster.modern_cluster(trace)
+    np.testing.assert_allclose(vms.ram_mb, [900.0, 4096.0,
+                                            cluster.DEFAULT_VM_RAM_MB])
+    assert any("2 VM(s) without a provisioned memory size" in note
+               for note in notes)

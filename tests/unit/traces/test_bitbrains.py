@@ -15,10 +15,10 @@ HEADER = ("Timestamp [ms];\tCPU cores;\tCPU capacity provisioned [MHZ];\t"
 T0 = 1372629600
 
 
-def _row(t, cores=2, pct=10.0, mem_kb=1048576.0):
+def _row(t, cores=2, pct=10.0, mem_kb=1048576.0, mem_cap_kb=4194304.0):
     cap = 2000.0 * cores
     return (f"{t};\t{cores};\t{cap};\t{cap * pct / 100};\t{pct};\t"
-            f"4194304.0;\t{mem_kb};\t1.0;\t2.0;\t3.0;\t4.0\n")
+            f"{mem_cap_kb};\t{mem_kb};\t1.0;\t2.0;\t3.0;\t4.0\n")
 
 
 def _write(path, rows, gz=False):
@@ -63,6 +63,22 @@ def test_short_gaps_carry_long_gaps_are_zero(tmp_path):
     assert cpu[1] == pytest.approx(0.4) and cpu[2] == pytest.approx(0.4)
     assert cpu[3 + 13] == 0.0                 # beyond 12 slots of carry
     assert trace.report.gaps_filled == 2 + 12
+
+
+def test_zero_memory_capacity_is_unknown_not_zero(tmp_path):
+    # a file that writes 0 KB provisioned on every row, and one that does
+    # so on most rows: the size is unknown in the first, the median of
+    # the rows that give one in the second
+    never = _write(tmp_path / "1.csv", [_row(T0 + 300 * i, mem_cap_kb=0.0)
+                                        for i in range(4)])
+    mostly = _write(tmp_path / "3.csv", [
+        _row(T0 + 300 * i, mem_cap_kb=0.0 if i else 2097152.0)
+        for i in range(4)])
+    trace = load_bitbrains([never, mostly])
+    assert np.isnan(trace.vm_memory_mb[0])
+    assert trace.vm_memory_mb[1] == pytest.approx(2048.0)
+    assert trace.report.vms_without_memory_size == ("1",)
+    assert any("memory size" in line for line in trace.report.lines())
 
 
 def test_not_a_bitbrains_file(tmp_path):
