@@ -1,0 +1,52 @@
+"""The results page's backtest goals are computed from a backtest's
+results.json, met or missed as its figures say."""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _tool():
+    spec = importlib.util.spec_from_file_location(
+        "dev_results", ROOT / "tools" / "dev_results.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _scores(f1=None, cover=None, pinball=None):
+    return {"overload_f1": f1, "coverage_p90": cover, "pinball_p90": pinball}
+
+
+def _doc(model_f1, memory_pinball):
+    return {
+        "horizon_s": 1800.0,
+        "models": {"adaptive": _scores(model_f1, 0.90),
+                   "last": _scores(0.50, 0.80), "ewma": _scores(0.55, 0.85),
+                   "seasonal": _scores(None, None), "lr": _scores(0.40)},
+        "resources": {"memory": {
+            "adaptive": _scores(cover=0.95, pinball=memory_pinball),
+            "last": _scores(pinball=0.012), "ewma": _scores(pinball=0.010),
+            "lr": _scores(pinball=0.02)}}}
+
+
+def test_each_backtest_goal_against_the_best_baseline():
+    lines = _tool()._backtest(_doc(model_f1=0.71, memory_pinball=0.007))
+    text = "\n".join(lines)
+    # F1: best baseline is ewma's 0.55, goal 0.70
+    assert "F1 0.710 against the best baseline's 0.550 (``ewma``; goal " \
+           ">= 0.700): met" in text
+    assert "CPU P90 coverage 0.900 (goal 0.87-0.93): met" in text
+    # memory coverage 0.95 is outside the band
+    assert "memory P90 coverage 0.950 (goal 0.87-0.93): missed" in text
+    # pinball: lowest baseline is ewma's 0.010; 0.007 is 0.70 x
+    assert "0.70 x (goal <= 0.8 x): met" in text
+
+
+def test_a_miss_says_by_how_much():
+    text = "\n".join(_tool()._backtest(_doc(model_f1=0.60,
+                                            memory_pinball=0.009)))
+    assert "goal >= 0.700): missed: by 0.100" in text
+    assert "0.90 x (goal <= 0.8 x): missed" in text
