@@ -30,8 +30,8 @@ from nova_hooks import conf as agent_conf
 from nova_hooks.cmd import config_check
 from nova_hooks.core import classify
 from nova_hooks.core.hint import MigrationHint
-from nova_hooks.core.reducer import SessionPolicy
 from nova_hooks.core.settings import AgentPolicy
+from nova_hooks.core.settings import SessionPolicy
 from nova_hooks.core.types import BalloonPolicy
 from nova_hooks.core.types import PinningPolicy
 from nova_hooks.core.types import Thresholds
