@@ -50,8 +50,9 @@ from nova_hooks.core.types import HostTopology
 from nova_hooks.core.types import Phase
 from nova_hooks.core.types import Thresholds
 from nova_hooks.core.types import VmFigures
+from nova_hooks.exceptions import Unobserved
 
-__all__ = ["SessionPolicy", "step"]
+__all__ = ["SessionPolicy", "Unobserved", "step"]
 
 #: phases in which a guest is sampled
 SAMPLED_PHASES = frozenset({Phase.INCOMING, Phase.POSTCOPY, Phase.STEADY})
@@ -113,14 +114,6 @@ Event = Union[SignalEvent, HintEvent, Sampled, Restore, Release]
 
 
 # -- what the host shows ---------------------------------------------------
-class Unobserved(Exception):
-    """``step`` needs the reading ``what`` (a :class:`Readings` field)."""
-
-    def __init__(self, what: str) -> None:
-        super().__init__(what)
-        self.what = what
-
-
 @dataclasses.dataclass(frozen=True)
 class Readings:
     """What the host was read to show for one event; a field not named
