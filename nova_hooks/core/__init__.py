@@ -3,8 +3,9 @@
 Classification (:mod:`.classify`), the balloon and pinning planners
 (:mod:`.balloon`, :mod:`.pinning`), the migration state machine
 (:mod:`.lifecycle`), the agent's every decision as one reducer
-(:mod:`.reducer`: state, event, readings and policy in; the next state
-and what to do out), its state as the fold of the journal
+(:mod:`.reducer`: state, event and readings, :mod:`.agent_events`, and
+policy in; the next state and what to do, :mod:`.agent_actions`, out),
+its state as the fold of the journal
 (:mod:`.agent_state`), the changes as values (:mod:`.intents`), the
 journal's record model (:mod:`.journal_model`), the agent's policy
 (:mod:`.settings`), the migration hint (:mod:`.hint`) and the RPC

@@ -4,9 +4,10 @@
 the agent's state (:class:`~nova_hooks.core.agent_state.AgentState`,
 the fold of its journal), one event (a lifecycle signal, a newer hint,
 a sampling round's figures, a restore, a release), what the host was
-read to show (:class:`Readings`) and the policy, what to do: journal
-records to write, changes to make (:class:`~nova_hooks.core.intents.
-Intent`), backends to probe, timers to set, lines to log.
+read to show and the policy (:mod:`nova_hooks.core.agent_events`), what
+to do (:mod:`nova_hooks.core.agent_actions`): journal records to write,
+changes to make (:class:`~nova_hooks.core.intents.Intent`), backends to
+probe, timers to set, lines to log.
 
 ``step`` never changes the state itself: the state changes only by the
 records the intents write, applied as they are written
@@ -16,8 +17,9 @@ state ``step`` returns is what the journal will hold once every record
 it asked for is written.
 
 What the host shows is read on demand: ``step`` asks for a reading it
-was not given by raising :class:`Unobserved`, and the caller reads it
-and calls again, so nothing is read that the decision does not need
+was not given by raising :class:`~nova_hooks.exceptions.Unobserved`,
+and the caller reads it and calls again, so nothing is read that the
+decision does not need
 (every thread's affinity is read only when the affinity is re-planned;
 libvirt's job-taking memory statistics never during post-copy).
 """
@@ -26,7 +28,6 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 from typing import Optional
-from typing import Union
 
 from nova_hooks.core import agent_state
 from nova_hooks.core import balloon as balloon_plan
@@ -35,6 +36,23 @@ from nova_hooks.core import intents as changes
 from nova_hooks.core import journal_model as J
 from nova_hooks.core import lifecycle
 from nova_hooks.core import pinning
+from nova_hooks.core.agent_actions import Action
+from nova_hooks.core.agent_actions import Change
+from nova_hooks.core.agent_actions import Finished
+from nova_hooks.core.agent_actions import HoldBalloon
+from nova_hooks.core.agent_actions import Mark
+from nova_hooks.core.agent_actions import NextRound
+from nova_hooks.core.agent_actions import Note
+from nova_hooks.core.agent_actions import Pin
+from nova_hooks.core.agent_actions import Probe
+from nova_hooks.core.agent_actions import Write
+from nova_hooks.core.agent_events import Event
+from nova_hooks.core.agent_events import HintEvent
+from nova_hooks.core.agent_events import Readings
+from nova_hooks.core.agent_events import Release
+from nova_hooks.core.agent_events import Restore
+from nova_hooks.core.agent_events import Sampled
+from nova_hooks.core.agent_events import SignalEvent
 from nova_hooks.core.agent_state import AgentState
 from nova_hooks.core.agent_state import GuestSession
 from nova_hooks.core.hint import MigrationHint
@@ -46,199 +64,18 @@ from nova_hooks.core.types import Affinity
 from nova_hooks.core.types import BalloonPolicy
 from nova_hooks.core.types import BalloonStats
 from nova_hooks.core.types import Guest
-from nova_hooks.core.types import HostTopology
 from nova_hooks.core.types import Phase
-from nova_hooks.core.types import Thresholds
 from nova_hooks.core.types import VmFigures
 from nova_hooks.exceptions import Unobserved
 
-__all__ = ["SessionPolicy", "Unobserved", "step"]
+#: the events and actions are used through this module too
+__all__ = ["Action", "Change", "Event", "Finished", "HintEvent",
+           "HoldBalloon", "Mark", "NextRound", "Note", "Pin", "Probe",
+           "Readings", "Release", "Restore", "Sampled", "SessionPolicy",
+           "SignalEvent", "Unobserved", "Write", "step"]
 
 #: phases in which a guest is sampled
 SAMPLED_PHASES = frozenset({Phase.INCOMING, Phase.POSTCOPY, Phase.STEADY})
-
-
-# -- events --------------------------------------------------------------
-@dataclasses.dataclass(frozen=True)
-class SignalEvent:
-    """A lifecycle signal.  ``hint`` and ``thresholds``: what a session
-    opened by it starts with (the hint that came before the guest)."""
-
-    uuid: str
-    signal: Signal
-    hint: Optional[MigrationHint] = None
-    thresholds: Thresholds = Thresholds()
-
-
-@dataclasses.dataclass(frozen=True)
-class HintEvent:
-    """A newer hint (and the thresholds it resolves to) for a guest."""
-
-    uuid: str
-    hint: MigrationHint
-    thresholds: Thresholds
-
-
-@dataclasses.dataclass(frozen=True)
-class Sampled:
-    """A sampling round of ``uuid`` taken in ``phase``.
-
-    :param balloon_free: the rebalance interval since the last balloon
-        decision has passed (the caller keeps the clock).
-    """
-
-    uuid: str
-    phase: Phase
-    figures: VmFigures
-    seconds: float
-    balloon_free: bool = True
-
-
-@dataclasses.dataclass(frozen=True)
-class Restore:
-    """Put back everything the session changed, then close it (a failed
-    migration, an error, or a session an earlier run left open)."""
-
-    uuid: str
-    why: str
-
-
-@dataclasses.dataclass(frozen=True)
-class Release:
-    """The guest is steady: let go (the statistics period goes back)."""
-
-    uuid: str
-
-
-Event = Union[SignalEvent, HintEvent, Sampled, Restore, Release]
-
-
-# -- what the host shows ---------------------------------------------------
-@dataclasses.dataclass(frozen=True)
-class Readings:
-    """What the host was read to show for one event; a field not named
-    in ``read`` was not read (asking for it raises :class:`Unobserved`).
-
-    :param guest: the guest (``None``: gone).
-    :param qmp: whether the guest has a second QMP monitor.
-    :param stats_period: the balloon statistics period (0: none).
-    """
-
-    guest: Optional[Guest] = None
-    affinity: Optional[Affinity] = None
-    topology: Optional[HostTopology] = None
-    node_bytes: tuple[tuple[int, int], ...] = ()
-    qmp: bool = False
-    balloon_stats: Optional[BalloonStats] = None
-    stats_period: int = 0
-    read: frozenset[str] = frozenset()
-
-    def need(self, what: str) -> Any:
-        if what not in self.read:
-            raise Unobserved(what)
-        return getattr(self, what)
-
-    def given(self, what: str, value: Any) -> "Readings":
-        return dataclasses.replace(self, **{what: value},
-                                   read=self.read | {what})
-
-    @classmethod
-    def of(cls, **values: Any) -> "Readings":
-        """Readings of the named fields."""
-        return cls(**values, read=frozenset(values))
-
-
-# -- intents -------------------------------------------------------------
-@dataclasses.dataclass(frozen=True)
-class Write:
-    """A journal record; nothing after it is done when it cannot be
-    written."""
-
-    uuid: str
-    kind: J.Kind
-    action: Optional[J.Action] = None
-    channel: Optional[J.Channel] = None
-    after: Any = None
-    detail: str = ""
-
-
-@dataclasses.dataclass(frozen=True)
-class Change:
-    """A change, journaled before and after it is made.  ``undo``: part
-    of a restore, which goes on past a change that fails."""
-
-    uuid: str
-    intent: Intent
-    undo: bool = False
-
-
-@dataclasses.dataclass(frozen=True)
-class Pin:
-    """Tell libvirt the pinning already set (it takes libvirt's job:
-    only once the migration completed); not journaled."""
-
-    uuid: str
-    vcpus: Any
-    emulator: Any
-
-
-@dataclasses.dataclass(frozen=True)
-class Probe:
-    """Find which sampling backends can watch the guest in ``phase``
-    (``if_idle``: only when none watches it yet)."""
-
-    uuid: str
-    phase: Phase
-    if_idle: bool = False
-
-
-@dataclasses.dataclass(frozen=True)
-class NextRound:
-    """The guest's next sampling round in ``seconds``."""
-
-    uuid: str
-    seconds: float
-
-
-@dataclasses.dataclass(frozen=True)
-class HoldBalloon:
-    """No balloon decision from sampling for ``seconds``."""
-
-    uuid: str
-    seconds: float
-
-
-@dataclasses.dataclass(frozen=True)
-class Mark:
-    """A step of the session's timeline happened now."""
-
-    uuid: str
-    name: str
-
-
-@dataclasses.dataclass(frozen=True)
-class Note:
-    """A line for the log.  ``key``: said at INFO once while the key
-    stays the same, at DEBUG after; ``warning``: always a warning."""
-
-    uuid: str
-    text: str
-    key: str = ""
-    warning: bool = False
-
-
-@dataclasses.dataclass(frozen=True)
-class Finished:
-    """The session ended (its close is journaled): keep its last status
-    for queries."""
-
-    uuid: str
-    why: str
-    phase: Optional[Phase]
-
-
-Action = Union[Write, Change, Pin, Probe, NextRound, HoldBalloon, Mark, Note,
-               Finished]
 
 
 # -- the reducer -----------------------------------------------------------
