@@ -115,7 +115,7 @@ class Manager:
     @staticmethod
     def _fold(journal: Journal) -> AgentState:
         # what an earlier run left open is restored, never shaped
-        return agent_state.fold(journal.load()).inherit()
+        return agent_state.fold(journal.records()).inherit()
 
     def _apply(self, rec: J.Record) -> None:
         self.state = agent_state.apply(self.state, rec)
