@@ -7,8 +7,10 @@
      +-- JournalError (OSError)          the journal cannot be written:
      |                                   no change may be made
      +-- HostError                       the host refused or lost a guest
-          +-- QemuNotFound (LookupError) no QEMU process / thread for it
-          +-- QmpError (RuntimeError)    its QMP monitor failed
+     |    +-- QemuNotFound (LookupError) no QEMU process / thread for it
+     |    +-- QmpError (RuntimeError)    its QMP monitor failed
+     +-- Unobserved                      the reducer needs a reading of
+                                         the host it was not given
 
 Each class keeps the builtin base it always had, so an ``except
 ValueError`` written against the old classes still catches them.  This
@@ -40,3 +42,15 @@ class QemuNotFound(HostError, LookupError):
 
 class QmpError(HostError, RuntimeError):
     """A QMP monitor refused a command or went away."""
+
+
+class Unobserved(NovaHooksError):
+    """:func:`nova_hooks.core.reducer.step` needs the reading ``what``
+    (a field of :class:`~nova_hooks.core.reducer.Readings`) that it was
+    not given: the caller reads it from the host and calls again.  Not
+    an error of the agent's: a request, raised so that nothing is read
+    that the decision does not need."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.what = what

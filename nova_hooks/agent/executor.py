@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from typing import Callable
 from typing import Optional
+from typing import Sequence
 
 from nova_hooks.agent.host import Guest
 from nova_hooks.agent.host import Host
@@ -28,13 +30,19 @@ LOG = logging.getLogger(__name__)
 
 
 class Executor:
-    """:param dry_run: journal the intents, make none."""
+    """:param dry_run: journal the intents, make none.
+    :param journaled: called with every record written (the manager
+        applies it to its state: the state is what the journal holds).
+    """
 
     def __init__(self, host: Host, journal: Journal,
-                 dry_run: bool = False) -> None:
+                 dry_run: bool = False,
+                 journaled: Callable[[J.Record], None] = lambda _rec: None
+                 ) -> None:
         self.host = host
         self.journal = journal
         self.dry_run = dry_run
+        self.journaled = journaled
 
     def record(self, uuid: str, kind: J.Kind,
                action: Optional[J.Action] = None,
@@ -43,13 +51,21 @@ class Executor:
         """One journal record; ``False`` (logged) when it could not be
         written, and then nothing may be changed."""
         try:
-            self.journal.write(uuid, kind, action, channel, before, after,
-                               detail)
-            return True
+            rec = self.journal.write(uuid, kind, action, channel, before,
+                                     after, detail)
         except JournalError as exc:
             LOG.error("%s: %s; no change is made that cannot be "
                       "journaled", uuid, exc)
             return False
+        self.journaled(rec)
+        return True
+
+    def pin(self, guest: Guest, vcpus: Sequence[Sequence[int]],
+            emulator: Sequence[int]) -> None:
+        """libvirt's own record of a pinning already made (not
+        journaled: it changes nothing the threads do not have)."""
+        if not self.dry_run:
+            self.host.pin(guest, vcpus, emulator)
 
     def carry_out(self, uuid: str, guest: Guest, intent: Intent) -> bool:
         """Journal ``intent``, make it, journal the outcome; whether it

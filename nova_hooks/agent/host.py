@@ -12,7 +12,6 @@ libvirt's event-loop thread.
 """
 from __future__ import annotations
 
-import dataclasses
 import os
 from typing import Optional
 from typing import Protocol
@@ -20,30 +19,14 @@ from typing import Sequence
 
 from nova_hooks.agent import qemu
 from nova_hooks.agent.qmp import Qmp
+from nova_hooks.core.types import Affinity
 from nova_hooks.core.types import BalloonStats
+from nova_hooks.core.types import Guest
 from nova_hooks.core.types import HostTopology
 from nova_hooks.core.types import NumaNode
 
-
-@dataclasses.dataclass(frozen=True)
-class Guest:
-    uuid: str
-    name: str
-    n_vcpus: int
-    current_kib: int
-    maximum_kib: int
-
-
-@dataclasses.dataclass(frozen=True)
-class Affinity:
-    """Where a guest's QEMU threads may run now."""
-
-    #: CPUs of each vCPU thread, in vCPU order
-    vcpus: list[list[int]]
-    #: CPUs any emulator thread may run on
-    emulator: list[int]
-    #: whether the guest has emulator threads at all
-    has_emulator: bool
+__all__ = ["Affinity", "Guest", "Host", "LibvirtHost", "ThreadAffinity",
+           "host_topology", "numa_bytes", "parse_cpu_list"]
 
 
 class Host(Protocol):

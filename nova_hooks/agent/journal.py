@@ -138,9 +138,14 @@ class Journal:
         self._records = keep
         self.rotations += 1
 
-    def sessions(self) -> dict[str, J.SessionState]:
+    def records(self) -> list[J.Record]:
+        """The records written so far (since the last rotation: the
+        open sessions' records and every one after), as kept in memory."""
         with self._lock:
-            return J.replay(list(self._records))
+            return list(self._records)
+
+    def sessions(self) -> dict[str, J.SessionState]:
+        return J.replay(self.records())
 
 
 def _line(rec: J.Record) -> bytes:

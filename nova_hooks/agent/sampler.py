@@ -22,10 +22,11 @@ from typing import Optional
 from typing import Sequence
 
 from nova_hooks.core import classify
+from nova_hooks.core.classify import HINT_SOURCE  # noqa: F401 - its home
+from nova_hooks.core.classify import hint_observation
 from nova_hooks.core.hint import MigrationHint
 from nova_hooks.core.types import Observation
 from nova_hooks.core.types import Phase
-from nova_hooks.core.types import Region
 from nova_hooks.core.types import Thresholds
 from nova_hooks.core.types import VmFigures
 
@@ -35,24 +36,6 @@ MAX_FAILURES = 3
 #: steady-state rounds between probes of the backends still unavailable
 #: (e.g. balloon statistics appear one period after it was set)
 REPROBE_ROUNDS = 5
-HINT_SOURCE = "hint"
-
-
-def hint_observation(hint: Optional[MigrationHint],
-                     guest_bytes: int) -> Optional[Observation]:
-    """The hint's expected working set as one hot region covering the
-    guest (the rest cold), or ``None`` without a working set."""
-    if hint is None or not hint.expected_hot_kib or guest_bytes <= 0:
-        return None
-    hot = min(guest_bytes, hint.expected_hot_kib * 1024)
-    regions = [Region(start=0, size=hot, access_rate=1.0)]
-    if guest_bytes > hot:
-        # cold needs an idle age: the forecast says it is not touched
-        regions.append(Region(start=hot, size=guest_bytes - hot,
-                              access_rate=0.0, idle_s=float("inf")))
-    return Observation(backend=HINT_SOURCE, regions=tuple(regions),
-                       covers_all=True,
-                       dirty_rate_bps=hint.dirty_rate_bps)
 
 
 @dataclasses.dataclass

@@ -19,6 +19,7 @@ from typing import Optional
 
 from nova_hooks.agent import events
 from nova_hooks.agent import markers
+from nova_hooks.agent import rounds
 from nova_hooks.agent.manager import Manager
 from nova_hooks.core import lifecycle
 
@@ -44,6 +45,18 @@ class AgentService:
         self.pump = events.EventPump(host.conn, self.on_signal)
         #: messaging services started so far, by name
         self.services: dict[str, Any] = {}
+        self.sampling_stop = threading.Event()
+
+    def start(self) -> bool:
+        """Start the messaging and the sampling rounds; whether the
+        messaging is still pending (see :meth:`start_messaging`)."""
+        pending = self.start_messaging()
+        rounds.start(self.manager, self.sampling_stop,
+                     self.conf.page_sampling.transfer_interval_s)
+        LOG.info("nova-adaptive-agent up on %s (journal %s%s)",
+                 self.opts.libvirt_uri, self.opts.journal_path,
+                 ", dry run" if self.opts.dry_run else "")
+        return pending
 
     def on_signal(self, uuid: str, sig: lifecycle.Signal) -> None:
         """One lifecycle signal (libvirt, RPC or Nova), on the worker."""
@@ -120,11 +133,22 @@ class AgentService:
                      self.opts.libvirt_uri)
 
     def close(self) -> None:
-        """Stop the messaging services and the event pump."""
+        """Stop the sampling rounds, the messaging services and the
+        event pump; release the sampling backends (e.g. a DAMON context
+        the agent created) and the libvirt connection."""
+        self.sampling_stop.set()
         for service in self.services.values():
             service.stop()
             service.wait()
         self.pump.close()
+        for backend in self.manager.backends:
+            release = getattr(backend, "release", None)
+            if release is not None:
+                release()
+        try:
+            self.host.conn.close()
+        except Exception as exc:  # noqa: BLE001 - libvirtd already gone
+            LOG.debug("libvirt connection not closed: %s", exc)
 
 
 def _start(services: dict[str, Any], name: str, make: Callable[[], Any],

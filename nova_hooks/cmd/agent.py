@@ -30,8 +30,8 @@ from nova_hooks import conf as agent_conf
 from nova_hooks.cmd import config_check
 from nova_hooks.core import classify
 from nova_hooks.core.hint import MigrationHint
-from nova_hooks.core.reducer import SessionPolicy
 from nova_hooks.core.settings import AgentPolicy
+from nova_hooks.core.settings import SessionPolicy
 from nova_hooks.core.types import BalloonPolicy
 from nova_hooks.core.types import PinningPolicy
 from nova_hooks.core.types import Thresholds
@@ -123,62 +123,58 @@ def _connect(conf: cfg.ConfigOpts, stop: threading.Event,
         delay = min(delay * 2, 30.0)
 
 
-def run(conf: cfg.ConfigOpts, stop: threading.Event) -> int:
-    import libvirt
-
+def sampling_backends(conf: cfg.ConfigOpts, host) -> tuple:
+    """The ``[page_sampling] backends`` that can run on this host (why
+    each other one cannot is logged)."""
     from nova_hooks.agent import backends as page_backends
+
+    loaded, missing = page_backends.load(conf.page_sampling.backends, host,
+                                         conf)
+    for name, why in missing.items():
+        LOG.warning("sampling backend %s not available: %s", name, why)
+    LOG.info("sampling backends: %s",
+             ", ".join(b.name for b in loaded) or "none")
+    return tuple(loaded)
+
+
+def build(conf: cfg.ConfigOpts, stop: threading.Event):
+    """The agent's parts, connected to libvirtd, with the sessions an
+    earlier run left open restored (``restore_on_start``)."""
     from nova_hooks.agent import events
     from nova_hooks.agent import markers
-    from nova_hooks.agent import rounds
     from nova_hooks.agent.host import LibvirtHost
     from nova_hooks.agent.journal import Journal
     from nova_hooks.agent.manager import Manager
     from nova_hooks.agent.service import AgentService
 
     opts = conf.agent
-    ps = conf.page_sampling
-    thresholds_for = thresholds_resolver(conf)
     events.start_event_loop()
-    conn = _connect(conf, stop, first=True)
-    host = LibvirtHost(conn, opts.qemu_run_dir, opts.proc_root,
-                       opts.sys_root, opts.second_monitor_socket)
-    loaded, missing = page_backends.load(ps.backends, host, conf)
-    for name, why in missing.items():
-        LOG.warning("sampling backend %s not available: %s", name, why)
-    LOG.info("sampling backends: %s",
-             ", ".join(b.name for b in loaded) or "none")
+    host = LibvirtHost(_connect(conf, stop, first=True), opts.qemu_run_dir,
+                       opts.proc_root, opts.sys_root,
+                       opts.second_monitor_socket)
     journal = Journal(opts.journal_path,
                       max_bytes=opts.journal_max_mib * 1024 * 1024)
     manager = Manager(host, journal, agent_policy(conf),
-                      dry_run=opts.dry_run, backends=tuple(loaded),
-                      thresholds_for=thresholds_for)
+                      dry_run=opts.dry_run,
+                      backends=sampling_backends(conf, host),
+                      thresholds_for=thresholds_resolver(conf))
     if opts.restore_on_start:
         restored = manager.restore_open_sessions()
         if restored:
             LOG.warning("restored %d guest(s) left open by a previous run: "
                         "%s", len(restored), ", ".join(restored))
-
     markers.sweep(opts.hook_marker_dir)
-    service = AgentService(conf, manager, host)
-    messaging_pending = service.start_messaging()
-    sampling_stop = threading.Event()
-    rounds.start(manager, sampling_stop, ps.transfer_interval_s)
-    LOG.info("nova-adaptive-agent up on %s (journal %s%s)", opts.libvirt_uri,
-             opts.journal_path, ", dry run" if opts.dry_run else "")
+    return AgentService(conf, manager, host)
+
+
+def run(conf: cfg.ConfigOpts, stop: threading.Event) -> int:
+    """Until ``stop``: the agent's parts built, started and served."""
+    service = build(conf, stop)
     try:
         service.serve(stop, lambda: _connect(conf, stop, first=False),
-                      messaging_pending)
+                      service.start())
     finally:
-        sampling_stop.set()
         service.close()
-        for backend in loaded:
-            release = getattr(backend, "release", None)
-            if release is not None:
-                release()
-        try:
-            host.conn.close()
-        except libvirt.libvirtError:
-            pass
     return 0
 
 

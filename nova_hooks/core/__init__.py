@@ -2,9 +2,13 @@
 
 Classification (:mod:`.classify`), the balloon and pinning planners
 (:mod:`.balloon`, :mod:`.pinning`), the migration state machine
-(:mod:`.lifecycle`), the session reducer (:mod:`.reducer`), the agent's
-changes as values (:mod:`.intents`), the journal's record model
-(:mod:`.journal_model`), the migration hint (:mod:`.hint`) and the RPC
+(:mod:`.lifecycle`), the agent's every decision as one reducer
+(:mod:`.reducer`: state, event and readings, :mod:`.agent_events`, and
+policy in; the next state and what to do, :mod:`.agent_actions`, out),
+its state as the fold of the journal
+(:mod:`.agent_state`), the changes as values (:mod:`.intents`), the
+journal's record model (:mod:`.journal_model`), the agent's policy
+(:mod:`.settings`), the migration hint (:mod:`.hint`) and the RPC
 message contract (:mod:`.contract`).  Nothing here touches libvirt,
 oslo, the file system or the clock: the adapters pass in what they
 read, and apply what comes back.

@@ -16,6 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
+from nova_hooks.core.hint import MigrationHint
 from nova_hooks.core.types import BalloonStats
 from nova_hooks.core.types import Classification
 from nova_hooks.core.types import Observation
@@ -276,3 +277,24 @@ def resolve_thresholds(default: Thresholds,
     if profile_id is not None and profile_id in by_profile:
         chosen = by_profile[profile_id]
     return chosen.replace(dict(overrides)) if overrides else chosen
+
+
+#: the source name of the figures the hint stands in for
+HINT_SOURCE = "hint"
+
+
+def hint_observation(hint: Optional[MigrationHint],
+                     guest_bytes: int) -> Optional[Observation]:
+    """The hint's expected working set as one hot region covering the
+    guest (the rest cold), or ``None`` without a working set."""
+    if hint is None or not hint.expected_hot_kib or guest_bytes <= 0:
+        return None
+    hot = min(guest_bytes, hint.expected_hot_kib * 1024)
+    regions = [Region(start=0, size=hot, access_rate=1.0)]
+    if guest_bytes > hot:
+        # cold needs an idle age: the forecast says it is not touched
+        regions.append(Region(start=hot, size=guest_bytes - hot,
+                              access_rate=0.0, idle_s=float("inf")))
+    return Observation(backend=HINT_SOURCE, regions=tuple(regions),
+                       covers_all=True,
+                       dirty_rate_bps=hint.dirty_rate_bps)

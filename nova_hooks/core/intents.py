@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from typing import Any
+from typing import Iterable
 from typing import Mapping
 from typing import Optional
 from typing import Sequence
@@ -33,10 +34,10 @@ class Intent:
     why: str
 
 
-def affinity_intents(vcpu_before: Sequence[Sequence[int]],
-                     vcpu_after: Sequence[Sequence[int]],
-                     emulator_before: Sequence[int],
-                     emulator_after: Sequence[int],
+def affinity_intents(vcpu_before: Sequence[Iterable[int]],
+                     vcpu_after: Sequence[Iterable[int]],
+                     emulator_before: Iterable[int],
+                     emulator_after: Iterable[int],
                      has_emulator: bool, why: str,
                      reason: str) -> tuple[Intent, ...]:
     """The affinity changes that move the guest's threads from where

@@ -27,6 +27,12 @@ class Kind(enum.Enum):
     CLOSE = "close"
     #: what sampling measured (``after``: the figures); changes nothing
     OBSERVE = "observe"
+    #: the migration entered a phase (``after``: the phase, ``detail``:
+    #: the signal); changes nothing on the guest
+    PHASE = "phase"
+    #: a newer hint for a managed guest (``after``: the hint and the
+    #: thresholds it resolves to); changes nothing on the guest
+    HINT = "hint"
 
 
 class Action(enum.Enum):
@@ -111,42 +117,45 @@ class SessionState:
     queued: Mapping[Action, Any]
 
 
+def advance(state: Optional[SessionState], rec: Record) -> SessionState:
+    """The session ``rec`` leaves, from the one before it (``None``: the
+    guest's first record).  An ``open`` starts a new session."""
+    if rec.kind is Kind.OPEN or state is None:
+        state = SessionState(rec.vm, True, {}, {}, {}, {})
+        if rec.kind is Kind.OPEN:
+            return state
+    if rec.kind is Kind.CLOSE:
+        return dataclasses.replace(state, open=False)
+    action = rec.action
+    if action is None:
+        return state
+    originals, applied = dict(state.originals), dict(state.applied)
+    in_doubt, queued = dict(state.in_doubt), dict(state.queued)
+    if rec.kind is Kind.INTENT:
+        originals.setdefault(action, rec.before)
+        if rec.channel is Channel.QUEUED:
+            queued[action] = rec.after
+        elif rec.channel is not Channel.DRY_RUN:
+            in_doubt[action] = rec.after
+    elif rec.kind is Kind.DONE:
+        in_doubt.pop(action, None)
+        if rec.channel is Channel.QUEUED:
+            queued.pop(action, None)
+        elif rec.channel is not Channel.DRY_RUN:
+            applied[action] = rec.after
+            queued.pop(action, None)
+    elif rec.kind is Kind.FAILED:
+        in_doubt.pop(action, None)
+    return SessionState(rec.vm, state.open, originals, applied, in_doubt,
+                        queued)
+
+
 def replay(records: Iterable[Record]) -> dict[str, SessionState]:
     """Per guest, the state of its latest session."""
-    acc: dict[str, dict[str, Any]] = {}
+    out: dict[str, SessionState] = {}
     for rec in records:
-        if rec.kind is Kind.OPEN or rec.vm not in acc:
-            acc[rec.vm] = {"open": True, "originals": {}, "applied": {},
-                           "in_doubt": {}, "queued": {}}
-            if rec.kind is Kind.OPEN:
-                continue
-        st = acc[rec.vm]
-        if rec.kind is Kind.CLOSE:
-            st["open"] = False
-            continue
-        if rec.action is None:
-            continue
-        if rec.kind is Kind.INTENT:
-            st["originals"].setdefault(rec.action, rec.before)
-            if rec.channel is Channel.QUEUED:
-                st["queued"][rec.action] = rec.after
-            elif rec.channel is not Channel.DRY_RUN:
-                st["in_doubt"][rec.action] = rec.after
-        elif rec.kind is Kind.DONE:
-            st["in_doubt"].pop(rec.action, None)
-            if rec.channel is Channel.QUEUED:
-                st["queued"].pop(rec.action, None)
-            elif rec.channel is not Channel.DRY_RUN:
-                st["applied"][rec.action] = rec.after
-                st["queued"].pop(rec.action, None)
-        elif rec.kind is Kind.FAILED:
-            st["in_doubt"].pop(rec.action, None)
-    return {vm: SessionState(vm=vm, open=st["open"],
-                             originals=dict(st["originals"]),
-                             applied=dict(st["applied"]),
-                             in_doubt=dict(st["in_doubt"]),
-                             queued=dict(st["queued"]))
-            for vm, st in acc.items()}
+        out[rec.vm] = advance(out.get(rec.vm), rec)
+    return out
 
 
 def open_session_records(records: Sequence[Record]) -> list[Record]:

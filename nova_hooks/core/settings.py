@@ -9,9 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 
-from nova_hooks.core.reducer import SessionPolicy
 from nova_hooks.core.types import BalloonPolicy
 from nova_hooks.core.types import PinningPolicy
+
+
+@dataclasses.dataclass(frozen=True)
+class SessionPolicy:
+    """:param max_sessions: guests shaped at once; more are skipped."""
+
+    max_sessions: int = 2
 
 
 @dataclasses.dataclass(frozen=True)

@@ -224,6 +224,42 @@ class VmFigures:
         out["hot_bytes_by_node"] = dict(self.hot_bytes_by_node)
         return out
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "VmFigures":
+        """The inverse of :meth:`as_dict` (as JSON gives it back: node
+        keys as strings, lists for tuples); unknown keys are ignored."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in names}
+        nodes = values.get("hot_bytes_by_node") or {}
+        values["hot_bytes_by_node"] = tuple(
+            (int(n), int(b)) for n, b in dict(nodes).items())
+        values["sources"] = tuple(values.get("sources") or ())
+        return cls(**values)
+
+
+@dataclasses.dataclass(frozen=True)
+class Guest:
+    """One guest as the host shows it: its name (QEMU's files are named
+    after it), vCPU count and balloon sizes (KiB)."""
+
+    uuid: str
+    name: str
+    n_vcpus: int
+    current_kib: int
+    maximum_kib: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Affinity:
+    """Where a guest's QEMU threads may run now."""
+
+    #: CPUs of each vCPU thread, in vCPU order
+    vcpus: list[list[int]]
+    #: CPUs any emulator thread may run on
+    emulator: list[int]
+    #: whether the guest has emulator threads at all
+    has_emulator: bool
+
 
 @dataclasses.dataclass(frozen=True)
 class BalloonPolicy:

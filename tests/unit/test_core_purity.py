@@ -5,6 +5,7 @@ by hand, so a new core module is covered the day it is added), with
 ``oslo_*``, ``watcher``, ``libvirt`` and the clients blocked; the
 agent's core may not import the control plane either.
 """
+import ast
 import pathlib
 import subprocess
 import sys
@@ -64,6 +65,9 @@ def test_cores_are_enumerated_from_disk():
     found = {core: core_modules(core) for core in CORES}
     assert "watcher_adaptive.core.planner" in found["watcher_adaptive.core"]
     assert "nova_hooks.core.hint" in found["nova_hooks.core"]
+    # the agent's decisions and its state, the fold of its journal
+    assert {"nova_hooks.core.reducer", "nova_hooks.core.agent_state"} <= \
+        set(found["nova_hooks.core"])
     assert len(found["watcher_adaptive.core"]) >= 10
     assert len(found["nova_hooks.core"]) >= 8
 
@@ -88,3 +92,33 @@ def test_the_blocker_blocks():
     proc = _run(["nova_hooks.core.hint", "watcher_adaptive.exceptions"],
                 BLOCKED + ("watcher_adaptive",))
     assert "blocked: watcher_adaptive" in proc.stderr
+
+
+#: what the agent's shell does and its core may not: files, processes,
+#: sockets, threads, the clock, randomness, logging
+SHELL_MODULES = {"os", "io", "pathlib", "shutil", "socket", "select",
+                 "subprocess", "threading", "multiprocessing", "signal",
+                 "time", "datetime", "random", "logging", "json"}
+
+
+@pytest.mark.parametrize("module", core_modules("nova_hooks.core"))
+def test_the_agent_core_touches_no_file_clock_or_thread(module):
+    """Read as source, imports inside functions included: the agent's
+    decisions get what they need as arguments (``step``'s readings, a
+    sampling round's figures, the time a record carries)."""
+    path = ROOT.joinpath(*module.split("."))
+    path = path / "__init__.py" if path.is_dir() else \
+        path.with_suffix(".py")
+    tree = ast.parse(path.read_text())
+    used = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            used |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module \
+                and not node.level:
+            used.add(node.module.split(".")[0])
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+                and node.func.id in ("open", "print", "input"):
+            used.add(f"{node.func.id}()")
+    assert not used & (SHELL_MODULES | {"open()", "print()", "input()"}), \
+        used

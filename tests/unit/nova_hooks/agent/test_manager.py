@@ -14,8 +14,8 @@ from nova_hooks.agent.journal import Journal
 from nova_hooks.agent.manager import Manager
 from nova_hooks.core.hint import MigrationHint
 from nova_hooks.core.lifecycle import Signal
-from nova_hooks.core.reducer import SessionPolicy
 from nova_hooks.core.settings import AgentPolicy
+from nova_hooks.core.settings import SessionPolicy
 from nova_hooks.core.types import BalloonPolicy
 from nova_hooks.core.types import HostTopology
 from nova_hooks.core.types import NumaNode
@@ -106,13 +106,17 @@ def test_postcopy_moves_affinity_at_once_and_queues_the_balloon(
         ("pin", [CPUS[-1:], CPUS[-1:]], CPUS[-1:]),
         ("balloon", 384 * MIB), ("balloon", 256 * MIB),
         ("balloon", 128 * MIB)]
+    # every phase is journaled: the journal alone is the agent's state
     assert kinds(m) == [
         ("open", None, None),
+        ("phase", None, None),                  # incoming
+        ("phase", None, None),                  # post-copy
         ("intent", "vcpu_affinity", "sched"),
         ("done", "vcpu_affinity", "sched"),
         ("intent", "emulator_affinity", "sched"),
         ("done", "emulator_affinity", "sched"),
         ("intent", "balloon", "queued"),
+        ("phase", None, None),                  # completed: steady
         *[("intent", "balloon", "libvirt"),
           ("done", "balloon", "libvirt")] * 3,
         ("done", "balloon", "queued")]
