@@ -152,16 +152,14 @@ export WA_HARDENING_LOG="$WA_STATE_DIR/hardening.jsonl"
 rm -f "$WA_HARDENING_LOG"
 set +e
 if [ $# -eq 0 ]; then
-    # NOTE(wa): the unit tests in random order; the functional tests in
-    # their files' order for now: with seed 387029259 the destination
-    # agent's RPC calls timed out in 9 functional tests run after some
-    # other (each passes alone); the dependence is not found yet (#18)
+    # the unit and the functional tests each in a process of their own,
+    # both in the random order of the one seed printed above
     python -m pytest -q -p no:cacheprovider --timeout=900 --durations=15 \
         "${seed_args[@]}" tests/unit
     rc=$?
-    echo "==> pytest (functional, in file order)"
+    echo "==> pytest (functional)"
     python -m pytest -q -p no:cacheprovider --timeout=900 --durations=15 \
-        -p no:randomly tests/functional
+        "${seed_args[@]}" tests/functional
     functional_rc=$?
     [ "$rc" -ne 0 ] || rc=$functional_rc
     [ "$rc" -ne 5 ] || rc=$functional_rc

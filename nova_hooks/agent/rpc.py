@@ -153,14 +153,16 @@ def make_server(conf, endpoint: AgentEndpoint):
 
 
 def make_client(conf, host: str, timeout_s: float = 5.0,
-                url: str | None = None):
+                url: str | None = None, topic: str | None = None):
     """The control plane's client for the agent on ``host`` (``url``:
-    a transport URL instead of ``conf``'s ``transport_url``)."""
+    a transport URL instead of ``conf``'s ``transport_url``; ``topic``:
+    the agents' RPC topic instead of ``conf``'s ``[agent] rpc_topic``)."""
     import oslo_messaging as messaging
 
     _register_messaging_opts(conf)
     transport = messaging.get_rpc_transport(conf, url=url)
-    target = messaging.Target(exchange=EXCHANGE, topic=conf.agent.rpc_topic,
+    target = messaging.Target(exchange=EXCHANGE,
+                              topic=topic or conf.agent.rpc_topic,
                               server=host, version="1.0")
     return messaging.get_rpc_client(transport, target, timeout=timeout_s) \
         if hasattr(messaging, "get_rpc_client") else \

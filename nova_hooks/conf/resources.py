@@ -54,10 +54,5 @@ OPTS = [
 ]
 
 
-def register_opts(conf: cfg.ConfigOpts) -> None:
-    conf.register_group(GROUP)
-    conf.register_opts(OPTS, group=GROUP)
-
-
 def list_opts() -> list[tuple[str, list[cfg.Opt]]]:
     return [(GROUP.name, OPTS)]

@@ -3,11 +3,16 @@ RabbitMQ: the agent's names, and a client that is closed when the test
 is done with it.
 
 Every agent a test starts has a unique host name (its RPC server) and a
-notifications topic of its own.  Its RPC topic stays the default one:
-with an RPC topic per agent, every in-process agent after the first of
-a run went unanswered (test_adaptive_migrate.py in file order: 10 of 17
-failed; each passes alone) -- RPC state that outlives a transport in
-one process, not understood yet (#18)."""
+notifications topic of its own, on the broker's virtual host of this
+run (``tools/services/10-rabbitmq.sh``, deleted when the run ends).  Its
+RPC topic is the default one, as in a deployment.
+
+(An RPC topic per agent once left every in-process agent after the
+first unanswered, and a unit test's topic made the destination agent's
+calls time out in the functional tests run after it: the agent's option
+groups were shared by every ``ConfigOpts`` of the process, so one conf's
+``set_override`` was every conf's value; see
+``nova_hooks.conf.register_opts``, #18.)"""
 from __future__ import annotations
 
 from typing import Any

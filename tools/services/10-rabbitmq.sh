@@ -9,6 +9,11 @@
 # The private node is also started when the shared broker is there, for
 # the tests that restart a broker for real (never the shared one):
 # $STATE/private_transport_url; 'private-restart' stops and starts it.
+# Each URL names a virtual host of this run's own (wa-test-<random>),
+# made by 'up' and deleted with everything in it by 'down': the queues
+# and exchanges the tests declare die with the run, and no run sees
+# another's.  Where rabbitmqctl cannot reach a broker, its URL keeps
+# the default vhost "/" (said so; the tests' names are unique anyway).
 set -euo pipefail
 # tools/run-tests.sh starts the services side by side: their apt-get
 # runs take turns (apt-get update's lists lock does not wait like dpkg's)
@@ -46,24 +51,74 @@ sys.exit(0 if ok else 1)
 PY
 }
 
+ctl() {  # ctl shared|private ARGS...: rabbitmqctl for that broker
+    local which=$1; shift
+    if [ "$which" = private ]; then
+        su rabbitmq -s /bin/sh -c "cd /var/lib/rabbitmq && \
+            HOME=/var/lib/rabbitmq timeout 60 \
+            /usr/lib/rabbitmq/bin/rabbitmqctl -n $NODE -q $(printf '%q ' "$@")"
+    else
+        timeout 60 rabbitmqctl -q "$@"
+    fi
+}
+
+add_vhost() {  # add_vhost shared|private: this run's vhost on it
+    local which=$1 name
+    drop_vhost "$which"          # a crashed run's, if any
+    name=wa-test-$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')
+    if ctl "$which" add_vhost "$name" >/dev/null 2>&1 &&
+            ctl "$which" set_permissions -p "$name" guest '.*' '.*' '.*' \
+                >/dev/null 2>&1; then
+        echo "$name" > "$STATE/${which}_vhost"
+        say "$which broker: vhost $name of this run (deleted by 'down')"
+    else
+        say "$which broker: rabbitmqctl cannot reach it; the tests use" \
+            "its default vhost, and what they declare there stays"
+    fi
+}
+
+drop_vhost() {  # drop_vhost shared|private: the vhost 'up' made there
+    local which=$1 file
+    file=$STATE/${which}_vhost
+    [ -s "$file" ] || return 0
+    if ctl "$which" delete_vhost "$(cat "$file")" >/dev/null 2>&1; then
+        say "$which broker: deleted vhost $(cat "$file") and what the" \
+            "tests left in it"
+    fi
+    rm -f "$file"
+}
+
+url() {  # url shared|private PORT: the transport URL, with the vhost
+    local vhost=
+    if [ -s "$STATE/${1}_vhost" ]; then
+        vhost=$(cat "$STATE/${1}_vhost")
+    fi
+    echo "rabbit://guest:guest@127.0.0.1:$2/$vhost"
+}
+
 up() {
     rm -f "$STATE/unavailable"
     if amqp_answers 5672; then
-        echo "rabbit://guest:guest@127.0.0.1:5672/" > "$STATE/transport_url"
+        add_vhost shared
+        url shared 5672 > "$STATE/transport_url"
         say "using the broker on 127.0.0.1:5672"
         # the restart tests' own node; its failure only skips those tests
         rm -f "$STATE/private_unavailable"
-        ( start_private private_unavailable ) || true
+        ( start_private private_unavailable && add_vhost private &&
+          url private "$PRIVATE_PORT" > "$STATE/private_transport_url" ) \
+            || true
         return 0
     fi
     start_private
+    add_vhost private
+    url private "$PRIVATE_PORT" > "$STATE/private_transport_url"
     cp "$STATE/private_transport_url" "$STATE/transport_url"
 }
 
 start_private() {  # start_private FAIL: FAIL reason runs when it cannot
     local fail=${1:-unavailable}
     if amqp_answers "$PRIVATE_PORT"; then
-        echo "rabbit://guest:guest@127.0.0.1:$PRIVATE_PORT/" > "$STATE/private_transport_url"
+        url private "$PRIVATE_PORT" > "$STATE/private_transport_url"
         say "private node already up on $PRIVATE_PORT"
         return 0
     fi
@@ -107,7 +162,7 @@ start_private() {  # start_private FAIL: FAIL reason runs when it cannot
             | head -1 | cut -d= -f2 > "$STATE/epmd.pid" || true
     fi
     amqp_answers "$PRIVATE_PORT" || "$fail" "private node does not answer AMQP"
-    echo "rabbit://guest:guest@127.0.0.1:$PRIVATE_PORT/" > "$STATE/private_transport_url"
+    url private "$PRIVATE_PORT" > "$STATE/private_transport_url"
     say "private node up on 127.0.0.1:$PRIVATE_PORT"
 }
 
@@ -128,6 +183,8 @@ stop_private() {
 }
 
 down() {
+    drop_vhost shared
+    drop_vhost private
     stop_private
     if [ -s "$STATE/epmd.pid" ]; then
         kill -TERM "$(cat "$STATE/epmd.pid")" 2>/dev/null || true

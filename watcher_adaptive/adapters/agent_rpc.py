@@ -62,12 +62,12 @@ class AgentNotifier:
                 agent_conf.register_opts(conf)
                 conf([], project="watcher-adaptive-action",
                      default_config_files=[])
-                conf.set_override("rpc_topic", self.topic, group="agent")
                 self._conf = conf
             client = self._clients.get(host)
             if client is None:
                 client = rpc.make_client(self._conf, host, self.timeout_s,
-                                         url=self.transport_url)
+                                         url=self.transport_url,
+                                         topic=self.topic)
                 self._clients[host] = client
             return client
 
