@@ -15,7 +15,6 @@ resources and pushes a usage matrix as Ceilometer would have.
 from __future__ import annotations
 
 import concurrent.futures
-import dataclasses
 import datetime
 import json
 import logging
@@ -28,6 +27,7 @@ from typing import Sequence
 
 import numpy as np
 
+from watcher_adaptive.adapters import datasource
 from watcher_adaptive.exceptions import MetricSourceError
 
 LOG = logging.getLogger(__name__)
@@ -56,41 +56,14 @@ METRICS: dict[str, tuple[str, str, float]] = {
     "profile_refault_ps": ("adaptive.mem.refault_ps", "mean", 1.0),
     "profile_cpu_idle": ("adaptive.cpu.idle", "mean", 1.0),
 }
-DEFAULT_METRICS = ("cpu_cores", "memory_mb")
-#: our key -> the guest agent's feature name, for the hot-set predictor
-HOTSET_METRICS = {
-    "profile_mem_total_mb": "mem.total_mb",
-    "profile_mem_used": "mem.used_ratio",
-    "profile_ws_ratio": "mem.working_set_ratio",
-    "profile_anon_mb": "mem.anon_mb", "profile_cache_mb": "mem.cache_mb",
-    "profile_minflt_ps": "mem.minflt_ps",
-    "profile_majflt_ps": "mem.majflt_ps",
-    "profile_refault_ps": "mem.refault_ps",
-    "profile_cpu_idle": "cpu.idle",
-    "profile_disk_write_share": "disk.write_share"}
-#: what one audit of the strategy reads
-AUDIT_METRICS = ("cpu_cores",)
-#: profile features the predictor's behaviour columns take, read when a
-#: trained model is in use
-PROFILE_METRICS = ("profile_mem_used", "profile_disk_write_share",
-                   "profile_net_rx_share")
-
-
-@dataclasses.dataclass(frozen=True)
-class UsageWindow:
-    """Usage of many instances on one time grid.
-
-    :param resource_ids: instance uuids, one row each.
-    :param times: ``(n_times,)`` sample times (``datetime64[s]``, UTC).
-    :param values: our metric key -> ``(n_resources, n_times)`` floats,
-        NaN where Gnocchi has no point.
-    :param requests: HTTP requests the read made.
-    """
-
-    resource_ids: tuple[str, ...]
-    times: np.ndarray
-    values: dict[str, np.ndarray]
-    requests: int
+# the audit's metric sets and the window type are the datasource
+# interface's (re-exported here for the callers that predate it)
+DEFAULT_METRICS = datasource.DEFAULT_METRICS
+HOTSET_METRICS = datasource.HOTSET_METRICS
+AUDIT_METRICS = datasource.AUDIT_METRICS
+PROFILE_METRICS = datasource.PROFILE_METRICS
+UsageWindow = datasource.UsageWindow
+grid = datasource.grid
 
 
 def make_client(endpoint: str, user: str = "admin"):
@@ -110,15 +83,6 @@ def _iso(when: datetime.datetime) -> str:
     if when.tzinfo is None:
         when = when.replace(tzinfo=datetime.timezone.utc)
     return when.astimezone(datetime.timezone.utc).isoformat()
-
-
-def grid(start: datetime.datetime, stop: datetime.datetime,
-         granularity: int) -> np.ndarray:
-    """Sample times ``start <= t < stop`` aligned on ``granularity``, as
-    Gnocchi aligns its aggregates."""
-    first = int(np.ceil(start.timestamp() / granularity)) * granularity
-    last = int(stop.timestamp())
-    return np.arange(first, last, granularity).astype("datetime64[s]")
 
 
 def parse_measures(body: Mapping, resource_ids: Sequence[str],
@@ -174,7 +138,8 @@ def _epoch(stamp) -> int:
 
 
 class GnocchiMetricSource:
-    """Reads one audit's usage in ``ceil(n / chunk_size)`` requests.
+    """Reads one audit's usage in ``ceil(n / chunk_size)`` requests (the
+    :class:`~.datasource.Datasource` of ``gnocchi``).
 
     :param client: a ``gnocchiclient.v1.client.Client``.
     :param retries: attempts per request on connection errors, with
@@ -189,6 +154,7 @@ class GnocchiMetricSource:
                  backoff_s: float = 0.5, parallel: int = 4,
                  timeout_s: Optional[float] = 60.0,
                  metrics: Sequence[str] = DEFAULT_METRICS) -> None:
+        self.name = datasource.GNOCCHI
         if chunk_size < 1:
             raise ValueError("chunk_size must be >= 1")
         self.client = client
@@ -214,11 +180,7 @@ class GnocchiMetricSource:
         :raises MetricSourceError: Gnocchi unreachable or refusing.
         """
         metrics = self.metrics if metrics is None else tuple(metrics)
-        keys = [k for k in metrics if k in METRICS]
-        unknown = set(metrics) - set(keys)
-        if unknown:
-            raise ValueError(f"unknown metric key(s) {sorted(unknown)}; "
-                             f"known: {sorted(METRICS)}")
+        keys = datasource.check_keys(metrics, METRICS)
         ids = tuple(str(r) for r in resource_ids)
         times = grid(start, stop, granularity)
         values = {k: np.full((len(ids), times.size), np.nan) for k in keys}
@@ -237,7 +199,19 @@ class GnocchiMetricSource:
                                 strict=True):
                 for k in keys:
                     values[k][lo:lo + part[k].shape[0]] = part[k]
-        return UsageWindow(ids, times, values, len(starts))
+        return UsageWindow(ids, times, values, len(starts),
+                           datasource.GNOCCHI)
+
+    def read_host_usage(self, hostnames: Sequence[str],
+                        start: datetime.datetime, stop: datetime.datetime,
+                        granularity: int = 300) -> UsageWindow:
+        """Not read from Gnocchi: the strategy sums its instances'
+        usage per host (Ceilometer's host meters need the hardware
+        pollsters, rarely deployed).
+
+        :raises MetricSourceError: always.
+        """
+        raise MetricSourceError("host usage is not read from Gnocchi")
 
     def _fetch(self, chunk, keys, start, stop, granularity) -> Mapping:
         from gnocchiclient import exceptions as gexc

@@ -35,6 +35,12 @@ OPTS = [
                       "after the retries the audit fails with a clear "
                       "error instead of waiting on a Gnocchi that stopped "
                       "answering."),
+    cfg.FloatOpt("prometheus_timeout_s",
+                 default=60.0, min=1.0, max=3600.0,
+                 help="Seconds one Prometheus (or Aetos) query of an audit "
+                      "may take; a datasource that does not answer in time "
+                      "is skipped for the next one in the datasources "
+                      "list."),
     cfg.IntOpt("gnocchi_chunk_size",
                default=500, min=1, max=5000,
                help="Instances per aggregates request to Gnocchi; one "
