@@ -111,12 +111,16 @@ def set_matcher(label: str, values: Sequence[str]) -> str:
 def instance_query(key: str, label: str, ids: Sequence[str],
                    window_s: int) -> str:
     """The PromQL of our metric ``key`` for the instances ``ids``, one
-    series per instance (``label``): a counter's per-second rate over
-    ``window_s``, a gauge's mean over it.  Several series of one
-    instance (relabelled after a move) count once, at their highest."""
+    series per instance (``label``), at each grid point ``t``: a
+    counter's rate between its last two samples in ``(t - window_s,
+    t]``, a gauge's last sample there.  Where Ceilometer polls once per
+    granularity (its usual setup) these are Gnocchi's ``rate:mean`` and
+    ``mean`` at ``t`` exactly, so both stores give an audit the same
+    numbers.  Several series of one instance (relabelled after a move)
+    count once, at their highest."""
     metric, kind, _ = METRICS[key]
     selector = f"{metric_name(metric)}{{{set_matcher(label, ids)}}}"
-    fn = "rate" if kind == COUNTER else "avg_over_time"
+    fn = "irate" if kind == COUNTER else "last_over_time"
     return f"max by ({label}) ({fn}({selector}[{int(window_s)}s]))"
 
 
@@ -336,9 +340,10 @@ class PrometheusSource:
 
 
 def rate_window(granularity: int) -> int:
-    """The range of a rate or mean at each grid point: two steps, so
-    that a series sampled once per step always has two points in it
-    (one step would hang on whether both ends are included)."""
+    """The range looked back from each grid point: two steps, so that a
+    series sampled once per step always has its two last points in it,
+    whatever the poll's phase (one step would hang on whether the
+    range's ends are included, which changed in Prometheus 3)."""
     return 2 * int(granularity)
 
 

@@ -77,10 +77,10 @@ def test_bad_label_names_are_refused(name):
 def test_instance_queries_use_watchers_metric_names():
     cpu = prometheus.instance_query("cpu_cores", "resource", ["u1", "u2"],
                                     600)
-    assert cpu == ('max by (resource) (rate(ceilometer_cpu'
+    assert cpu == ('max by (resource) (irate(ceilometer_cpu'
                    '{resource=~"u1|u2"}[600s]))')
     mem = prometheus.instance_query("memory_mb", "resource", ["u1"], 600)
-    assert mem.startswith("max by (resource) (avg_over_time("
+    assert mem.startswith("max by (resource) (last_over_time("
                           "ceilometer_memory_usage{")
 
 
