@@ -320,10 +320,17 @@ class PrometheusSource:
                 headers={"Accept": "application/json"},
                 # the set matcher would fill a debug log
                 log=False, **kwargs)
-        except kexc.ClientException as exc:
+        except (kexc.ConnectionError, kexc.RetriableConnectionFailure
+                ) as exc:
             raise MetricSourceError(
                 f"{self.name} unreachable after {self.retries} "
                 f"attempt(s): {type(exc).__name__}: {exc}") from exc
+        except kexc.ClientException as exc:
+            # Keystone's side: no endpoint in the catalog, credentials
+            # refused
+            raise MetricSourceError(
+                f"{self.name}: no usable endpoint or token: "
+                f"{type(exc).__name__}: {exc}") from exc
         try:
             body = response.json()
         except ValueError:

@@ -125,3 +125,29 @@ def test_audit_falls_back_to_the_next_datasource(tmp_path):
     assert strategy.execute().actions
     assert strategy.datasource == "gnocchi"
     assert "unreachable" in source.skipped[0]
+
+
+def test_aetos_is_prometheus_on_watchers_keystone_session():
+    from oslo_config import cfg
+
+    from watcher_adaptive.adapters import prometheus
+    from watcher_adaptive.strategy import datasources
+
+    class Osc:
+        session = object()
+
+    cfg.CONF.set_override("instance_uuid_label", "vm_uuid", "aetos_client")
+    try:
+        source = datasources.build(
+            ["aetos"], cfg.CONF, Osc(),
+            {"prometheus_timeout_s": 7.0}.__getitem__,
+            datasource.AUDIT_METRICS)
+        built = source._source(*source._builders[0])
+    finally:
+        cfg.CONF.clear_override("instance_uuid_label", "aetos_client")
+    assert isinstance(built, prometheus.PrometheusSource)
+    assert (built.name, built.instance_uuid_label, built.timeout_s) == \
+        ("aetos", "vm_uuid", 7.0)
+    assert built.adapter.session is Osc.session
+    assert (built.adapter.service_type, built.adapter.interface) == \
+        ("metric-storage", "public")
