@@ -46,6 +46,20 @@ OPTS = [
                help="Instances per aggregates request to Gnocchi; one "
                     "audit makes about (instances / chunk) requests per "
                     "metric."),
+    cfg.BoolOpt("gnocchi_incremental",
+                default=True,
+                help="Keep the last usage window read from Gnocchi in the "
+                     "decision engine's memory and ask Gnocchi, at the next "
+                     "audit, only for the points after it (plus "
+                     "gnocchi_reread_s): several times less work for "
+                     "Gnocchi and the decision engine at thousands of "
+                     "instances. Off: every audit reads its whole window."),
+    cfg.IntOpt("gnocchi_reread_s",
+               default=900, min=0, max=86400,
+               help="Seconds at the end of the remembered window that are "
+                    "read again (measures gnocchi-metricd had not yet "
+                    "processed at the last audit); a measure processed "
+                    "later than that after its time is not seen."),
     cfg.StrOpt("resource_type",
                default="instance",
                help="Gnocchi resource type of Nova instances (Ceilometer's "

@@ -13,6 +13,7 @@ Keystone session (``osc.session``).
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 from typing import Callable
 from typing import Optional
@@ -21,9 +22,14 @@ from typing import Sequence
 from oslo_config import cfg
 
 from watcher_adaptive.adapters import datasource
+from watcher_adaptive.adapters import window_cache
 from watcher_adaptive.exceptions import MetricSourceError
 
 LOG = logging.getLogger(__name__)
+#: reread_s -> the Gnocchi window cache kept across audits (see
+#: :func:`gnocchi_cache`)
+_CACHES: dict[int, window_cache.WindowCache] = {}
+_CACHES_LOCK = threading.Lock()
 #: what an audit reads when Watcher's configuration is not loaded (a
 #: script, a test)
 FALLBACK_NAMES = (datasource.GNOCCHI,)
@@ -71,14 +77,26 @@ def build(names: Sequence[str], conf: cfg.ConfigOpts, osc: Any,
     return datasource.FallbackSource([(n, builders[n]) for n in usable])
 
 
+def gnocchi_cache(reread_s: int) -> window_cache.WindowCache:
+    """The decision engine's one Gnocchi window cache (for a reread
+    setting): Watcher builds a new strategy for every audit, the cache
+    must outlive it to save the next audit's reads."""
+    with _CACHES_LOCK:
+        return _CACHES.setdefault(int(reread_s),
+                                  window_cache.WindowCache(reread_s))
+
+
 def _gnocchi(osc: Any, options: Callable[[str], Any],
              metrics: Sequence[str]) -> Any:
     from watcher_adaptive.adapters import gnocchi
 
+    cache = gnocchi_cache(int(options("gnocchi_reread_s"))) \
+        if options("gnocchi_incremental") else None
     return gnocchi.GnocchiMetricSource(
         osc.gnocchi(), resource_type=options("resource_type"),
         chunk_size=int(options("gnocchi_chunk_size")),
-        timeout_s=float(options("gnocchi_timeout_s")), metrics=metrics)
+        timeout_s=float(options("gnocchi_timeout_s")), metrics=metrics,
+        cache=cache)
 
 
 def _prometheus(conf: cfg.ConfigOpts, options: Callable[[str], Any],
