@@ -10,10 +10,11 @@ then gnocchi-metricd), times the audit's read of the last 3 hours
 through the datasource the strategy uses, deletes what it loaded and
 prints one JSON line ``{"backend", "vms", "seconds", "requests", ...}``.
 
-With ``--audits N`` (Gnocchi) the read is repeated as N consecutive
-audits of one strategy process would make it, one step apart: the
-first reads the whole window, the next ones only what is new
-(``seconds`` is then the last audit's; ``first_seconds`` the first's).
+With ``--audits N`` the read is repeated as N consecutive audits of one
+strategy process would make it, one step apart; from Gnocchi through
+the strategy's window cache (``gnocchi_incremental``): the first reads
+the whole window, the next ones only what is new (``seconds`` is then
+the last audit's, ``first_seconds`` the first's).
 
 Usage: python benchmarks/bench_datasource_reads.py --backend prometheus
        [--vms 10000] [--hours 3] [--audits 1]
@@ -87,7 +88,8 @@ def _usage(n: int, n_t: int) -> tuple[list[str], np.ndarray, np.ndarray]:
     return ids, times, cores
 
 
-def load_prometheus(endpoint: str, ids, times, cores) -> Any:
+def load_prometheus(endpoint: str, ids, times, cores,
+                    incremental: bool = False) -> Any:
     from watcher_adaptive.adapters import prometheus
     from watcher_adaptive.adapters import prometheus_write
 
@@ -97,17 +99,21 @@ def load_prometheus(endpoint: str, ids, times, cores) -> Any:
         metrics=datasource.AUDIT_METRICS)
 
 
-def load_gnocchi(endpoint: str, ids, times, cores) -> Any:
+def load_gnocchi(endpoint: str, ids, times, cores,
+                 incremental: bool = False) -> Any:
     from tests.functional.conftest import seed_instances
     from watcher_adaptive.adapters import gnocchi
+    from watcher_adaptive.adapters import window_cache
 
     client = gnocchi.make_client(endpoint)
     seeded = seed_instances(ids, "watcher-adaptive")
     gnocchi.GnocchiWriter(client, chunk_size=500, parallel=4).load(
         ids, times, cores, create=not seeded)
     gnocchi.wait_processed(client, 3600)
-    return gnocchi.GnocchiMetricSource(client,
-                                       metrics=datasource.AUDIT_METRICS)
+    # the strategy's default: the window cache kept across audits
+    return gnocchi.GnocchiMetricSource(
+        client, metrics=datasource.AUDIT_METRICS,
+        cache=window_cache.WindowCache() if incremental else None)
 
 
 def cleanup(backend: str, endpoint: str, ids) -> None:
@@ -144,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{args.backend} ...", file=sys.stderr)
         load = load_prometheus if args.backend == "prometheus" \
             else load_gnocchi
-        source = load(endpoint, ids, times, cores)
+        source = load(endpoint, ids, times, cores, args.audits > 1)
         print(f"loaded in {time.perf_counter() - t0:.0f} s",
               file=sys.stderr)
         stop = datetime.datetime.fromtimestamp(
