@@ -1,16 +1,18 @@
 """Aetos: the Prometheus datasource behind a keystoneauth1 session, the
 endpoint from the catalog's ``metric-storage``, the token on every
-request.  A loopback HTTP server stands for Aetos; a catalog-serving
-auth plugin for Keystone (no Keystone runs in the test environment)."""
+request.  A requests transport stands for Aetos, a catalog-serving
+auth plugin for Keystone (no Keystone runs in the test environment; an
+in-process server would hang under the eventlet some Watcher tests
+leave behind)."""
 from __future__ import annotations
 
 import datetime
-import http.server
 import json
-import threading
 import urllib.parse
 
 import pytest
+import requests
+import requests.adapters
 
 from watcher_adaptive.adapters import prometheus
 from watcher_adaptive.exceptions import MetricSourceError
@@ -18,20 +20,23 @@ from watcher_adaptive.exceptions import MetricSourceError
 UTC = datetime.timezone.utc
 T0 = datetime.datetime(2026, 11, 24, 18, 45, tzinfo=UTC)
 TOKEN = "gAAAA-test-token"  # noqa: S105 - a test value
+ENDPOINT = "https://aetos.test:8443/prometheus"
 
 
-class AetosStandIn(http.server.BaseHTTPRequestHandler):
-    """Answers ``/prometheus/api/v1/query_range`` with one series when
-    the token is right, 401 otherwise; records what it was sent."""
+class AetosStandIn(requests.adapters.BaseAdapter):
+    """A requests transport standing for Aetos (no socket, no thread):
+    answers ``<root>/api/v1/query_range`` with one series when the token
+    is right, 401 otherwise; records what it was sent."""
 
-    seen: list[dict] = []
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[dict] = []
 
-    def do_POST(self):  # noqa: N802 - http.server's name
-        length = int(self.headers.get("Content-Length", 0))
-        form = urllib.parse.parse_qs(self.rfile.read(length).decode())
-        self.seen.append({"path": self.path, "form": form,
-                          "token": self.headers.get("X-Auth-Token")})
-        if self.headers.get("X-Auth-Token") != TOKEN:
+    def send(self, request, **kwargs):
+        form = urllib.parse.parse_qs(request.body or "")
+        self.seen.append({"url": request.url, "form": form,
+                          "token": request.headers.get("X-Auth-Token")})
+        if request.headers.get("X-Auth-Token") != TOKEN:
             body, code = {"status": "error", "error": "unauthorized"}, 401
         else:
             start = int(form["start"][0])
@@ -39,31 +44,33 @@ class AetosStandIn(http.server.BaseHTTPRequestHandler):
                 "resultType": "matrix", "result": [{
                     "metric": {"resource": "vm-1"},
                     "values": [[start, "2000000000"]]}]}}, 200
-        raw = json.dumps(body).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
+        response = requests.Response()
+        response.status_code = code
+        response._content = json.dumps(body).encode()
+        response.headers["Content-Type"] = "application/json"
+        response.url = request.url
+        response.request = request
+        return response
 
-    def log_message(self, *args):
+    def close(self) -> None:
         pass
 
 
 @pytest.fixture
 def aetos():
-    AetosStandIn.seen = []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), AetosStandIn)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/prometheus"
-    server.shutdown()
-    server.server_close()
+    """The stand-in mounted on a requests session for the catalog's
+    endpoint."""
+    transport = AetosStandIn()
+    http = requests.Session()
+    http.mount(ENDPOINT, transport)
+    return http, transport
 
 
-def _session(endpoint: str, token: str = TOKEN):
-    """A keystoneauth1 session whose auth plugin serves a catalog with
-    ``metric-storage`` at ``endpoint`` (public interface, RegionOne)."""
+def _session(aetos, token: str = TOKEN):
+    """A keystoneauth1 session over the stand-in whose auth plugin
+    serves a catalog with ``metric-storage`` at :data:`ENDPOINT`."""
+    http, _ = aetos
+    endpoint = ENDPOINT
     from keystoneauth1 import plugin
     from keystoneauth1 import session
 
@@ -84,7 +91,7 @@ def _session(endpoint: str, token: str = TOKEN):
             return None
 
     auth = CatalogAuth()
-    return session.Session(auth=auth), auth
+    return session.Session(auth=auth, session=http), auth
 
 
 def test_same_queries_through_keystone_to_the_catalog_endpoint(aetos):
@@ -97,9 +104,9 @@ def test_same_queries_through_keystone_to_the_catalog_endpoint(aetos):
                                ["cpu_cores"])
     assert window.source == "aetos" and window.requests == 1
     assert window.values["cpu_cores"][0, 0] == pytest.approx(2.0)
-    sent = AetosStandIn.seen[0]
+    sent = aetos[1].seen[0]
     # the catalog's root path kept, the token sent
-    assert sent["path"] == "/prometheus/api/v1/query_range"
+    assert sent["url"] == ENDPOINT + "/api/v1/query_range"
     assert sent["token"] == TOKEN
     assert sent["form"]["query"][0] == prometheus.instance_query(
         "cpu_cores", "resource", ["vm-1", "vm-2"], 600)
