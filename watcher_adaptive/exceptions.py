@@ -14,7 +14,9 @@
      |    +-- UnknownStrategy          a replay strategy no entry point
      |    |                            provides (replay/)
      |    +-- ModelMismatch            a saved model that does not fit
-     |                                 the caller (predict/)
+     |    |                            the caller (predict/)
+     |    +-- DatasourceConflict       prometheus and aetos both in a
+     |                                 datasources list (adapters/)
      +-- PeerError (RuntimeError)      a Watcher strategy failed inside
      |                                 the replay (replay/)
      +-- ServiceError (RuntimeError)   a service the plug-in talks to
@@ -24,7 +26,8 @@
           |    +-- NovaRefused         a 4xx: will not work as is
           |    |    +-- ServerNotFound
           |    +-- NovaUnavailable     no answer, or a 5xx
-          +-- MetricSourceError        Gnocchi, read by the strategy
+          +-- MetricSourceError        Gnocchi, Prometheus or Aetos,
+          |                            read by the strategy
           +-- SinkUnavailable          Gnocchi, written by the collector:
           +-- SinkRefused              try later / needs an operator
 
@@ -82,6 +85,11 @@ class ModelMismatch(InvalidData):
     interval, quantiles, feature list, library versions, format)."""
 
 
+class DatasourceConflict(InvalidData):
+    """A datasources list names both ``prometheus`` and ``aetos`` (the
+    same store twice; Watcher refuses it as ``DataSourceConfigConflict``)."""
+
+
 class PeerError(WatcherAdaptiveError, RuntimeError):
     """A Watcher strategy raised during an audit in the replay."""
 
@@ -114,8 +122,9 @@ class ServerNotFound(NovaRefused):
 
 
 class MetricSourceError(ServiceError):
-    """Gnocchi cannot be reached or refused the request; the message
-    says which endpoint and why."""
+    """The metric store (Gnocchi, Prometheus, Aetos) cannot be reached,
+    refused the request or answered garbage; the message says which and
+    why."""
 
 
 class SinkUnavailable(ServiceError):

@@ -170,6 +170,72 @@ def gnocchi_instances(gnocchi_client):
     delete_instances(gnocchi_client, owned.ids)
 
 
+@pytest.fixture(scope="session")
+def prometheus_endpoint() -> str:
+    """The private Prometheus of ``tools/services/50-prometheus.sh``."""
+    base = state_dir() / "prometheus"
+    if (base / "unavailable").exists():
+        pytest.skip("Prometheus unavailable: "
+                    + (base / "unavailable").read_text().strip())
+    if not (base / "endpoint").exists():
+        pytest.skip(f"Prometheus not started ({base}/endpoint missing; run "
+                    "the tests through tools/run-tests.sh)")
+    return (base / "endpoint").read_text().strip()
+
+
+class OwnedSeries:
+    """What one test puts in the shared Prometheus: fresh label values
+    (its series are deleted when it ends) and scrape targets (a file in
+    the server's file-SD directory, removed when it ends)."""
+
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint
+        self.values: list[str] = []
+        self.target_files: list[Path] = []
+
+    def new(self, n: int = 1) -> list[str]:
+        """``n`` fresh uuids, owned by this test."""
+        ids = [str(uuid.uuid4()) for _ in range(n)]
+        self.values += ids
+        return ids
+
+    def adopt(self, *values: str) -> None:
+        self.values += [v for v in values if v not in self.values]
+
+    def scrape(self, address: str, labels: dict[str, str]) -> None:
+        """Have the server scrape ``address`` (host:port) with
+        ``labels`` on its target."""
+        import json
+
+        path = state_dir() / "prometheus" / "targets" / \
+            f"{uuid.uuid4()}.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps([{"targets": [address],
+                                    "labels": labels}]))
+        tmp.rename(path)            # the watcher never sees half a file
+        self.target_files.append(path)
+
+    def cleanup(self) -> None:
+        import requests
+
+        for path in self.target_files:
+            path.unlink(missing_ok=True)
+        for label in ("resource", "fqdn"):
+            for lo in range(0, len(self.values), 500):
+                regex = "|".join(self.values[lo:lo + 500])
+                requests.post(
+                    f"{self.endpoint}/api/v1/admin/tsdb/delete_series",
+                    params={"match[]": f'{{{label}=~"{regex}"}}'},
+                    timeout=60)
+
+
+@pytest.fixture
+def prometheus_series(prometheus_endpoint):
+    owned = OwnedSeries(prometheus_endpoint)
+    yield owned
+    owned.cleanup()
+
+
 @pytest.fixture(scope="module")
 def agent_pyz(tmp_path_factory) -> Path:
     """The guest agent as the zipapp a guest runs."""

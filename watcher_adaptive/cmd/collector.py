@@ -24,6 +24,7 @@ from nova_hooks.cmd import config_check
 from watcher_adaptive.conf import collector as conf_collector
 from watcher_adaptive.profiler import channels
 from watcher_adaptive.profiler import collector as C
+from watcher_adaptive.profiler import exposition as E
 from watcher_adaptive.profiler import gate as G
 from watcher_adaptive.profiler import sink as S
 from watcher_adaptive.profiler.spool import Spool
@@ -85,7 +86,18 @@ def run(conf: cfg.ConfigOpts, stop: list) -> int:
     for path in (opts.spool_path, opts.status_path):
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     spool = Spool(opts.spool_path, opts.spool_max_records)
-    collector = C.Collector(spool, _policy(opts))
+    exposition = server = None
+    if opts.metrics_port:
+        from watcher_adaptive.adapters import prometheus
+
+        # a bad label name stops the start (exit 2), not every scrape
+        prometheus.label_name(opts.metrics_instance_label)
+        exposition = E.ProfileExposition(opts.metrics_instance_label,
+                                         opts.max_record_age)
+        server = E.serve(exposition, opts.metrics_host, opts.metrics_port)
+        LOG.info("profiles exposed on http://%s:%d/metrics",
+                 opts.metrics_host, server.server_port)
+    collector = C.Collector(spool, _policy(opts), exposition=exposition)
     flusher = C.Flusher(opts.spool_path, opts.spool_max_records,
                         S.GnocchiProfileSink(gnocchi_client(conf),
                                              opts.archive_policy),
@@ -142,6 +154,8 @@ def run(conf: cfg.ConfigOpts, stop: list) -> int:
         flusher.join(timeout=60)
         C.write_status(opts.status_path, C.status(collector, flusher))
         spool.close()
+        if server is not None:
+            server.shutdown()
     return 0
 
 

@@ -84,6 +84,19 @@ OPTS = [
                help="Gnocchi endpoint for gnocchi_auth = basic."),
     cfg.StrOpt("gnocchi_user", default="admin",
                help="User for gnocchi_auth = basic."),
+    cfg.PortOpt("metrics_port", default=0,
+                help="Port of the /metrics endpoint exposing each guest's "
+                     "latest validated profile as adaptive_* gauges "
+                     "labelled by instance uuid, for a Prometheus to "
+                     "scrape (clouds whose strategy reads Prometheus or "
+                     "Aetos). 0: no endpoint."),
+    cfg.HostAddressOpt("metrics_host", default="127.0.0.1",
+                       help="Address the /metrics endpoint listens on "
+                            "(the Prometheus server must reach it)."),
+    cfg.StrOpt("metrics_instance_label", default="resource",
+               help="Label holding the instance uuid on the exposed "
+                    "series: Watcher's [prometheus_client] / "
+                    "[aetos_client] instance_uuid_label."),
     cfg.StrOpt("status_path",
                default="/var/lib/watcher-adaptive/collector-status.json",
                help="JSON status (per-guest counters, spool depth, "

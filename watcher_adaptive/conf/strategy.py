@@ -35,11 +35,31 @@ OPTS = [
                       "after the retries the audit fails with a clear "
                       "error instead of waiting on a Gnocchi that stopped "
                       "answering."),
+    cfg.FloatOpt("prometheus_timeout_s",
+                 default=60.0, min=1.0, max=3600.0,
+                 help="Seconds one Prometheus (or Aetos) query of an audit "
+                      "may take; a datasource that does not answer in time "
+                      "is skipped for the next one in the datasources "
+                      "list."),
     cfg.IntOpt("gnocchi_chunk_size",
                default=500, min=1, max=5000,
                help="Instances per aggregates request to Gnocchi; one "
                     "audit makes about (instances / chunk) requests per "
                     "metric."),
+    cfg.BoolOpt("gnocchi_incremental",
+                default=True,
+                help="Keep the last usage window read from Gnocchi in the "
+                     "decision engine's memory and ask Gnocchi, at the next "
+                     "audit, only for the points after it (plus "
+                     "gnocchi_reread_s): several times less work for "
+                     "Gnocchi and the decision engine at thousands of "
+                     "instances. Off: every audit reads its whole window."),
+    cfg.IntOpt("gnocchi_reread_s",
+               default=900, min=0, max=86400,
+               help="Seconds at the end of the remembered window that are "
+                    "read again (measures gnocchi-metricd had not yet "
+                    "processed at the last audit); a measure processed "
+                    "later than that after its time is not seen."),
     cfg.StrOpt("resource_type",
                default="instance",
                help="Gnocchi resource type of Nova instances (Ceilometer's "

@@ -1,4 +1,6 @@
-"""The host collector: guests' records in, validated profiles to Gnocchi.
+"""The host collector: guests' records in, validated profiles to Gnocchi
+(and, when configured, to ``/metrics`` for a Prometheus to scrape:
+:mod:`.exposition`).
 
 Threads: the caller's thread serves the channel (socket readiness or
 qemu-ga polls) and writes accepted records to the spool; a flusher
@@ -25,6 +27,7 @@ from watcher_adaptive.exceptions import SinkUnavailable
 from watcher_adaptive.profiler import framing
 from watcher_adaptive.profiler import gate as G
 from watcher_adaptive.profiler import sink as S
+from watcher_adaptive.profiler.exposition import ProfileExposition
 from watcher_adaptive.profiler.spool import Spool
 
 LOG = logging.getLogger(__name__)
@@ -34,8 +37,11 @@ class Collector:
     """Per-guest gates and the spool writer; channels feed it."""
 
     def __init__(self, spool: Spool, policy: G.GatePolicy,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 exposition: Optional[ProfileExposition] = None) -> None:
         self.spool = spool
+        #: where accepted features are also exposed for scraping
+        self.exposition = exposition
         self.policy = policy
         self.clock = clock
         self.gates: dict[str, G.GuestGate] = {}
@@ -54,6 +60,8 @@ class Collector:
 
     def forget(self, guest_id: str) -> None:
         self.gates.pop(guest_id, None)
+        if self.exposition is not None:
+            self.exposition.forget(guest_id)
 
     def offer(self, guest_id: str,
               items: Iterable[bytes | framing.Oversize]) -> int:
@@ -66,6 +74,8 @@ class Collector:
             rec = g.admit(item, now)
             if rec is not None and rec.features:
                 accepted.append((guest_id, rec.ts, dict(rec.features)))
+                if self.exposition is not None:
+                    self.exposition.observe(guest_id, rec.features)
         try:
             self.spool_dropped += self.spool.put(accepted)
         except sqlite3.Error as exc:

@@ -54,14 +54,15 @@ PLAN_LISTENERS = "watcher_adaptive.plan_listeners"
 
 
 class UsageSource(Protocol):
-    """Where an audit reads recent usage (the Gnocchi adapter in
-    production, a recorded window in tests)."""
+    """Where an audit reads recent usage (the configured datasources in
+    production — :mod:`watcher_adaptive.adapters.datasource` — a
+    recorded window in tests)."""
 
     def read_usage(self, resource_ids: Sequence[str],
                    start: datetime.datetime, stop: datetime.datetime,
                    granularity: int = 300,
                    metrics: Optional[Sequence[str]] = None):
-        """A :class:`~watcher_adaptive.adapters.gnocchi.UsageWindow`
+        """A :class:`~watcher_adaptive.adapters.datasource.UsageWindow`
         whose ``values["cpu_cores"]`` holds cores in use (or, when
         ``metrics`` is given, those metric keys)."""
 
@@ -81,8 +82,11 @@ class AdaptiveMigration(base.WorkloadStabilizationBaseStrategy):
                  usage_source: Optional[UsageSource] = None,
                  clock: Callable[[], float] = time.time,
                  listeners=None,
-                 history_source: Optional[HistorySource] = None) -> None:
+                 history_source: Optional[HistorySource] = None,
+                 conf: Optional[cfg.ConfigOpts] = None) -> None:
         super().__init__(config, osc)
+        #: where Watcher's datasource groups are read
+        self._conf = cfg.CONF if conf is None else conf
         self._listeners = listeners
         self._history_source = history_source
         self._usage_source = usage_source
@@ -91,6 +95,8 @@ class AdaptiveMigration(base.WorkloadStabilizationBaseStrategy):
         self.forecast: Optional[DemandForecast] = None
         self.explanations: list[dict] = []
         self.fallback_reason: Optional[str] = None
+        #: the datasource that answered this audit's usage read
+        self.datasource: Optional[str] = None
         #: instances whose behaviour profile was not believed this audit
         self.distrusted_profiles: list[str] = []
 
@@ -243,7 +249,7 @@ class AdaptiveMigration(base.WorkloadStabilizationBaseStrategy):
                          ) -> list[dict]:
         """The moved instances' profile means over the last hour (the
         guest agent's feature names); empty where unknown."""
-        from watcher_adaptive.adapters import gnocchi
+        from watcher_adaptive.adapters import datasource
 
         stop = datetime.datetime.fromtimestamp(now, datetime.timezone.utc)
         out: list[dict] = [{} for _ in uuids]
@@ -251,12 +257,12 @@ class AdaptiveMigration(base.WorkloadStabilizationBaseStrategy):
             window = self.usage_source().read_usage(
                 uuids, stop - datetime.timedelta(hours=1), stop,
                 self.params.granularity_s,
-                metrics=tuple(gnocchi.HOTSET_METRICS))
+                metrics=tuple(datasource.HOTSET_METRICS))
         except Exception as exc:  # noqa: BLE001 - a refinement, logged
             LOG.info("%s: no profiles for the hot-set model (%s: %s)",
                      NAME, type(exc).__name__, exc)
             return out
-        for key, feature in gnocchi.HOTSET_METRICS.items():
+        for key, feature in datasource.HOTSET_METRICS.items():
             if key not in window.values:
                 continue
             values = _aligned(window, uuids, key)
@@ -339,14 +345,17 @@ class AdaptiveMigration(base.WorkloadStabilizationBaseStrategy):
         return _OPTION_DEFAULTS[name] if value is None else value
 
     def usage_source(self) -> UsageSource:
+        """The configured datasources in Watcher's order (built once per
+        strategy; an injected source wins)."""
         if self._usage_source is None:
-            from watcher_adaptive.adapters import gnocchi
-            self._usage_source = gnocchi.GnocchiMetricSource(
-                self.osc.gnocchi(),
-                resource_type=self._config_value("resource_type"),
-                chunk_size=int(self._config_value("gnocchi_chunk_size")),
-                timeout_s=float(self._config_value("gnocchi_timeout_s")),
-                metrics=gnocchi.AUDIT_METRICS)
+            from watcher_adaptive.adapters import datasource
+            from watcher_adaptive.strategy import datasources
+
+            names = datasources.configured_names(
+                getattr(self.config, "datasources", None), self._conf)
+            self._usage_source = datasources.build(
+                names, self._conf, self.osc, self._config_value,
+                datasource.AUDIT_METRICS)
         return self._usage_source
 
     def _profiles(self, snapshot, start, stop,
@@ -354,15 +363,15 @@ class AdaptiveMigration(base.WorkloadStabilizationBaseStrategy):
         """The behaviour columns from the guest profiler's metrics, or
         ``None`` (logged) when they cannot be read: a profile is a
         refinement, never a reason to fail the audit."""
-        from watcher_adaptive.adapters import gnocchi
+        from watcher_adaptive.adapters import datasource
         from watcher_adaptive.predict import online
 
         try:
             window = self.usage_source().read_usage(
                 snapshot.vm_names, start, stop, params.granularity_s,
-                metrics=gnocchi.PROFILE_METRICS)
+                metrics=datasource.PROFILE_METRICS)
             values = {k: _aligned(window, snapshot.vm_names, k)
-                      for k in gnocchi.PROFILE_METRICS
+                      for k in datasource.PROFILE_METRICS
                       if k in window.values}
         except Exception as exc:  # noqa: BLE001 - optional input, logged
             LOG.info("%s: no behaviour profiles this audit (%s: %s)", NAME,
@@ -390,6 +399,10 @@ class AdaptiveMigration(base.WorkloadStabilizationBaseStrategy):
         if n:
             window = self.usage_source().read_usage(
                 snapshot.vm_names, start, stop, params.granularity_s)
+            self.datasource = getattr(window, "source", None)
+            LOG.info("%s: usage of %d instance(s) from %s in %d "
+                     "request(s)", NAME, n, self.datasource,
+                     getattr(window, "requests", 0))
             history = _aligned(window, snapshot.vm_names) / np.maximum(
                 snapshot.vm_vcpus, 1.0)[:, None]
         no_usage = int(np.sum(~np.isfinite(history).any(axis=1)))
