@@ -20,11 +20,13 @@ from watcher_adaptive.exceptions import UsageError
 def check_paths(args: argparse.Namespace) -> None:
     """Every path the command reads or writes, before it does any work."""
     command = args.command
-    if command in ("simulate", "backtest"):
+    if command in ("simulate", "backtest", "sweep"):
         paths.output_dir(args.output)
         if args.memory is not None:
             paths.input_file(Path(args.memory), "--memory")
-    if command in ("simulate", "backtest", "validate-cloudsim"):
+    if command == "sweep" and args.grid is not None:
+        paths.input_file(args.grid, "--grid")
+    if command in ("simulate", "backtest", "sweep", "validate-cloudsim"):
         paths.input_dir(args.traces_root, "--traces-root")
     if command == "backtest" and args.save_model is not None:
         for suffix in (".joblib", ".json"):

@@ -49,6 +49,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return _simulate(args)
         if args.command == "backtest":
             return _backtest(args)
+        if args.command == "sweep":
+            return _sweep(args)
         if args.command == "train":
             return _train(args)
         if args.command == "profile-backtest":
@@ -137,6 +139,80 @@ def _simulate(args: argparse.Namespace) -> int:
         print("\n".join(verdict.console_lines(comparisons)))
     print(f"report: {page}")
     return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    import joblib
+
+    from watcher_adaptive.evaluate import grid
+    from watcher_adaptive.evaluate import sweep
+    from watcher_adaptive.evaluate import sweep_report
+    from watcher_adaptive.replay import report
+    from watcher_adaptive.replay import runner
+    from watcher_adaptive.traces import attribution
+
+    specs = args.traces or ["embedded:planetlab"]
+    checks.check_csv_options(args, specs)
+    settings = grid.settings(args.strategies, grid.load(args.grid))
+    traces = [resolve.resolve_trace(s, args.traces_root, args.interval,
+                                    args.memory) for s in specs]
+    names = [t.name for t in traces]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise UsageError(f"trace given twice: {', '.join(twice)}")
+    # one strategy of each family: the settings of one share its start
+    firsts = {s.family: s.spec for s in settings}
+    built = [with_one for spec in firsts.values()
+             for with_one in _strategies(spec)]
+    floors = {}
+    for trace in traces:
+        checks.start_fit(trace, built, None, False, args.constraints)
+        for note in checks.trace_notes(trace):
+            print(f"note: {note}", file=sys.stderr)
+        scenario = runner.build_scenario(trace, None, args.constraints)
+        floors[trace.name] = scenario.engine.fluid_bound_kwh()
+    jobs = args.jobs or joblib.cpu_count()
+    todo = sweep.tasks(traces, settings, args.constraints)
+    print(f"sweep: {len(settings)} settings x {len(traces)} trace(s) = "
+          f"{len(todo)} runs in {jobs} process(es), world "
+          f"{args.constraints}", file=sys.stderr)
+    bar = console_progress.runs_for_console(not args.no_progress,
+                                            len(todo))
+    started = time.perf_counter()
+    try:
+        outcomes = sweep.run(todo, jobs, on_done=lambda o: bar.done(
+            o.id + (" FAILED" if o.error else "")))
+    finally:
+        bar.close()
+    wall = time.perf_counter() - started
+    doc = sweep.document(todo, outcomes, floors)
+    header = {"constraints": args.constraints, "jobs": jobs,
+              "wall_s": round(wall, 1),
+              "version": report.project_version(),
+              "grid": {s.family: grid.load(args.grid).get(s.family, {})
+                       for s in settings},
+              "attribution": sorted({attribution.attribution(
+                  t.report.source) for t in traces})}
+    page = sweep_report.write(args.output, doc, header)
+    for trace, fams in doc["summary"]["per_trace"].items():
+        for family, c in fams.items():
+            print(f"{trace:30s} {family:8s} {c['dominated']} of "
+                  f"{c['points']} dominated by an adaptive point"
+                  + (f" ({c['failed']} failed)" if c["failed"] else ""))
+    for out in outcomes:
+        if out.error:
+            print(f"FAILED {out.id}: {out.error}")
+    print(sweep_report.verdict_sentence(doc))
+    print(f"{len(todo)} runs in {wall:.0f} s "
+          f"({len(todo) / wall * 60 if wall else 0:.1f} runs/min)")
+    print(f"report: {page}")
+    return 0
+
+
+def _strategies(spec: str) -> list:
+    from watcher_adaptive.evaluate import strategies as with_models
+
+    return with_models.build_strategies(spec)
 
 
 def _backtest(args: argparse.Namespace) -> int:

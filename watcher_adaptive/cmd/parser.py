@@ -21,6 +21,8 @@ DEFAULT_STRATEGIES = ("adaptive,adaptive-reactive,dvfs,thr-mmt,lr-mmt,"
                       "watcher:vm_workload_consolidation,"
                       "watcher:workload_stabilization,"
                       "watcher:workload_balance,watcher:basic")
+#: what ``sweep`` sweeps by default (each over its default grid)
+SWEEP_STRATEGIES = "adaptive,lr-mmt,thr-mmt"
 
 
 def _positive_int(text: str) -> int:
@@ -160,6 +162,48 @@ def build_parser() -> argparse.ArgumentParser:
                      help="no progress bar or progress lines")
     sim.add_argument("-v", "--verbose", action="store_true",
                      help="show the Watcher strategies' own log messages")
+
+    sw = _sub(sub, "sweep", "replay every setting of every strategy "
+              "on every trace, in parallel, and draw the energy / SLA / "
+              "migrations frontier",
+              "watcher-adaptive sweep --trace planetlab:20110303 "
+              "--trace planetlab:20110306 --jobs 2 --output sweep",
+              "Writes sweep.json (every point, adaptive's front, which "
+              "LR-MMT and THR-MMT points an adaptive point dominates), "
+              "two frontier plots and sweep.html.  The grid and every "
+              "trace are checked before the first run.")
+    sw.add_argument(
+        "--trace", action="append", dest="traces",
+        help="a trace (same forms as simulate); repeat it for several "
+             "(default: embedded:planetlab)")
+    sw.add_argument("--traces-root", default=os.environ.get(resolve.ENV_ROOT),
+                    help=f"directory holding planetlab/ and bitbrains-rnd/ "
+                         f"(default: ${resolve.ENV_ROOT})")
+    _csv_options(sw)
+    sw.add_argument(
+        "--strategies", default=SWEEP_STRATEGIES,
+        help="comma-separated strategy names to sweep; adaptive, "
+             "adaptive-reactive, lr-mmt and thr-mmt run every setting of "
+             "their grid, others (dvfs, watcher:<name>) and an entry "
+             "given with its parameter (lr-mmt:1.1) run once "
+             "(default: %(default)s)")
+    sw.add_argument(
+        "--grid", type=Path, metavar="FILE",
+        help="TOML: a table per strategy, each key a parameter with a "
+             "list of values, e.g. [lr-mmt] safety = [1.0, 1.2]; a "
+             "strategy without a table runs the shipped default grid")
+    sw.add_argument(
+        "--constraints", choices=sorted(worlds.WORLDS),
+        default=worlds.DEFAULT,
+        help="the world every run is in, as for simulate "
+             "(default: %(default)s)")
+    sw.add_argument("--jobs", type=_positive_int,
+                    help="worker processes (default: all cores)")
+    sw.add_argument("--output", default="sweep", type=Path,
+                    help="directory for sweep.json, sweep.html and the "
+                         "frontier plots (default: %(default)s)")
+    sw.add_argument("--no-progress", action="store_true",
+                    help="no progress bar or progress lines")
 
     bt = _sub(sub, "backtest", "rolling-origin backtest of the "
               "resource predictor against the classic baselines",
