@@ -145,6 +145,7 @@ def _sweep(args: argparse.Namespace) -> int:
     import joblib
 
     from watcher_adaptive.evaluate import grid
+    from watcher_adaptive.evaluate import strategies as with_models
     from watcher_adaptive.evaluate import sweep
     from watcher_adaptive.evaluate import sweep_report
     from watcher_adaptive.replay import report
@@ -153,17 +154,18 @@ def _sweep(args: argparse.Namespace) -> int:
 
     specs = args.traces or ["embedded:planetlab"]
     checks.check_csv_options(args, specs)
-    settings = grid.settings(args.strategies, grid.load(args.grid))
+    tables = grid.load(args.grid)
+    settings = grid.settings(args.strategies, tables)
     traces = [resolve.resolve_trace(s, args.traces_root, args.interval,
                                     args.memory) for s in specs]
     names = [t.name for t in traces]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise UsageError(f"trace given twice: {', '.join(twice)}")
-    # one strategy of each family: the settings of one share its start
-    firsts = {s.family: s.spec for s in settings}
-    built = [with_one for spec in firsts.values()
-             for with_one in _strategies(spec)]
+    # one setting of each strategy: the settings of one share its start
+    # placement
+    built = with_models.build_strategies(",".join(
+        {s.family: s.spec for s in settings}.values()))
     floors = {}
     for trace in traces:
         checks.start_fit(trace, built, None, False, args.constraints)
@@ -189,30 +191,18 @@ def _sweep(args: argparse.Namespace) -> int:
     header = {"constraints": args.constraints, "jobs": jobs,
               "wall_s": round(wall, 1),
               "version": report.project_version(),
-              "grid": {s.family: grid.load(args.grid).get(s.family, {})
-                       for s in settings},
+              # the tables the settings came from (not the ones of
+              # strategies run once)
+              "grid": {s.family: tables[s.family] for s in settings
+                       if s.params},
               "attribution": sorted({attribution.attribution(
                   t.report.source) for t in traces})}
     page = sweep_report.write(args.output, doc, header)
-    for trace, fams in doc["summary"]["per_trace"].items():
-        for family, c in fams.items():
-            print(f"{trace:30s} {family:8s} {c['dominated']} of "
-                  f"{c['points']} dominated by an adaptive point"
-                  + (f" ({c['failed']} failed)" if c["failed"] else ""))
-    for out in outcomes:
-        if out.error:
-            print(f"FAILED {out.id}: {out.error}")
-    print(sweep_report.verdict_sentence(doc))
+    print("\n".join(sweep_report.console_lines(doc)))
     print(f"{len(todo)} runs in {wall:.0f} s "
           f"({len(todo) / wall * 60 if wall else 0:.1f} runs/min)")
     print(f"report: {page}")
     return 0
-
-
-def _strategies(spec: str) -> list:
-    from watcher_adaptive.evaluate import strategies as with_models
-
-    return with_models.build_strategies(spec)
 
 
 def _backtest(args: argparse.Namespace) -> int:

@@ -69,6 +69,21 @@ def verdict_sentence(doc: dict[str, Any]) -> str:
     return head + "; not dominated: " + "; ".join(missed) + "."
 
 
+def console_lines(doc: dict[str, Any]) -> list[str]:
+    """Per trace and baseline how many points are dominated, the failed
+    runs, the verdict: what the command prints at the end."""
+    out = []
+    for trace, fams in doc["summary"]["per_trace"].items():
+        for family, c in fams.items():
+            out.append(f"{trace:30s} {family:8s} {c['dominated']} of "
+                       f"{c['points']} dominated by an adaptive point"
+                       + (f" ({c['failed']} failed)" if c["failed"]
+                          else ""))
+    out += [f"FAILED {p['id']}: {p['error']}" for p in doc["points"]
+            if p["error"]]
+    return out + [verdict_sentence(doc)]
+
+
 # ----------------------------------------------------------------------
 # plots
 def frontier_plot(out: Path, doc: dict[str, Any], key: str, label: str,
