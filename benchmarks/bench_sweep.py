@@ -7,7 +7,8 @@ machine.  Runs ``watcher-adaptive sweep`` itself (the command a user
 runs) and prints one JSON object on stdout: the wall time, the runs and
 runs per minute, the processes, the machine's load average before and
 after (the machine may be shared: a load above the core count slows
-every run) and the mean wall time of one run per strategy.
+every run), the mean wall and CPU time of one run per strategy, and the
+runs' CPU time over the jobs: what the sweep would take on idle cores.
 
 Usage: python benchmarks/bench_sweep.py [--traces-root DIR] [--jobs N]
        [--output DIR] [--days 20110303,...]
@@ -58,9 +59,12 @@ def main(argv: list[str] | None = None) -> int:
             return code
         doc = json.loads((out / "sweep.json").read_text())
     per_family: dict[str, list[float]] = {}
+    cpu_family: dict[str, list[float]] = {}
     for p in doc["points"]:
-        per_family.setdefault(p["strategy"], []).append(
-            doc["runs"][p["id"]]["wall_s"])
+        run = doc["runs"][p["id"]]
+        per_family.setdefault(p["strategy"], []).append(run["wall_s"])
+        cpu_family.setdefault(p["strategy"], []).append(run["cpu_s"])
+    cpu_total = sum(sum(c) for c in cpu_family.values())
     runs = len(doc["points"])
     print(json.dumps({
         "what": "sweep, default grid, adaptive+lr-mmt+thr-mmt, realistic",
@@ -76,6 +80,12 @@ def main(argv: list[str] | None = None) -> int:
         "load_average_after": [round(v, 2) for v in load_after],
         "mean_run_wall_s": {f: round(statistics.mean(w), 1)
                             for f, w in per_family.items()},
+        "mean_run_cpu_s": {f: round(statistics.mean(c), 1)
+                           for f, c in cpu_family.items()},
+        # what the runs alone would take on idle cores, one per job: the
+        # figure to hold against the goal on a shared machine
+        "runs_cpu_s": round(cpu_total, 1),
+        "idle_estimate_wall_s": round(cpu_total / args.jobs, 1),
         "failed": sum(p["error"] is not None for p in doc["points"]),
         "dominated": doc["summary"]["dominated"],
         "baseline_points": doc["summary"]["baseline_points"],

@@ -79,6 +79,21 @@ def check_csv_options(args: argparse.Namespace,
                          "--trace with it")
 
 
+def load_traces(args: argparse.Namespace, specs: Sequence[str]) -> list:
+    """The traces ``specs`` name, loaded, each once: a command over
+    several traces (``backtest``, ``sweep``) refuses one given twice."""
+    from watcher_adaptive.traces import resolve
+
+    check_csv_options(args, specs)
+    traces = [resolve.resolve_trace(s, args.traces_root, args.interval,
+                                    args.memory) for s in specs]
+    names = [t.name for t in traces]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise UsageError(f"trace given twice: {', '.join(twice)}")
+    return traces
+
+
 def trace_notes(trace) -> list[str]:
     """What the loader filled in, for the console and ``results.json``."""
     gaps = trace.report.gaps_filled

@@ -152,16 +152,9 @@ def _sweep(args: argparse.Namespace) -> int:
     from watcher_adaptive.replay import runner
     from watcher_adaptive.traces import attribution
 
-    specs = args.traces or ["embedded:planetlab"]
-    checks.check_csv_options(args, specs)
     tables = grid.load(args.grid)
     settings = grid.settings(args.strategies, tables)
-    traces = [resolve.resolve_trace(s, args.traces_root, args.interval,
-                                    args.memory) for s in specs]
-    names = [t.name for t in traces]
-    twice = sorted({n for n in names if names.count(n) > 1})
-    if twice:
-        raise UsageError(f"trace given twice: {', '.join(twice)}")
+    traces = checks.load_traces(args, args.traces or ["embedded:planetlab"])
     # one setting of each strategy: the settings of one share its start
     # placement
     built = with_models.build_strategies(",".join(
@@ -215,14 +208,9 @@ def _backtest(args: argparse.Namespace) -> int:
     quantiles = checks.parse_quantiles(args.quantiles)
     specs = [s for arg in (args.traces or ["embedded:planetlab"])
              for s in arg.split(",") if s]
-    checks.check_csv_options(args, specs)
-    traces = [resolve.resolve_trace(s, args.traces_root, args.interval,
-                                    args.memory) for s in specs]
-    names = [t.name for t in traces]
-    twice = sorted({n for n in names if names.count(n) > 1})
-    if twice:
-        # a later fold would test on a trace it was trained on
-        raise UsageError(f"trace given twice: {', '.join(twice)}")
+    # a trace given twice: a later fold would test on a trace it was
+    # trained on
+    traces = checks.load_traces(args, specs)
     if len({t.interval_s for t in traces}) != 1:
         raise UsageError("all traces of a backtest need the same interval")
     notes = [n for t in traces for n in checks.trace_notes(t)]

@@ -59,6 +59,18 @@ def _trace_options(parser: argparse.ArgumentParser) -> None:
     _csv_options(parser)
 
 
+def _several_traces(parser: argparse.ArgumentParser, help_text: str) -> None:
+    """A repeatable ``--trace`` (into ``traces``) and what reading one
+    takes."""
+    parser.add_argument("--trace", action="append", dest="traces",
+                        help=help_text)
+    parser.add_argument(
+        "--traces-root", default=os.environ.get(resolve.ENV_ROOT),
+        help="directory holding planetlab/ and bitbrains-rnd/ "
+             f"(default: ${resolve.ENV_ROOT})")
+    _csv_options(parser)
+
+
 def _csv_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--interval", type=_positive_float,
                         metavar="SECONDS",
@@ -172,14 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
               "LR-MMT and THR-MMT points an adaptive point dominates), "
               "two frontier plots and sweep.html.  The grid and every "
               "trace are checked before the first run.")
-    sw.add_argument(
-        "--trace", action="append", dest="traces",
-        help="a trace (same forms as simulate); repeat it for several "
-             "(default: embedded:planetlab)")
-    sw.add_argument("--traces-root", default=os.environ.get(resolve.ENV_ROOT),
-                    help=f"directory holding planetlab/ and bitbrains-rnd/ "
-                         f"(default: ${resolve.ENV_ROOT})")
-    _csv_options(sw)
+    _several_traces(sw, "a trace (same forms as simulate); repeat it for "
+                        "several (default: embedded:planetlab)")
     sw.add_argument(
         "--strategies", default=SWEEP_STRATEGIES,
         help="comma-separated strategy names to sweep; adaptive, "
@@ -213,15 +219,10 @@ def build_parser() -> argparse.ArgumentParser:
               "the second (the training targets end before the test "
               "starts); with several, each is tested by a model trained "
               "on the ones before it.")
-    bt.add_argument(
-        "--trace", action="append", dest="traces",
-        help="a trace (same forms as simulate); repeat it or give a comma "
-             "list for a rolling origin over several (default: "
-             "embedded:planetlab, split in half)")
-    bt.add_argument("--traces-root", default=os.environ.get(resolve.ENV_ROOT),
-                    help=f"directory holding planetlab/ and bitbrains-rnd/ "
-                         f"(default: ${resolve.ENV_ROOT})")
-    _csv_options(bt)
+    _several_traces(bt, "a trace (same forms as simulate); repeat it or "
+                        "give a comma list for a rolling origin over "
+                        "several (default: embedded:planetlab, split in "
+                        "half)")
     bt.add_argument(
         "--constraints", choices=sorted(worlds.WORLDS),
         help="the world of the LR-MMT replay that gives each VM's host "

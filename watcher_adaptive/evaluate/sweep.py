@@ -57,6 +57,9 @@ class Outcome:
     wall_s: float
     audits: int = 0
     failed_audits: int = 0
+    #: the worker's CPU time for the run: on a shared machine the wall
+    #: time says more about the others than about the run
+    cpu_s: float = 0.0
 
 
 #: ``run(task) -> Outcome``; the sweep's default is :func:`replay`
@@ -137,13 +140,15 @@ def replay(task: Task) -> Outcome:
         scenario = _SCENARIO[key] = runner.build_scenario(
             task.trace, None, task.world)
     strategy = with_models.build_strategies(task.setting.spec)[0]
+    cpu = time.process_time()
     result = scenario.engine.run(strategy)
+    cpu = time.process_time() - cpu
     m = result.metrics
     figures = None if m is None else {
         "energy_kwh": float(m.energy_kwh), "migrations": int(m.migrations),
         "slav": float(m.slav), "served_fraction": float(m.served_fraction)}
     return Outcome(task.id, figures, result.error, result.wall_s,
-                   result.audits, result.failed_audits)
+                   result.audits, result.failed_audits, cpu)
 
 
 def _fingerprint(trace: TraceSet) -> str:
@@ -161,7 +166,7 @@ def document(all_tasks: Sequence[Task], outcomes: Sequence[Outcome],
     trace that is no worse on energy, SLAV and migrations, or null),
     ``traces`` (each with its ``fluid_bound_kwh``), ``runs`` (each
     point's wall time and audits: the part that differs between two
-    sweeps of the same settings)."""
+    sweeps of the same settings), with each run's ``cpu_s``."""
     points, runs = [], {}
     for task, out in zip(all_tasks, outcomes, strict=True):
         figures = out.figures or dict.fromkeys(FIGURES)
@@ -170,6 +175,7 @@ def document(all_tasks: Sequence[Task], outcomes: Sequence[Outcome],
                        "trace": task.trace.name, **figures,
                        "error": out.error})
         runs[task.id] = {"wall_s": round(out.wall_s, 3),
+                         "cpu_s": round(out.cpu_s, 3),
                          "audits": out.audits,
                          "failed_audits": out.failed_audits}
     compared = [_as_point(p) for p in points]
