@@ -236,34 +236,50 @@ def _goal_table(docs: list[dict]) -> list[str]:
 SWEEP_WHY = ""
 
 
+def _grid_text(grid: dict) -> str:
+    """``adaptive underload 0.1, 0.2 x per_hour 200, 1000; lr-mmt ...``"""
+    return "; ".join(
+        f"{family} " + " x ".join(
+            f"``{key}`` {', '.join(str(v) for v in values)}"
+            for key, values in table.items())
+        for family, table in grid.items())
+
+
 def _sweep_section() -> list[str]:
     """The frontiers of every setting (``watcher-adaptive sweep``), from
     the summary tools/dev_sweep.py wrote; nothing before it ran."""
     if not SWEEP.exists():
         return []
     doc = json.loads(SWEEP.read_text())
+    s = doc["summary"]
     out = ["Frontiers of every setting", "--------------------------", "",
            "One setting per strategy hides the trade-off: "
            "``watcher-adaptive sweep`` (see :doc:`replay`) replayed every "
-           "setting of the default grid in the realistic world "
-           "(" + "; ".join(
-               f"{', '.join(s['traces'])}: {s['runs']} runs in "
-               f"{s['wall_s'] / 60:.0f} min with {s['jobs']} processes"
-               for s in doc["sweeps"]) + ").  Goal: on every trace, every "
-           "LR-MMT and THR-MMT point is dominated by an adaptive point "
-           "(no worse on energy, SLAV and migrations at once).", "",
-           doc["verdict"], "",
-           ".. list-table::", "   :header-rows: 1", "",
-           "   * - trace\n     - LR-MMT dominated\n"
-           "     - THR-MMT dominated\n     - adaptive's front"]
+           "setting of a grid, each trace in the realistic world, and "
+           "asked of each LR-MMT and THR-MMT point whether an adaptive "
+           "point of the same trace is no worse on energy, SLAV and "
+           "migrations at once (the goal: all of them, on every "
+           "development trace).  The sweeps:", ""]
+    for sw in doc["sweeps"]:
+        traces = ", ".join(f"``{t}``" for t in sw["traces"])
+        out.append(f"* {traces}: {sw['runs']} runs ({_grid_text(sw['grid'])}"
+                   f"), {sw['cpu_s'] / 60:.0f} CPU-minutes, "
+                   f"{sw['wall_s'] / 60:.0f} min wall with {sw['jobs']} "
+                   "processes on the shared machine.")
+    out += ["", f"**{s['dominated']} of the {s['baseline_points']} "
+            "LR-MMT and THR-MMT points are dominated by an adaptive "
+            "point.**", "",
+            ".. list-table::", "   :header-rows: 1", "",
+            "   * - trace\n     - LR-MMT dominated\n"
+            "     - THR-MMT dominated\n     - adaptive's front"]
     fronts = doc["frontier"]
-    for trace, fams in doc["summary"]["per_trace"].items():
+    for trace, fams in s["per_trace"].items():
         cells = [f"{c['dominated']} of {c['points']}"
                  + (f" ({c['failed']} failed)" if c["failed"] else "")
                  for c in (fams.get(f, {"dominated": 0, "points": 0,
                                         "failed": 0})
                            for f in ("lr-mmt", "thr-mmt"))]
-        out.append(f"   * - {trace}\n     - {cells[0]}\n"
+        out.append(f"   * - ``{trace}``\n     - {cells[0]}\n"
                    f"     - {cells[1]}\n"
                    f"     - {len(fronts.get(trace, []))} settings")
     out.append("")
@@ -271,8 +287,9 @@ def _sweep_section() -> list[str]:
         out += ["Missed: no adaptive setting of the grid is at least as "
                 "good on all three as these points (energy kWh / SLAV / "
                 "migrations):", ""]
-        out += [f"* {p['id']}: {p['energy_kwh']:.1f} / {p['slav']:.3g} / "
-                f"{p['migrations']:,}" for p in doc["not_dominated"]]
+        out += [f"* ``{p['id']}``: {p['energy_kwh']:.1f} / "
+                f"{p['slav']:.3g} / {p['migrations']:,}"
+                for p in doc["not_dominated"]]
         out.append("")
     if SWEEP_WHY:
         out += [SWEEP_WHY, ""]

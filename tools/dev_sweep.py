@@ -41,6 +41,8 @@ def merge(docs: list[dict]) -> dict:
         merged["sweeps"].append({
             "traces": [t["name"] for t in doc["traces"]],
             "runs": len(doc["points"]), "wall_s": doc["wall_s"],
+            "cpu_s": round(sum(r.get("cpu_s", 0.0)
+                               for r in doc["runs"].values()), 1),
             "jobs": doc["jobs"], "constraints": doc["constraints"],
             "grid": doc["grid"], "version": doc["version"]})
     per_trace: dict = {}
