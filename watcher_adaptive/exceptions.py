@@ -13,6 +13,9 @@
      |    |                            different clusters (core/)
      |    +-- UnknownStrategy          a replay strategy no entry point
      |    |                            provides (replay/)
+     |    +-- GridError                a sweep's grid file naming an
+     |    |                            unknown strategy or parameter
+     |    |                            (evaluate/)
      |    +-- ModelMismatch            a saved model that does not fit
      |    |                            the caller (predict/)
      |    +-- DatasourceConflict       prometheus and aetos both in a
@@ -78,6 +81,11 @@ class PlanningError(InvalidData):
 
 class UnknownStrategy(InvalidData):
     """A ``--strategies`` entry names no installed replay strategy."""
+
+
+class GridError(InvalidData):
+    """A sweep's grid (``--grid`` TOML) that cannot be run: not TOML, an
+    unknown strategy or parameter, a bad value, a setting twice."""
 
 
 class ModelMismatch(InvalidData):

@@ -20,11 +20,13 @@ from watcher_adaptive.exceptions import UsageError
 def check_paths(args: argparse.Namespace) -> None:
     """Every path the command reads or writes, before it does any work."""
     command = args.command
-    if command in ("simulate", "backtest"):
+    if command in ("simulate", "backtest", "sweep"):
         paths.output_dir(args.output)
         if args.memory is not None:
             paths.input_file(Path(args.memory), "--memory")
-    if command in ("simulate", "backtest", "validate-cloudsim"):
+    if command == "sweep" and args.grid is not None:
+        paths.input_file(args.grid, "--grid")
+    if command in ("simulate", "backtest", "sweep", "validate-cloudsim"):
         paths.input_dir(args.traces_root, "--traces-root")
     if command == "backtest" and args.save_model is not None:
         for suffix in (".joblib", ".json"):
@@ -75,6 +77,21 @@ def check_csv_options(args: argparse.Namespace,
     if args.memory is not None and len(specs) != 1:
         raise UsageError("--memory describes one .csv trace; give one "
                          "--trace with it")
+
+
+def load_traces(args: argparse.Namespace, specs: Sequence[str]) -> list:
+    """The traces ``specs`` name, loaded, each once: a command over
+    several traces (``backtest``, ``sweep``) refuses one given twice."""
+    from watcher_adaptive.traces import resolve
+
+    check_csv_options(args, specs)
+    traces = [resolve.resolve_trace(s, args.traces_root, args.interval,
+                                    args.memory) for s in specs]
+    names = [t.name for t in traces]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise UsageError(f"trace given twice: {', '.join(twice)}")
+    return traces
 
 
 def trace_notes(trace) -> list[str]:

@@ -49,6 +49,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return _simulate(args)
         if args.command == "backtest":
             return _backtest(args)
+        if args.command == "sweep":
+            return _sweep(args)
         if args.command == "train":
             return _train(args)
         if args.command == "profile-backtest":
@@ -139,6 +141,63 @@ def _simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sweep(args: argparse.Namespace) -> int:
+    import joblib
+
+    from watcher_adaptive.evaluate import grid
+    from watcher_adaptive.evaluate import strategies as with_models
+    from watcher_adaptive.evaluate import sweep
+    from watcher_adaptive.evaluate import sweep_report
+    from watcher_adaptive.replay import report
+    from watcher_adaptive.replay import runner
+    from watcher_adaptive.traces import attribution
+
+    tables = grid.load(args.grid)
+    settings = grid.settings(args.strategies, tables)
+    traces = checks.load_traces(args, args.traces or ["embedded:planetlab"])
+    # one setting of each strategy: the settings of one share its start
+    # placement
+    built = with_models.build_strategies(",".join(
+        {s.family: s.spec for s in settings}.values()))
+    floors = {}
+    for trace in traces:
+        checks.start_fit(trace, built, None, False, args.constraints)
+        for note in checks.trace_notes(trace):
+            print(f"note: {note}", file=sys.stderr)
+        scenario = runner.build_scenario(trace, None, args.constraints)
+        floors[trace.name] = scenario.engine.fluid_bound_kwh()
+    jobs = args.jobs or joblib.cpu_count()
+    todo = sweep.tasks(traces, settings, args.constraints)
+    print(f"sweep: {len(settings)} settings x {len(traces)} trace(s) = "
+          f"{len(todo)} runs in {jobs} process(es), world "
+          f"{args.constraints}", file=sys.stderr)
+    bar = console_progress.runs_for_console(not args.no_progress,
+                                            len(todo))
+    started = time.perf_counter()
+    try:
+        outcomes = sweep.run(todo, jobs, on_done=lambda o: bar.done(
+            o.id + (" FAILED" if o.error else "")))
+    finally:
+        bar.close()
+    wall = time.perf_counter() - started
+    doc = sweep.document(todo, outcomes, floors)
+    header = {"constraints": args.constraints, "jobs": jobs,
+              "wall_s": round(wall, 1),
+              "version": report.project_version(),
+              # the tables the settings came from (not the ones of
+              # strategies run once)
+              "grid": {s.family: tables[s.family] for s in settings
+                       if s.params},
+              "attribution": sorted({attribution.attribution(
+                  t.report.source) for t in traces})}
+    page = sweep_report.write(args.output, doc, header)
+    print("\n".join(sweep_report.console_lines(doc)))
+    print(f"{len(todo)} runs in {wall:.0f} s "
+          f"({len(todo) / wall * 60 if wall else 0:.1f} runs/min)")
+    print(f"report: {page}")
+    return 0
+
+
 def _backtest(args: argparse.Namespace) -> int:
     from watcher_adaptive.evaluate import membership
     from watcher_adaptive.predict import backtest
@@ -149,14 +208,9 @@ def _backtest(args: argparse.Namespace) -> int:
     quantiles = checks.parse_quantiles(args.quantiles)
     specs = [s for arg in (args.traces or ["embedded:planetlab"])
              for s in arg.split(",") if s]
-    checks.check_csv_options(args, specs)
-    traces = [resolve.resolve_trace(s, args.traces_root, args.interval,
-                                    args.memory) for s in specs]
-    names = [t.name for t in traces]
-    twice = sorted({n for n in names if names.count(n) > 1})
-    if twice:
-        # a later fold would test on a trace it was trained on
-        raise UsageError(f"trace given twice: {', '.join(twice)}")
+    # a trace given twice: a later fold would test on a trace it was
+    # trained on
+    traces = checks.load_traces(args, specs)
     if len({t.interval_s for t in traces}) != 1:
         raise UsageError("all traces of a backtest need the same interval")
     notes = [n for t in traces for n in checks.trace_notes(t)]

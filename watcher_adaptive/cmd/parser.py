@@ -21,6 +21,8 @@ DEFAULT_STRATEGIES = ("adaptive,adaptive-reactive,dvfs,thr-mmt,lr-mmt,"
                       "watcher:vm_workload_consolidation,"
                       "watcher:workload_stabilization,"
                       "watcher:workload_balance,watcher:basic")
+#: what ``sweep`` sweeps by default (each over its default grid)
+SWEEP_STRATEGIES = "adaptive,lr-mmt,thr-mmt"
 
 
 def _positive_int(text: str) -> int:
@@ -50,6 +52,18 @@ def _trace_options(parser: argparse.ArgumentParser) -> None:
         help="planetlab:<day>, bitbrains:<glob>, embedded:planetlab|"
              "bitbrains, a PlanetLab day directory or a wide .csv file "
              "(default: %(default)s)")
+    parser.add_argument(
+        "--traces-root", default=os.environ.get(resolve.ENV_ROOT),
+        help="directory holding planetlab/ and bitbrains-rnd/ "
+             f"(default: ${resolve.ENV_ROOT})")
+    _csv_options(parser)
+
+
+def _several_traces(parser: argparse.ArgumentParser, help_text: str) -> None:
+    """A repeatable ``--trace`` (into ``traces``) and what reading one
+    takes."""
+    parser.add_argument("--trace", action="append", dest="traces",
+                        help=help_text)
     parser.add_argument(
         "--traces-root", default=os.environ.get(resolve.ENV_ROOT),
         help="directory holding planetlab/ and bitbrains-rnd/ "
@@ -161,6 +175,42 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("-v", "--verbose", action="store_true",
                      help="show the Watcher strategies' own log messages")
 
+    sw = _sub(sub, "sweep", "replay every setting of every strategy "
+              "on every trace, in parallel, and draw the energy / SLA / "
+              "migrations frontier",
+              "watcher-adaptive sweep --trace planetlab:20110303 "
+              "--trace planetlab:20110306 --jobs 2 --output sweep",
+              "Writes sweep.json (every point, adaptive's front, which "
+              "LR-MMT and THR-MMT points an adaptive point dominates), "
+              "two frontier plots and sweep.html.  The grid and every "
+              "trace are checked before the first run.")
+    _several_traces(sw, "a trace (same forms as simulate); repeat it for "
+                        "several (default: embedded:planetlab)")
+    sw.add_argument(
+        "--strategies", default=SWEEP_STRATEGIES,
+        help="comma-separated strategy names to sweep; adaptive, "
+             "adaptive-reactive, lr-mmt and thr-mmt run every setting of "
+             "their grid, others (dvfs, watcher:<name>) and an entry "
+             "given with its parameter (lr-mmt:1.1) run once "
+             "(default: %(default)s)")
+    sw.add_argument(
+        "--grid", type=Path, metavar="FILE",
+        help="TOML: a table per strategy, each key a parameter with a "
+             "list of values, e.g. [lr-mmt] safety = [1.0, 1.2]; a "
+             "strategy without a table runs the shipped default grid")
+    sw.add_argument(
+        "--constraints", choices=sorted(worlds.WORLDS),
+        default=worlds.DEFAULT,
+        help="the world every run is in, as for simulate "
+             "(default: %(default)s)")
+    sw.add_argument("--jobs", type=_positive_int,
+                    help="worker processes (default: all cores)")
+    sw.add_argument("--output", default="sweep", type=Path,
+                    help="directory for sweep.json, sweep.html and the "
+                         "frontier plots (default: %(default)s)")
+    sw.add_argument("--no-progress", action="store_true",
+                    help="no progress bar or progress lines")
+
     bt = _sub(sub, "backtest", "rolling-origin backtest of the "
               "resource predictor against the classic baselines",
               "watcher-adaptive backtest --trace planetlab:20110303 "
@@ -169,15 +219,10 @@ def build_parser() -> argparse.ArgumentParser:
               "the second (the training targets end before the test "
               "starts); with several, each is tested by a model trained "
               "on the ones before it.")
-    bt.add_argument(
-        "--trace", action="append", dest="traces",
-        help="a trace (same forms as simulate); repeat it or give a comma "
-             "list for a rolling origin over several (default: "
-             "embedded:planetlab, split in half)")
-    bt.add_argument("--traces-root", default=os.environ.get(resolve.ENV_ROOT),
-                    help=f"directory holding planetlab/ and bitbrains-rnd/ "
-                         f"(default: ${resolve.ENV_ROOT})")
-    _csv_options(bt)
+    _several_traces(bt, "a trace (same forms as simulate); repeat it or "
+                        "give a comma list for a rolling origin over "
+                        "several (default: embedded:planetlab, split in "
+                        "half)")
     bt.add_argument(
         "--constraints", choices=sorted(worlds.WORLDS),
         help="the world of the LR-MMT replay that gives each VM's host "

@@ -120,6 +120,9 @@ class Quiet:
     def update(self, name: str, fraction: float) -> None:
         return None
 
+    def done(self, what: str) -> None:
+        return None
+
     def close(self) -> None:
         return None
 
@@ -129,3 +132,80 @@ def for_console(enabled: bool, names: Sequence[str]) -> "Progress | Quiet":
     if not enabled:
         return Quiet()
     return Progress(names, sys.stderr, bar=sys.stderr.isatty())
+
+
+def runs_for_console(enabled: bool, total: int) -> "RunCounter | Quiet":
+    """:func:`for_console` for a sweep's ``total`` runs."""
+    if not enabled:
+        return Quiet()
+    return RunCounter(total, sys.stderr, bar=sys.stderr.isatty())
+
+
+class RunCounter:
+    """Progress over many short runs done in parallel (``sweep``): a bar
+    of runs on a terminal, else a line per finished run; either way a
+    sign of life every ``heartbeat_s`` while runs go on.
+
+    :param total: how many runs there are.
+    :param stream: where to write (stderr).
+    :param bar: draw a tqdm bar (a terminal) instead of lines (a log).
+    :param clock: seconds, monotonic (injected for tests).
+    """
+
+    def __init__(self, total: int, stream: TextIO, bar: bool,
+                 heartbeat_s: float = HEARTBEAT_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._total = total
+        self._stream = stream
+        self._clock = clock
+        self._started = clock()
+        self._last_line = self._started
+        self._done = 0
+        self._heartbeat_s = heartbeat_s
+        self._lock = threading.Lock()
+        self._bar = None
+        if bar:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, unit="run", file=stream)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, daemon=True,
+                                        name="sweep-progress")
+        self._thread.start()
+
+    def done(self, what: str) -> None:
+        """One more run finished; ``what`` says which (and how)."""
+        with self._lock:
+            self._done += 1
+            if self._bar is not None:
+                self._bar.set_postfix_str(what[-40:], refresh=False)
+                self._bar.update(1)
+            else:
+                self._line(f"{self._done}/{self._total} runs done: {what}")
+
+    def beat(self) -> None:
+        """One sign of life (the heartbeat thread calls it)."""
+        with self._lock:
+            if self._done >= self._total:
+                return
+            if self._bar is not None:
+                self._bar.refresh()
+            elif self._clock() - self._last_line >= self._heartbeat_s:
+                self._line(f"{self._done}/{self._total} runs done, the "
+                           "next ones running")
+
+    def _line(self, text: str) -> None:
+        now = self._clock()
+        self._last_line = now
+        print(f"  {text} [{now - self._started:.0f} s elapsed]",
+              file=self._stream, flush=True)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self._heartbeat_s):
+            self.beat()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2 * self._heartbeat_s)
+        if self._bar is not None:
+            self._bar.close()

@@ -245,13 +245,21 @@ def plan_migrations(view: api.ClusterView,
     switched_off = ps.frame_util == 0
     skip_under = overloaded | switched_off
     skip_place = overloaded | switched_off
-    while not skip_under.all():
-        cand = np.flatnonzero(~skip_under & (ps.frame_util > 0)
-                              & (ps.frame_util < 1))
-        cand = [int(h) for h in cand if _eligible_underloaded(ps, int(h))]
-        if not cand:
-            break
-        host = min(cand, key=lambda h: (ps.frame_util[h], h))
+    # NOTE(wa): CloudSim picks the least utilised eligible host anew after
+    # each host it empties.  The frame's utilisation does not change
+    # within the pass, and a host's eligibility changes only when it
+    # receives a VM, which also takes it out of the pass (a placement
+    # rolled back leaves its VM list as it was): so the order can be
+    # taken once, least utilised first, ties by host number, skipping
+    # the hosts taken out since.  Same moves, without a scan of every
+    # host per host emptied (half an LR-MMT run's time on 800 hosts).
+    cand = np.flatnonzero(~skip_under & (ps.frame_util > 0)
+                          & (ps.frame_util < 1))
+    cand = cand[np.lexsort((cand, ps.frame_util[cand]))]
+    for host in (int(h) for h in cand
+                 if _eligible_underloaded(ps, int(h))):
+        if skip_under[host]:
+            continue
         skip_under[host] = True
         skip_place[host] = True
         vms = [v for v in ps.members[host] if not ps.in_migration[v]]

@@ -104,7 +104,9 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
-def _fmt(value: Optional[float], kind: str) -> str:
+def fmt(value: Optional[float], kind: str) -> str:
+    """A metric for a table cell: ``pct`` and ``sci`` (SLAV) in percent,
+    ``int`` with thousands separators, else two decimals; – for none."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     if kind == "pct":
@@ -191,7 +193,8 @@ def _verdict_html(comparisons: Optional[Sequence[verdict.Comparison]],
     return out
 
 
-_STYLE = (
+#: the CSS of the replay's pages (the sweep's page shares it)
+STYLE = (
     "body{font-family:sans-serif;margin:2em;max-width:1200px}"
     "table{border-collapse:collapse}td,th{border:1px solid #bbb;"
     "padding:3px 8px;text-align:right}td:first-child{text-align:left}"
@@ -222,12 +225,12 @@ def _html(trace: TraceSet, runs, images: list[tuple[str, str]],
         else:
             vs_floor = (f"{m.energy_kwh / fluid_bound_kwh:.3f}"
                         if fluid_bound_kwh else "–")
-            cells += [_fmt(m.energy_kwh, "f"), vs_floor,
+            cells += [fmt(m.energy_kwh, "f"), vs_floor,
                       f"{m.served_fraction * 100:.4f}",
-                      _fmt(m.migrations, "int"),
-                      _fmt(m.slatah, "pct"), _fmt(m.pdm, "pct"),
-                      _fmt(m.slav, "sci"), f"{m.esv:.3e}",
-                      _fmt(m.host_shutdowns, "int")]
+                      fmt(m.migrations, "int"),
+                      fmt(m.slatah, "pct"), fmt(m.pdm, "pct"),
+                      fmt(m.slav, "sci"), f"{m.esv:.3e}",
+                      fmt(m.host_shutdowns, "int")]
         cells += [f"{r.wall_s:.1f}", f"{r.audit_interval_s:g}",
                   f"{r.audits} / {r.failed_audits}",
                   esc(r.error or "")]
@@ -243,7 +246,7 @@ def _html(trace: TraceSet, runs, images: list[tuple[str, str]],
     parts = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'>",
         f"<title>watcher-adaptive replay: {esc(trace.name)}</title>",
-        f"<style>{_STYLE}</style></head><body>",
+        f"<style>{STYLE}</style></head><body>",
         f"<h1>Replay of {esc(trace.name)}</h1>",
         f"<p>{trace.n_vms} VMs, {trace.n_samples} samples of "
         f"{trace.interval_s:g} s.</p>",

@@ -89,6 +89,7 @@ def world(tmp_path_factory) -> Path:
     (base / "index.csv").write_text(
         "sample,vm1,vm2\n" + "".join(f"{k},{10 + k % 7},{20 + k % 5}\n"
                                      for k in range(1, 40)))
+    (base / "bad-grid.toml").write_text("[lr-mmt]\nsafty = [1.0]\n")
     (base / "bad-collector.conf").write_text(
         "[profiler_collector]\npoll_interval = abc\n")
     (base / "bad-agent.conf").write_text(
@@ -120,6 +121,18 @@ CASES = [
     ("watcher-adaptive", ["simulate", "--interval", "-1"], "--interval"),
     ("watcher-adaptive", ["simulate", "--strategies", "nope"],
      "unknown strategy"),
+    # sweep
+    ("watcher-adaptive", ["sweep", "--output", f"{F}/out"], "is a file"),
+    ("watcher-adaptive", ["sweep", "--grid", "/nonexistent.toml"],
+     "--grid"),
+    ("watcher-adaptive", ["sweep", "--grid", "bad-grid.toml"],
+     "unknown parameter 'safty'"),
+    ("watcher-adaptive", ["sweep", "--grid", "index.csv"], "not TOML"),
+    ("watcher-adaptive", ["sweep", "--strategies", "adaptive,nope"],
+     "unknown strategy 'nope'"),
+    ("watcher-adaptive", ["sweep", "--trace", "/nonexistent"],
+     "neither a trace name"),
+    ("watcher-adaptive", ["sweep", "--jobs", "0"], "--jobs"),
     # backtest
     ("watcher-adaptive", ["backtest", "--output", f"{F}/out"], "is a file"),
     ("watcher-adaptive", ["backtest", "--horizon", "10"], "--horizon"),
