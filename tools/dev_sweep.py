@@ -22,6 +22,8 @@ import sys
 from pathlib import Path
 
 from tools import dev_results
+from watcher_adaptive.evaluate import pareto
+from watcher_adaptive.evaluate import sweep
 from watcher_adaptive.evaluate import sweep_report
 
 IMAGES = dev_results.ROOT / "doc" / "source" / "user" / "images"
@@ -30,29 +32,32 @@ PLOTS = dev_results.SWEEP_PLOTS
 
 
 def merge(docs: list[dict]) -> dict:
-    """One document of several sweeps' (their traces differ)."""
-    merged: dict = {"points": [], "frontier": {}, "dominance": {},
-                    "traces": [], "runs": {}, "sweeps": []}
+    """One document of several sweeps: their points together (a later
+    sweep may add settings on a trace an earlier one ran), the front,
+    dominance and counts computed again over all of them."""
+    merged: dict = {"points": [], "traces": [], "runs": {}, "sweeps": []}
     for doc in docs:
-        for key in ("points", "traces"):
-            merged[key] += doc[key]
-        for key in ("frontier", "dominance", "runs"):
-            merged[key].update(doc[key])
+        merged["points"] += doc["points"]
+        merged["runs"].update(doc["runs"])
+        known = {t["name"] for t in merged["traces"]}
+        merged["traces"] += [t for t in doc["traces"]
+                             if t["name"] not in known]
         merged["sweeps"].append({
             "traces": [t["name"] for t in doc["traces"]],
             "runs": len(doc["points"]), "wall_s": doc["wall_s"],
             "cpu_s": round(sum(r.get("cpu_s", 0.0)
                                for r in doc["runs"].values()), 1),
             "jobs": doc["jobs"], "constraints": doc["constraints"],
-            "grid": doc["grid"], "version": doc["version"]})
-    per_trace: dict = {}
-    for doc in docs:
-        per_trace.update(doc["summary"]["per_trace"])
-    merged["summary"] = {
-        "per_trace": per_trace,
-        "baseline_points": sum(d["summary"]["baseline_points"]
-                               for d in docs),
-        "dominated": sum(d["summary"]["dominated"] for d in docs)}
+            "grid": doc["grid"],
+            "given": sorted({p["id"].split(" ", 1)[1]
+                             for p in doc["points"] if not p["params"]}),
+            "version": doc["version"]})
+    compared = [sweep.as_point(p) for p in merged["points"]]
+    merged["frontier"] = pareto.fronts(compared, sweep.OURS)
+    merged["dominance"] = pareto.dominance(compared, sweep.OURS,
+                                           sweep.BASELINES)
+    merged["summary"] = sweep.summary(merged["points"],
+                                      merged["dominance"])
     return merged
 
 

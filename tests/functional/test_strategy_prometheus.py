@@ -141,13 +141,22 @@ def test_prometheus_down_falls_back_to_the_next_datasource(
 
 def test_instances_prometheus_does_not_hold_are_not_moved(
         tmp_path, watcher_conf, prometheus_endpoint, prometheus_series):
+    from watcher_adaptive.exceptions import MetricSourceError
+
     model, ids, times, cores = _usage(prometheus_series, HOT)
-    # partial series: two of the hot host's VMs are missing
-    missing = set(ids[:2])
-    held = [i for i, r in enumerate(ids) if r not in missing]
-    prometheus_write.PrometheusWriter(prometheus_endpoint).push_usage(
-        [ids[i] for i in held], times, cores[held])
-    strategy, solution = _execute(tmp_path, model, ["prometheus"])
+    writer = prometheus_write.PrometheusWriter(prometheus_endpoint)
+    # one of the hot host's VMs has no series (just booted): 6 of 7
+    # held, above min_usage_coverage (80 %)
+    writer.push_usage(ids[1:], times, cores[1:])
+    strategy, solution = _execute(tmp_path / "one", model, ["prometheus"])
     assert strategy.datasource == "prometheus"
     moved = {r for r, _, _ in _moves(solution)}
-    assert moved and not moved & missing
+    assert moved and ids[0] not in moved
+    # partial series: 5 of 7 held, too few to plan on; no other
+    # datasource configured: the audit fails with the reason, no move
+    model, ids, times, cores = _usage(prometheus_series, HOT)
+    writer.push_usage(ids[2:], times, cores[2:])
+    with pytest.raises(MetricSourceError, match="partial answer: usage "
+                       "for 5 of 7 instance"):
+        _execute(tmp_path / "partial", model, ["prometheus"])
+    assert not (tmp_path / "partial" / "moves.json").exists()

@@ -141,11 +141,15 @@ class FallbackSource:
 
     :param builders: ``(name, build)`` in order; ``build()`` returns a
         :class:`Datasource` or raises (e.g. a missing endpoint).
+    :param min_coverage: the share of instances an audit's usage read
+        (one without ``metrics``) must find usage for; a store that
+        answers for fewer is taken as partial and the next one tried.
     """
 
     def __init__(self, builders: Sequence[tuple[str, Callable[[],
-                                                               Datasource]]]
-                 ) -> None:
+                                                               Datasource]]],
+                 min_coverage: float = 0.0) -> None:
+        self.min_coverage = min_coverage
         if not builders:
             raise MetricSourceError(
                 "no usable datasource configured (this project reads "
@@ -166,12 +170,15 @@ class FallbackSource:
             self._built[name] = build()
         return self._built[name]
 
-    def _first(self, read: Callable[[Datasource], UsageWindow]
-               ) -> UsageWindow:
+    def _first(self, read: Callable[[Datasource], UsageWindow],
+               min_coverage: float = 0.0) -> UsageWindow:
         reasons = []
         for name, build in self._builders:
             try:
                 window = read(self._source(name, build))
+                partial = partial_reason(window, min_coverage)
+                if partial:
+                    raise MetricSourceError(partial)
             except Exception as exc:  # noqa: BLE001 - next one, logged
                 reason = f"{name}: {type(exc).__name__}: {exc}"
                 reasons.append(reason)
@@ -190,13 +197,32 @@ class FallbackSource:
                    metrics: Optional[Sequence[str]] = None
                    ) -> UsageWindow:
         return self._first(lambda s: s.read_usage(
-            resource_ids, start, stop, granularity, metrics))
+            resource_ids, start, stop, granularity, metrics),
+            self.min_coverage if metrics is None else 0.0)
 
     def read_host_usage(self, hostnames: Sequence[str],
                         start: datetime.datetime, stop: datetime.datetime,
                         granularity: int = 300) -> UsageWindow:
         return self._first(lambda s: s.read_host_usage(
             hostnames, start, stop, granularity))
+
+
+def partial_reason(window: UsageWindow, min_coverage: float
+                   ) -> Optional[str]:
+    """Why ``window`` is too partial to plan on (fewer than
+    ``min_coverage`` of its rows with any usage in their first metric),
+    or ``None``."""
+    n = len(window.resource_ids)
+    if min_coverage <= 0.0 or not n or not window.values:
+        return None
+    key = "cpu_cores" if "cpu_cores" in window.values \
+        else next(iter(window.values))
+    have = int(np.isfinite(np.asarray(window.values[key], dtype=float))
+               .any(axis=1).sum()) if window.times.size else 0
+    if have >= min_coverage * n:
+        return None
+    return (f"partial answer: usage for {have} of {n} instance(s), "
+            f"fewer than min_usage_coverage {min_coverage:.0%}")
 
 
 def empty_values(keys: Sequence[str], rows: int,

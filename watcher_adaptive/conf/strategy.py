@@ -35,6 +35,16 @@ OPTS = [
                       "after the retries the audit fails with a clear "
                       "error instead of waiting on a Gnocchi that stopped "
                       "answering."),
+    cfg.FloatOpt("min_usage_coverage",
+                 default=0.8, min=0.0, max=1.0,
+                 help="Share of the audit's instances the datasource must "
+                      "have recent usage for.  Below it the answer is taken "
+                      "as partial (an exporter or a Ceilometer agent "
+                      "down): the next datasource in the list is tried, "
+                      "and with none complete the audit fails with that "
+                      "reason and migrates nothing. Above it, an instance "
+                      "without usage (just booted) is counted at its full "
+                      "size and not moved."),
     cfg.FloatOpt("prometheus_timeout_s",
                  default=60.0, min=1.0, max=3600.0,
                  help="Seconds one Prometheus (or Aetos) query of an audit "

@@ -178,7 +178,7 @@ def document(all_tasks: Sequence[Task], outcomes: Sequence[Outcome],
                          "cpu_s": round(out.cpu_s, 3),
                          "audits": out.audits,
                          "failed_audits": out.failed_audits}
-    compared = [_as_point(p) for p in points]
+    compared = [as_point(p) for p in points]
     dominance = pareto.dominance(compared, OURS, BASELINES)
     traces = list(dict.fromkeys(t.trace.name for t in all_tasks))
     return {
@@ -192,7 +192,9 @@ def document(all_tasks: Sequence[Task], outcomes: Sequence[Outcome],
     }
 
 
-def _as_point(p: dict[str, Any]) -> pareto.Point:
+def as_point(p: dict[str, Any]) -> pareto.Point:
+    """A ``sweep.json`` point as the front compares it (NaN for the
+    figures of a failed run)."""
     def number(key: str) -> float:
         return math.nan if p[key] is None else float(p[key])
 

@@ -38,6 +38,7 @@ from watcher_adaptive.core import demand
 from watcher_adaptive.core import planner
 from watcher_adaptive.core.types import DemandForecast
 from watcher_adaptive.core.types import Plan
+from watcher_adaptive.exceptions import MetricSourceError
 from watcher_adaptive.strategy import cluster
 from watcher_adaptive.strategy import hints
 from watcher_adaptive.strategy import journal
@@ -406,6 +407,15 @@ class AdaptiveMigration(base.WorkloadStabilizationBaseStrategy):
             history = _aligned(window, snapshot.vm_names) / np.maximum(
                 snapshot.vm_vcpus, 1.0)[:, None]
         no_usage = int(np.sum(~np.isfinite(history).any(axis=1)))
+        min_coverage = float(self._config_value("min_usage_coverage"))
+        if n and n - no_usage < min_coverage * n:
+            # hosts would look loaded by instances counted at full size
+            # for lack of data: no plan on such an answer
+            raise MetricSourceError(
+                f"{self.datasource}: partial answer: usage for "
+                f"{n - no_usage} of {n} instance(s), fewer than "
+                f"min_usage_coverage {min_coverage:.0%}; no migration "
+                "this audit")
         if no_usage:
             LOG.warning("%s: %d of %d instance(s) have no usage in the "
                         "last %d s; counted at their full size and not "

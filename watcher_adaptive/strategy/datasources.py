@@ -63,7 +63,8 @@ def build(names: Sequence[str], conf: cfg.ConfigOpts, osc: Any,
     datasource.check_names`).
 
     :param options: the strategy's option lookup (``gnocchi_*``,
-        ``prometheus_timeout_s``, ``resource_type``).
+        ``prometheus_timeout_s``, ``resource_type``,
+        ``min_usage_coverage``).
     :raises DatasourceConflict: prometheus and aetos together.
     :raises MetricSourceError: no name this project reads.
     """
@@ -74,7 +75,9 @@ def build(names: Sequence[str], conf: cfg.ConfigOpts, osc: Any,
     }
     usable = datasource.check_names(names)
     LOG.debug("datasources in order: %s", ", ".join(usable))
-    return datasource.FallbackSource([(n, builders[n]) for n in usable])
+    return datasource.FallbackSource(
+        [(n, builders[n]) for n in usable],
+        min_coverage=float(options("min_usage_coverage")))
 
 
 def gnocchi_cache(reread_s: int) -> window_cache.WindowCache:

@@ -140,7 +140,8 @@ def test_aetos_is_prometheus_on_watchers_keystone_session():
     try:
         source = datasources.build(
             ["aetos"], cfg.CONF, Osc(),
-            {"prometheus_timeout_s": 7.0}.__getitem__,
+            {"prometheus_timeout_s": 7.0,
+             "min_usage_coverage": 0.8}.__getitem__,
             datasource.AUDIT_METRICS)
         built = source._source(*source._builders[0])
     finally:
@@ -151,3 +152,51 @@ def test_aetos_is_prometheus_on_watchers_keystone_session():
     assert built.adapter.session is Osc.session
     assert (built.adapter.service_type, built.adapter.interface) == \
         ("metric-storage", "public")
+
+
+def test_a_partial_answer_is_skipped_for_the_next_source():
+    cpu = {f"vm-{i}": [0.5] for i in range(10)}
+    few = {k: v for k, v in list(cpu.items())[:7]}      # 70 %
+    source = datasource.FallbackSource(
+        [("prometheus", lambda: FullRows(few)),
+         ("gnocchi", lambda: Named("gnocchi",
+                                   builders.RecordingSource(cpu)))],
+        min_coverage=0.8)
+    window = source.read_usage(list(cpu), NOW, NOW, 300)
+    assert source.used == "gnocchi" and len(window.resource_ids) == 10
+    assert "partial answer: usage for 7 of 10 instance(s)" in \
+        source.skipped[0]
+    # a profile read (metrics given) is not held to it
+    source.read_usage(list(cpu), NOW, NOW, 300, metrics=["profile_mem_used"])
+    assert source.used == "prometheus"
+
+
+class FullRows:
+    """Answers a row for every instance asked, NaN where it holds none
+    (as the real sources do)."""
+
+    def __init__(self, held):
+        self.held = held
+        self.name = "prometheus"
+
+    def read_usage(self, resource_ids, start, stop, granularity=300,
+                   metrics=None):
+        import numpy as np
+
+        ids = tuple(resource_ids)
+        cpu = np.array([self.held.get(r, [np.nan]) for r in ids],
+                       dtype=float)
+        return datasource.UsageWindow(ids, np.zeros(1, "datetime64[s]"),
+                                      {"cpu_cores": cpu}, 1, self.name)
+
+
+def test_audit_on_too_partial_usage_migrates_nothing(tmp_path):
+    model, cpu = hot_cluster()
+    for name in ("busy-0", "busy-1"):          # 5 of 7 instances left
+        del cpu[builders.vm_uuid(name)]
+    strategy = load_strategy(tmp_path, builders.RecordingSource(cpu))
+    strategy._compute_model = model
+    with pytest.raises(MetricSourceError,
+                       match="usage for 5 of 7 instance.*no migration"):
+        strategy.execute()
+    assert not (tmp_path / "moves.json").exists()
