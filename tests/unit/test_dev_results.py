@@ -2,18 +2,11 @@
 results.json, met or missed as its figures say."""
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests import tool_module
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location(
-        "dev_results", ROOT / "tools" / "dev_results.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return tool_module.load("dev_results")
 
 
 def _scores(f1=None, cover=None, pinball=None):

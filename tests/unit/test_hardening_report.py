@@ -3,23 +3,19 @@ the run showed: proven only with a passed test that recorded it."""
 from __future__ import annotations
 
 import ast
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
 from tests import hardening as H
+from tests import tool_module
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _report_module():
-    spec = importlib.util.spec_from_file_location(
-        "hardening_report", ROOT / "tools" / "hardening_report.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return tool_module.load("hardening_report")
 
 
 def _marked_cases() -> set[str]:
