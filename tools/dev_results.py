@@ -237,15 +237,20 @@ SWEEP_WHY = (
     "Where missed, why (figures of the runs above): in the realistic "
     "world PlanetLab's cluster is bound by RAM and CPU overloads are "
     "rare, so LR-MMT's and THR-MMT's settings hardly matter: all their "
-    "moves are the first hours' under-load consolidation.  The "
-    "adaptive setting that beats them is the one that empties fewer "
-    "hosts (``underload`` 0.1, against 0.6 shipped).  On 20110309 and "
-    "20110325 it uses 9-10 % less energy than LR-MMT at a SLAV no "
-    "higher, but makes 8 and 6 more migrations (581 against 573, 567 "
-    "against 561).  On 20110322 every adaptive setting makes fewer "
-    "migrations (420-427 against 480) at a lower SLAV but uses 1.6-4.2 "
-    "% more energy: adaptive stops consolidating earlier there (see the "
-    "goals above), and a higher under-load level changes nothing.")
+    "moves are the first hours' under-load consolidation.  The adaptive "
+    "settings that beat them empty fewer hosts than shipped "
+    "(``underload`` 0.1 against 0.6) and, on 20110309, spread the "
+    "consolidation (``per_hour`` 200, a setting of the default grid).  "
+    "On 20110325 none of the 9 adaptive settings run does: ``underload`` "
+    "0.1 uses 8 % less energy than LR-MMT at the same SLAV (1.05e-9 "
+    "against 1.06e-9) with 6 more migrations (567 against 561), and the "
+    "settings with fewer migrations (``per_hour`` 200: 532, "
+    "``underload`` 0.05: 525) have a higher SLAV (1.5-1.8e-9).  On "
+    "20110322 every adaptive setting makes fewer migrations (420-453 "
+    "against 480) at a lower SLAV but uses 1.3-4.2 % more energy "
+    "(1,232-1,267 against 1,217 kWh): adaptive stops consolidating "
+    "earlier there (see the goals above), and neither a higher "
+    "under-load level nor a higher target changes that.")
 
 
 def _grid_text(grid: dict) -> str:
