@@ -201,7 +201,8 @@ def counting_proxy(gnocchi_endpoint):
 
 def _strategy(tmp_path, client, stop: int):
     """The real plugin as Watcher loads it, with its configured Gnocchi
-    source (``gnocchi_chunk_size``, ``gnocchi_timeout_s``) on ``client``."""
+    source (``gnocchi_chunk_size``, ``gnocchi_timeout_s``, the window
+    cache kept across audits) on ``client``."""
     from watcher.common import utils
     from watcher.decision_engine.loading import default
 
@@ -219,7 +220,8 @@ def _strategy(tmp_path, client, stop: int):
     strategy.config.action_type = "migrate"
     strategy._osc = types.SimpleNamespace(gnocchi=lambda: client)
     strategy._clock = lambda: float(stop)
-    strategy._usage_source = MeasuredSource(strategy.usage_source())
+    strategy._usage_source = MeasuredSource(
+        strategy.usage_source().source("gnocchi"))
     return strategy
 
 

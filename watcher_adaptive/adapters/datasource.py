@@ -170,6 +170,14 @@ class FallbackSource:
             self._built[name] = build()
         return self._built[name]
 
+    def source(self, name: str) -> Datasource:
+        """The configured datasource ``name``, built (its errors
+        raised).
+
+        :raises KeyError: ``name`` is not in the list.
+        """
+        return self._source(name, dict(self._builders)[name])
+
     def _first(self, read: Callable[[Datasource], UsageWindow],
                min_coverage: float = 0.0) -> UsageWindow:
         reasons = []

@@ -143,7 +143,7 @@ def test_aetos_is_prometheus_on_watchers_keystone_session():
             {"prometheus_timeout_s": 7.0,
              "min_usage_coverage": 0.8}.__getitem__,
             datasource.AUDIT_METRICS)
-        built = source._source(*source._builders[0])
+        built = source.source("aetos")
     finally:
         cfg.CONF.clear_override("instance_uuid_label", "aetos_client")
     assert isinstance(built, prometheus.PrometheusSource)
