@@ -310,13 +310,14 @@ SWEEP_WHY = (
     "under-load level nor a higher target changes that.  Bitbrains: cut "
     "to one LR-MMT and one THR-MMT setting and a few adaptive ones, "
     "because the machine was shared (load average 10-20 on its 2 cores) "
-    "and the session ended; not dominated.  LR-MMT 1.2 makes 468 "
-    "migrations, adaptive 743, but LR-MMT leaves 5.1 % of the demand "
-    "unserved (adaptive 0.04 %), which SLAV does not show; THR-MMT 0.8 "
-    "uses 0.5 % less energy than shipped adaptive (1,282 against 1,289 "
-    "kWh) at 18 times its migrations and 8.7 times its SLAV, and the "
-    "three other adaptive settings tried (``underload`` 0.8, with "
-    "``per_hour`` 200, ``target`` 0.95) stay at 1,287-1,289 kWh.")
+    "and the session ended; not dominated.  LR-MMT 1.2 makes 603 "
+    "migrations, adaptive 773, but LR-MMT leaves 7.6 % of the demand "
+    "unserved (adaptive 0.05 %), which SLAV does not show; THR-MMT 0.8 "
+    "uses 0.3 % less energy than shipped adaptive (1,297.9 against "
+    "1,301.2 kWh) at 17 times its migrations and 5.1 times its SLAV, "
+    "and the three other adaptive settings tried (``underload`` 0.8, "
+    "with ``per_hour`` 200, ``target`` 0.95 with ``threshold`` 1.05) "
+    "stay at 1,304-1,306 kWh.")
 
 
 def _grid_text(grid: dict) -> str:
