@@ -129,9 +129,18 @@ WHY = {
         "and its fuller hosts spend more time short of CPU; on 20110303 a "
         "third of its SLATAH (1.65e-4 of 4.86e-4, LR-MMT 0.19e-4) comes "
         "from VMs whose vCPU asks more than the slower host model's core "
-        "gives, which the planner does not model.  On 20110322 adaptive "
-        "stops consolidating earlier (fewer migrations, 1.6 % more "
-        "energy); not understood yet.  Bitbrains, realistic: 395 of "
+        "gives, which the planner does not model.  On 20110322 all 420 of "
+        "adaptive's migrations come in the first hour; then no further "
+        "host can be emptied whole (146,610 'no room' skips over the "
+        "day's audits) and it stays at 552 active hosts, where LR-MMT's "
+        "power-aware best fit reaches 546 with 480 migrations (1.6 % less "
+        "energy).  Choosing each consolidation target by best fit on RAM "
+        "and vCPUs instead of the fullest CPU comes close there (1,221.9 "
+        "kWh, 424 migrations, SLAV 3.63e-10 against LR-MMT's 1,216.5, "
+        "480, 3.37e-10) but costs the Bitbrains VMs 1,312.2 kWh and 864 "
+        "migrations (shipped: 1,301.2 and 773), and best fit on the "
+        "dominant of CPU, RAM and vCPUs gives 0322 a SLAV of 3.38e-9: "
+        "both dropped.  Bitbrains, realistic: 395 of "
         "LR-MMT's 603 migrations come on the first day; after it LR-MMT "
         "moves little and lets hosts run short (SLATAH 5.6 %, 7.6 % of "
         "the demand unserved) on the 16 hosts it settles on (the VMs' RAM "
@@ -141,9 +150,18 @@ WHY = {
         "overloads by waking hosts (up to 25 active; SLATAH 0.10 %, "
         "99.95 % served), and the consolidations that follow a relief "
         "make up most of its other 460 migrations and its 3.5 % more "
-        "energy.  Its PDM is 44 x LR-MMT's: a migration costs 10 % of the "
-        "VM's demand for its copy time, and adaptive moves busy VMs off "
-        "busy hosts.  Tried on the development VMs and dropped: relieving "
+        "energy.  Serving costs energy: LR-MMT's unserved 7.6 % is 0.30 "
+        "of a host's CPU on average over the 720 hours, about 30 kWh at "
+        "the power curve's mean slope between 10 % and 100 % load (138 W "
+        "per host), so LR-MMT serving all of it would use about 1,287 "
+        "kWh, 1.1 % below adaptive.  Its PDM is 44 x LR-MMT's: PDM counts "
+        "all of a migrating VM's unserved demand, and adaptive moves busy "
+        "VMs off overloaded hosts.  Tried on the development VMs and "
+        "dropped: waking a host for a relief only when the source's "
+        "expected load crosses 0.8 or 1.0 (the other reliefs go to busy "
+        "hosts and set off further ones: 921 and 1,130 migrations); "
+        "``underload`` 0.3 and 0.45 (1,072 and 822 migrations at 1,296.1 "
+        "and 1,300.3 kWh); relieving "
         "only hosts whose expected load (not only its upper quantile) "
         "crosses 0.9 or 1.0 (867 and 834 migrations, more SLAV); moving "
         "the smallest VMs first (1,488 migrations); emptying the host "
@@ -463,6 +481,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.render_only:
         docs = [_run(t, w, args.work, args.traces_root) for t, w in jobs
                 if _out(t, w, args.work).joinpath("results.json").exists()]
+        if not docs:
+            # an empty page would replace the published one
+            parser.exit(2, f"{args.work}: no run's results.json inside; "
+                        "nothing to render\n")
     else:
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
             docs = list(pool.map(lambda j: _run(j[0], j[1], args.work,

@@ -43,3 +43,26 @@ def test_a_miss_says_by_how_much():
                                             memory_pinball=0.009)))
     assert "goal >= 0.700): missed: by 0.100" in text
     assert "0.90 x (goal <= 0.8 x): missed" in text
+
+
+def test_render_only_without_runs_leaves_the_page_alone(tmp_path, capsys,
+                                                       monkeypatch):
+    tool = _tool()
+    (tmp_path / "traces" / "planetlab").mkdir(parents=True)
+    # the published page and data, as copies the test may lose
+    for name in ("PAGE", "DATA"):
+        copy = tmp_path / getattr(tool, name).name
+        copy.write_bytes(getattr(tool, name).read_bytes())
+        monkeypatch.setattr(tool, name, copy)
+    page_before = tool.PAGE.read_bytes()
+    data_before = tool.DATA.read_bytes()
+    try:
+        tool.main(["--traces-root", str(tmp_path / "traces"),
+                   "--work", str(tmp_path / "work"), "--render-only"])
+    except SystemExit as exc:
+        assert exc.code == 2
+    else:
+        raise AssertionError("an empty --work rendered a page")
+    assert "no run's results.json inside" in capsys.readouterr().err
+    assert tool.PAGE.read_bytes() == page_before
+    assert tool.DATA.read_bytes() == data_before
