@@ -46,6 +46,7 @@ SWAPPED = 1 << 62
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
+_libc.process_vm_readv.restype = ctypes.c_ssize_t
 
 
 class _Iovec(ctypes.Structure):
@@ -272,22 +273,32 @@ class Reclaimer:
 
 def touch_pages(pid: int, ram: RamMapping, ranges: Sequence[core.Range],
                 stop: Optional[threading.Event] = None) -> int:
-    """Read one byte of every page of ``ranges`` through
-    ``/proc/<pid>/mem``: a page not yet on the destination faults into
+    """Read one byte of every page of ``ranges`` with
+    ``process_vm_readv``: a page not yet on the destination faults into
     QEMU's userfaultfd, whose fault thread requests it from the source
-    like a guest access (the read waits until it is placed).  Pages
-    read."""
+    like a guest access (the read waits until the page is placed).
+    ``/proc/<pid>/mem`` does not serve: its reads cannot wait for a
+    userfault and fail with EIO.  Pages read."""
     n = 0
-    fd = os.open(f"/proc/{pid}/mem", os.O_RDONLY)
-    try:
-        for s, length in ranges:
-            for off in range(s, s + length, PAGE_SIZE):
-                if stop is not None and stop.is_set():
-                    return n
-                os.pread(fd, 1, ram.start + off)
-                n += 1
-    finally:
-        os.close(fd)
+    pages = [ram.start + off for s, length in ranges
+             for off in range(s, s + length, PAGE_SIZE)]
+    buf = ctypes.create_string_buffer(IOV_MAX)
+    for i in range(0, len(pages), IOV_MAX):
+        if stop is not None and stop.is_set():
+            break
+        chunk = pages[i:i + IOV_MAX]
+        local = (_Iovec * 1)(_Iovec(ctypes.addressof(buf), len(chunk)))
+        remote = (_Iovec * len(chunk))(*[_Iovec(a, 1) for a in chunk])
+        r = _libc.process_vm_readv(ctypes.c_int(pid), local,
+                                   ctypes.c_ulong(1), remote,
+                                   ctypes.c_ulong(len(chunk)),
+                                   ctypes.c_ulong(0))
+        if r < 0:
+            e = ctypes.get_errno()
+            raise MadviseError(e, f"process_vm_readv: {os.strerror(e)}")
+        n += int(r)
+        if r < len(chunk):
+            break
     return n
 
 

@@ -100,10 +100,16 @@ def plan(ranking: Sequence[Range], present: Optional[Sequence[Range]],
          faults: Sequence[int], now: float, state: PrepageState,
          policy: PrepagePolicy) -> PrepagePlan:
     """This round's requests.  ``present``: ranges already on the
-    destination (None: unknown); ``faults``: the guest's demand-fault
-    offsets since the last round."""
+    destination (None: unknown); ``faults``: the demand-fault offsets
+    since the last round (those in ranges pre-paging asked for itself
+    are left out)."""
     if state.stopped:
         return PrepagePlan((), state, state.stopped)
+    # the requests pre-paging made itself fault like the guest's: they
+    # are not the guest's demand
+    own = sorted(state.requested)
+    faults = [f for f in faults
+              if not any(s <= f < s + n for s, n in own)]
     h, m = score(ranking, faults)
     hits = (state.hits + (h,))[-policy.window:]
     misses = (state.misses + (m,))[-policy.window:]

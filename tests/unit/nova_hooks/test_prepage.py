@@ -59,3 +59,14 @@ def test_pace_and_scope_hold(ranking, rate, steps):
         assert not R.intersect(p.ranges, state.requested)   # never twice
         assert p.bytes <= rate * PAGE * 2             # pace (<= 2 s worth)
         state = p.state
+
+
+def test_its_own_requests_do_not_count_as_the_guests_faults():
+    pol = P.PrepagePolicy(pages_per_s=256, min_faults=4)
+    ranking = [(0, MIB)]
+    p = P.plan(ranking, None, [], 1.0, P.PrepageState(), pol)
+    assert p.ranges == ((0, MIB),)
+    # faults inside what it requested are its own: no judgement yet
+    q = P.plan([(2 * MIB, MIB)], None, [PAGE * i for i in range(10)], 2.0,
+               p.state, pol)
+    assert q.state.hits[-1] == 0 and q.state.misses[-1] == 0
