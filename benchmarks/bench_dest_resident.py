@@ -252,8 +252,9 @@ def svg(runs: list[dict], path: Path) -> None:
                    'stroke-width="2"/>')
         out.append(f'<text x="{W - R + 35}" y="{T + 18 + 16 * k}">'
                    f'{label}</text>')
-    out.append(f'<text x="{W - R + 10}" y="{T + 30 + 16 * len(runs)}">'
-               'dots: balloon set</text>')
+    if any(r.get("balloon_set_s") is not None for r in runs):
+        out.append(f'<text x="{W - R + 10}" y="{T + 30 + 16 * len(runs)}">'
+                   'dots: balloon set</text>')
     out.append(f'<text x="{W - R + 10}" y="{T + 44 + 16 * len(runs)}">'
                'dashes: completion</text>')
     out.append("</svg>")

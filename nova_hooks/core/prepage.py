@@ -15,7 +15,8 @@ it: a round's faults are counted as hits (inside a ranked range) or
 misses; once ``min_faults`` faults were seen and the miss share of the
 last ``window`` rounds exceeds ``max_miss_share``, pre-paging stops for
 the session (it would only compete with the guest's real faults for the
-link).  It also stops when the ranking is exhausted.
+link).  While every ranked page is on the destination it waits for
+the ranking to grow.
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from nova_hooks.core.reclaim import Range
 from nova_hooks.core.reclaim import intersect
 from nova_hooks.core.reclaim import merge
 from nova_hooks.core.reclaim import page_align
+from nova_hooks.core.reclaim import page_cover
 from nova_hooks.core.reclaim import subtract
 from nova_hooks.core.reclaim import total
 from nova_hooks.core.types import PAGE_SIZE
@@ -124,12 +126,14 @@ def plan(ranking: Sequence[Range], present: Optional[Sequence[Range]],
     elapsed = 1.0 if state.last is None else max(0.0, now - state.last)
     budget = int(policy.pages_per_s * min(elapsed, 2.0)) * PAGE_SIZE
     state = dataclasses.replace(state, last=now)
-    todo = subtract(page_align_cover(ranking), state.requested)
+    if not ranking:
+        return PrepagePlan((), state, "nothing ranked yet")
+    todo = subtract(page_cover(ranking), state.requested)
     if present is not None:
         todo = subtract(todo, present)
     if not todo:
-        why = "ranking exhausted"
-        return PrepagePlan((), dataclasses.replace(state, stopped=why), why)
+        # for now: the ranking grows as the guest faults on
+        return PrepagePlan((), state, "ranking exhausted")
     picked: list[Range] = []
     left = budget
     # in ranking order, not address order
@@ -145,11 +149,3 @@ def plan(ranking: Sequence[Range], present: Optional[Sequence[Range]],
         state, requested=merge(state.requested + picked_t))
     return PrepagePlan(picked_t, new, "paced")
 
-
-def page_align_cover(ranges: Iterable[Range]) -> tuple[Range, ...]:
-    out = []
-    for s, n in ranges:
-        lo = s // PAGE_SIZE * PAGE_SIZE
-        hi = -(-(s + n) // PAGE_SIZE) * PAGE_SIZE
-        out.append((lo, hi - lo))
-    return tuple(out)

@@ -109,7 +109,8 @@ def heartbeats(hosts: dict, host: str, name: str) -> list[int]:
 
 
 WORKLOAD_READY = re.compile(r"^WL-READY (\d+) (\d+) ", re.M)
-LATENCY = re.compile(r"^LAT (\d+) (\d+) (\d+) (\d+) (\d+)", re.M)
+LATENCY = re.compile(r"^LAT (\d+) (\d+) ([0-9.]+) ([0-9.]+) ([0-9.]+)",
+                     re.M)
 
 
 def workload_ready(hosts: dict, host: str, name: str) -> bool:
@@ -129,8 +130,8 @@ def workload_lines(hosts: dict, host: str, name: str) -> list[dict]:
         text = serial_log(hosts, host, name).read_text(errors="replace")
     except FileNotFoundError:
         return []
-    return [{"sec": int(a), "count": int(b), "p50_us": int(c),
-             "p99_us": int(d), "max_us": int(e)}
+    return [{"sec": int(a), "count": int(b), "p50_us": float(c),
+             "p99_us": float(d), "max_us": float(e)}
             for a, b, c, d, e in LATENCY.findall(text.replace("\r", ""))]
 
 

@@ -22,7 +22,8 @@ def test_paced_in_ranking_order_and_never_twice():
     r = P.plan(ranking, [(0, MIB)], [], 12.0, q.state, pol)
     assert r.ranges == ((MIB, MIB),)                  # present skipped
     s = P.plan(ranking, [(0, MIB)], [], 13.0, r.state, pol)
-    assert s.ranges == () and s.state.stopped == "ranking exhausted"
+    assert s.ranges == () and s.reason == "ranking exhausted"
+    assert not s.state.stopped          # it waits for the ranking to grow
 
 
 def test_stops_when_the_guest_faults_outside_the_ranking():
@@ -51,7 +52,7 @@ def test_policy_rejects_nonsense():
 def test_pace_and_scope_hold(ranking, rate, steps):
     pol = P.PrepagePolicy(pages_per_s=rate)
     state, now = P.PrepageState(), 0.0
-    cover = P.page_align_cover(ranking)
+    cover = R.page_cover(ranking)
     for dt in steps:
         now += dt
         p = P.plan(ranking, None, [], now, state, pol)
@@ -70,3 +71,8 @@ def test_its_own_requests_do_not_count_as_the_guests_faults():
     q = P.plan([(2 * MIB, MIB)], None, [PAGE * i for i in range(10)], 2.0,
                p.state, pol)
     assert q.state.hits[-1] == 0 and q.state.misses[-1] == 0
+
+
+def test_an_empty_ranking_waits_rather_than_stops():
+    p = P.plan([], None, [], 1.0, P.PrepageState(), P.PrepagePolicy())
+    assert p.ranges == () and not p.state.stopped
