@@ -21,7 +21,8 @@ WA_BENCH_CHECK_ARGS_ONLY=1 "$PY" benchmarks/bench_dest_levers.py "$@"
     echo "bench-agent: libvirt-python missing in $PY (pip install libvirt-python)" >&2
     exit 2; }
 [ "$(id -u)" -eq 0 ] || { echo "bench-agent: needs root (libvirt hosts, swap)" >&2; exit 2; }
-started_hosts= swapfile=
+started_hosts=''
+swapfile=''
 cleanup() {
     if [ -n "$swapfile" ]; then
         swapoff "$swapfile" 2>/dev/null || true
