@@ -34,6 +34,7 @@ from typing import Sequence
 from nova_hooks.core import prepage
 from nova_hooks.core import reclaim as core
 from nova_hooks.core.types import PAGE_SIZE
+from nova_hooks.exceptions import MadviseError
 
 SYS_PIDFD_OPEN = 434
 SYS_PROCESS_MADVISE = 440
@@ -51,10 +52,6 @@ _libc.process_vm_readv.restype = ctypes.c_ssize_t
 
 class _Iovec(ctypes.Structure):
     _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
-
-
-class MadviseError(OSError):
-    """``process_madvise`` or ``pidfd_open`` refused."""
 
 
 def pidfd_open(pid: int) -> int:
