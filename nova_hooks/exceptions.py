@@ -9,6 +9,8 @@
      +-- HostError                       the host refused or lost a guest
      |    +-- QemuNotFound (LookupError) no QEMU process / thread for it
      |    +-- QmpError (RuntimeError)    its QMP monitor failed
+     |    +-- MadviseError (OSError)     process_madvise / pidfd_open /
+     |                                   process_vm_readv refused
      +-- Unobserved                      the reducer needs a reading of
                                          the host it was not given
 
@@ -42,6 +44,11 @@ class QemuNotFound(HostError, LookupError):
 
 class QmpError(HostError, RuntimeError):
     """A QMP monitor refused a command or went away."""
+
+
+class MadviseError(HostError, OSError):
+    """``process_madvise``, ``pidfd_open`` or ``process_vm_readv`` on a
+    QEMU process was refused (reclaim, pre-paging)."""
 
 
 class Unobserved(NovaHooksError):

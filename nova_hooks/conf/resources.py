@@ -23,10 +23,14 @@ OPTS = [
     cfg.BoolOpt("balloon_require_guest_need", default=True,
                 help="Never shrink a guest whose memory stats are "
                      "unknown."),
-    cfg.BoolOpt("balloon_during_postcopy", default=True,
+    cfg.BoolOpt("balloon_during_postcopy", default=False,
                 help="While post-copy runs, balloon through the guest's "
                      "second QMP monitor when it has one (else the change "
-                     "waits for completion)."),
+                     "waits for completion). Off by default: QEMU does "
+                     "not discard ballooned pages during incoming "
+                     "post-copy, so the change frees nothing on the "
+                     "destination before completion (measured: the "
+                     "destination ended with more resident)."),
     cfg.FloatOpt("rebalance_interval_s", default=10.0, min=0.0,
                  help="Least time between two balloon decisions for one "
                       "guest; sampling re-plans more often, the balloon "

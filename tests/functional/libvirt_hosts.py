@@ -51,12 +51,17 @@ _QEMU_NS = "xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'"
 
 def domain_xml(hosts: dict, name: str, second_monitor: bool = False,
                trace_postcopy: bool = False,
-               uuid: str | None = None) -> str:
+               uuid: str | None = None,
+               workload: tuple[int, int, int] | None = None,
+               memory_mib: int | None = None) -> str:
     """The guest's domain XML; ``second_monitor`` adds a second QMP
     monitor at ``<qemu_run_dir>/<name>.qmp2`` on whichever host runs it,
     ``trace_postcopy`` has QEMU log its post-copy page requests to the
     domain log (the ``postcopy_trace`` backend reads them); ``uuid`` gives
-    the domain that UUID (Nova's instance UUID)."""
+    the domain that UUID (Nova's instance UUID); ``workload`` (hot MiB,
+    cold MiB, dirty MiB/s) starts the guest's ``wa-workload`` (see
+    :func:`workload_lines`); ``memory_mib`` overrides the guest's memory
+    size."""
     guest = hosts["guest"]
     key = "domain_xml_template_qmp2" if second_monitor \
         else "domain_xml_template"
@@ -72,6 +77,17 @@ def domain_xml(hosts: dict, name: str, second_monitor: bool = False,
                                 "</qemu:commandline></domain>", 1)
         if _QEMU_NS not in text:
             text = text.replace("<domain ", f"<domain {_QEMU_NS} ", 1)
+    if memory_mib is not None:
+        old = guest["memory_mib"]
+        for tag in ("memory", "currentMemory"):
+            text = text.replace(f"<{tag} unit='MiB'>{old}</{tag}>",
+                                f"<{tag} unit='MiB'>{int(memory_mib)}</{tag}>")
+    if workload is not None:
+        arg = "wa_workload=" + ",".join(str(int(x)) for x in workload)
+        # the TSC: a fine clock for the latency probe (the guest falls
+        # back to jiffies, 4 ms steps, without it under TCG)
+        arg += " tsc=reliable clocksource=tsc"
+        text = text.replace("</cmdline>", f" {arg}</cmdline>", 1)
     if uuid is not None:
         text = text.replace("<name>", f"<uuid>{uuid}</uuid><name>", 1)
     return text.replace(guest["name_placeholder"], name)
@@ -90,6 +106,33 @@ def heartbeats(hosts: dict, host: str, name: str) -> list[int]:
     except FileNotFoundError:
         return []
     return [int(n) for n in HEARTBEAT.findall(text.replace("\r", ""))]
+
+
+WORKLOAD_READY = re.compile(r"^WL-READY (\d+) (\d+) ", re.M)
+LATENCY = re.compile(r"^LAT (\d+) (\d+) ([0-9.]+) ([0-9.]+) ([0-9.]+)",
+                     re.M)
+
+
+def workload_ready(hosts: dict, host: str, name: str) -> bool:
+    """The guest's ``wa-workload`` has filled its hot and cold areas."""
+    try:
+        text = serial_log(hosts, host, name).read_text(errors="replace")
+    except FileNotFoundError:
+        return False
+    return bool(WORKLOAD_READY.search(text.replace("\r", "")))
+
+
+def workload_lines(hosts: dict, host: str, name: str) -> list[dict]:
+    """The latency lines ``wa-workload`` printed on ``host``: per second
+    of the guest, the hot-page accesses timed and their p50/p99/max in
+    microseconds (guest clock)."""
+    try:
+        text = serial_log(hosts, host, name).read_text(errors="replace")
+    except FileNotFoundError:
+        return []
+    return [{"sec": int(a), "count": int(b), "p50_us": float(c),
+             "p99_us": float(d), "max_us": float(e)}
+            for a, b, c, d, e in LATENCY.findall(text.replace("\r", ""))]
 
 
 def wait_heartbeats(hosts: dict, host: str, name: str, above: int = 0,
@@ -149,14 +192,17 @@ def start_guest(hosts: dict, name: str, host: str = "A",
                 boot_timeout_s: float = 120.0,
                 second_monitor: bool = False,
                 trace_postcopy: bool = False,
-                uuid: str | None = None) -> list[int]:
+                uuid: str | None = None,
+                workload: tuple[int, int, int] | None = None,
+                memory_mib: int | None = None) -> list[int]:
     """Define and start the guest ``name`` on ``host``; return once it
     prints a heartbeat (the heartbeats seen so far)."""
     with contextlib.suppress(FileNotFoundError):
         serial_log(hosts, host, name).unlink()
     with connection(hosts, host) as conn:
         dom = conn.defineXML(domain_xml(hosts, name, second_monitor,
-                                        trace_postcopy, uuid))
+                                        trace_postcopy, uuid, workload,
+                                        memory_mib))
         dom.create()
     return wait_heartbeats(hosts, host, name, timeout_s=boot_timeout_s)
 

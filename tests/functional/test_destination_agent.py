@@ -98,6 +98,9 @@ balloon_headroom_mib = 16
 balloon_min_change_mib = 8
 balloon_max_step_mib = 64
 balloon_require_guest_need = false
+# these tests exercise the second monitor during post-copy (off by
+# default: it frees nothing before completion)
+balloon_during_postcopy = true
 """)
         self.proc = None
         Agent.live.add(self)

@@ -114,6 +114,90 @@ add_qemu_guest_agent() {  # add_qemu_guest_agent GUEST_DIR
     done
 }
 
+add_workload() {  # add_workload GUEST_DIR: the optional hot/cold workload
+    # /bin/wa-workload runs only when the kernel command line says
+    # wa_workload=HOT_MIB,COLD_MIB,DIRTY_MIB_S (the benchmark and the
+    # reclaim tests set it; the default guest does not).  Needs gcc with
+    # static glibc on the host; without it the guest has no workload.
+    local g=$1
+    command -v gcc >/dev/null || { say "no gcc: guest without wa-workload"; return 0; }
+    cat > "$g/wa-workload.c" <<'C'
+/* wa-workload HOT_MIB COLD_MIB DIRTY_MIB_S
+ * Fills COLD_MIB of anonymous memory once (a distinct word per page, so
+ * no page is a zero page) and never touches it again; HOT_MIB is read
+ * and written at random every 10 ms (64 pages a burst) and each access is
+ * timed; DIRTY_MIB_S MiB/s are written into a third area (4 MiB, cycled).
+ * Prints "WL-READY <hot_mib> <cold_mib> <hot_gva> <cold_gva>" once, then
+ * every second "LAT <n> <count> <p50_us> <p99_us> <max_us>" (accesses of
+ * that second) on stdout. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/mman.h>
+#define PG 4096UL
+static double now_us(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec * 1e6 + t.tv_nsec / 1e3; }
+/* accesses are timed with the TSC (the guest's clock may step in
+ * jiffies under TCG), converted with the ticks per microsecond of the
+ * last second */
+static unsigned long long tsc(void) { unsigned lo, hi; __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi)); return ((unsigned long long)hi << 32) | lo; }
+static int cmp(const void *a, const void *b) { double x = *(const double *)a, y = *(const double *)b; return (x > y) - (x < y); }
+static char *area(unsigned long n) {
+    char *p = mmap(0, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    if (p == MAP_FAILED) { perror("mmap"); exit(1); }
+    return p;
+}
+int main(int argc, char **argv) {
+    if (argc < 4) { fprintf(stderr, "usage: wa-workload HOT_MIB COLD_MIB DIRTY_MIB_S\n"); return 2; }
+    unsigned long hot = strtoul(argv[1], 0, 10) << 20, cold = strtoul(argv[2], 0, 10) << 20;
+    unsigned long dirty_rate = strtoul(argv[3], 0, 10) << 20, dsz = 4UL << 20, doff = 0;
+    char *h = area(hot), *c = area(cold), *d = area(dsz);
+    for (unsigned long i = 0; i < cold; i += PG) *(unsigned long *)(c + i) = i | 1;
+    for (unsigned long i = 0; i < hot; i += PG) *(unsigned long *)(h + i) = i | 1;
+    printf("WL-READY %lu %lu %p %p\n", hot >> 20, cold >> 20, (void *)h, (void *)c);
+    fflush(stdout);
+    static double lat[200000];
+    unsigned long n = 0, sec = 0, seed = 12345, pages = hot / PG;
+    double start = now_us(), next = start + 1e6, last = start, per_us = 0;
+    unsigned long long tsc0 = tsc();
+    for (;;) {
+        for (int k = 0; k < 64; k++) {
+            seed = seed * 6364136223846793005UL + 1442695040888963407UL;
+            volatile unsigned long *w = (unsigned long *)(h + ((seed >> 33) % pages) * PG);
+            unsigned long long t0 = tsc();
+            *w = *w + 1;
+            if (n < 200000) lat[n++] = (double)(tsc() - t0);
+        }
+        double t = now_us();
+        if (dirty_rate) {
+            unsigned long bytes = (unsigned long)(dirty_rate * (t - last) / 1e6);
+            for (unsigned long i = 0; i < bytes; i += PG) { d[doff] ^= 1; doff = (doff + PG) % dsz; }
+        }
+        last = t;
+        if (t >= next) {
+            unsigned long long tsc1 = tsc();
+            per_us = (double)(tsc1 - tsc0) / (t - start);
+            tsc0 = tsc1; start = t;
+            for (unsigned long i = 0; i < n; i++) lat[i] /= per_us;
+            qsort(lat, n, sizeof lat[0], cmp);
+            printf("LAT %lu %lu %.1f %.1f %.0f\n", ++sec, n, n ? lat[n / 2] : 0, n ? lat[n * 99 / 100] : 0, n ? lat[n - 1] : 0);
+            fflush(stdout);
+            n = 0; next += 1e6;
+            if (next < t) next = t + 1e6;
+        }
+        struct timespec s = {0, 10000000};
+        nanosleep(&s, 0);
+    }
+}
+C
+    if gcc -O2 -static -o "$g/initrd/bin/wa-workload" "$g/wa-workload.c" 2>"$g/wa-workload.err"; then
+        rm -f "$g/wa-workload.err"
+    else
+        say "wa-workload did not build ($(tail -1 "$g/wa-workload.err")): guest without it"
+        rm -f "$g/initrd/bin/wa-workload"
+    fi
+}
+
 build_guest() {
     local g=$STATE/guest kver deb m f
     mkdir -p "$g"
@@ -148,6 +232,7 @@ build_guest() {
     rm -rf "$g/initrd" && mkdir -p "$g"/initrd/{bin,proc,sys,dev,tmp,lib/modules}
     cp /bin/busybox "$g/initrd/bin/busybox"
     add_qemu_guest_agent "$g"
+    add_workload "$g"
     cp "$g"/modules/*.ko "$g/initrd/lib/modules/" 2>/dev/null || true
     cat > "$g/initrd/init" <<'INIT'
 #!/bin/busybox sh
@@ -169,6 +254,12 @@ for d in /sys/class/virtio-ports/*; do
         -p "/dev/$(basename "$d")" -t /tmp -f /tmp/qemu-ga.pid -d
 done
 mkdir -p /var/lib/watcher-adaptive
+# the optional hot/cold workload: wa_workload=HOT_MIB,COLD_MIB,DIRTY_MIB_S
+for a in $(cat /proc/cmdline); do
+    case "$a" in wa_workload=*)
+        [ -x /bin/wa-workload ] && /bin/wa-workload $(echo "${a#wa_workload=}" | tr , ' ') &
+    esac
+done
 echo "GUEST-UP $(cut -d' ' -f1 /proc/uptime) $(grep MemTotal /proc/meminfo | tr -s ' ')"
 i=0
 while true; do
