@@ -16,7 +16,7 @@ PG_PRIVATE_PORT=${WA_PG_PORT:-5439}
 PYTHON=${PYTHON:-python3}
 # pyuwsgi: uWSGI as a binary wheel, the same server and ``uwsgi`` command
 # as the uwsgi sdist, which compiled for 2-5 minutes on a fresh machine
-PKGS="gnocchi==4.7.1 gnocchiclient==7.2.0 pyuwsgi==2.0.30.post1 psycopg2-binary==2.9.10 oslo.db sqlalchemy sqlalchemy-utils alembic"
+PKGS="gnocchi==4.7.1 gnocchiclient==7.2.0 pyuwsgi==2.0.30.post1 psycopg2-binary==2.9.10 oslo.db sqlalchemy sqlalchemy-utils alembic keystonemiddleware==13.0.1"
 mkdir -p "$STATE"
 started=$(date +%s)
 say() { echo "[gnocchi $(( $(date +%s) - started ))s] $*"; }
