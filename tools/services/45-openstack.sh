@@ -210,16 +210,16 @@ key_repository = $STATE/keystone/credential
 CONF
     local km=("$VENV/bin/keystone-manage" --config-file "$STATE/etc/keystone/keystone.conf")
     db_create keystone
-    "${km[@]}" db_sync >"$STATE/logs/keystone-manage.log" 2>&1
-    "${km[@]}" fernet_setup --keystone-user root --keystone-group root \
-        >>"$STATE/logs/keystone-manage.log" 2>&1
-    "${km[@]}" credential_setup --keystone-user root --keystone-group root \
-        >>"$STATE/logs/keystone-manage.log" 2>&1
-    "${km[@]}" bootstrap --bootstrap-password "$PASSWORD" \
-        --bootstrap-admin-url "http://127.0.0.1:$KS_PORT/v3" \
-        --bootstrap-internal-url "http://127.0.0.1:$KS_PORT/v3" \
-        --bootstrap-public-url "http://127.0.0.1:$KS_PORT/v3" \
-        --bootstrap-region-id "$REGION" >>"$STATE/logs/keystone-manage.log" 2>&1
+    {
+        "${km[@]}" db_sync
+        "${km[@]}" fernet_setup --keystone-user root --keystone-group root
+        "${km[@]}" credential_setup --keystone-user root --keystone-group root
+        "${km[@]}" bootstrap --bootstrap-password "$PASSWORD" \
+            --bootstrap-admin-url "http://127.0.0.1:$KS_PORT/v3" \
+            --bootstrap-internal-url "http://127.0.0.1:$KS_PORT/v3" \
+            --bootstrap-public-url "http://127.0.0.1:$KS_PORT/v3" \
+            --bootstrap-region-id "$REGION"
+    } >"$STATE/logs/keystone-manage.log" 2>&1
 }
 
 configure_placement() {
@@ -239,12 +239,12 @@ CONF
         >"$STATE/logs/placement-manage.log" 2>&1
 }
 
-nova_common() {  # the options every Nova service shares
+nova_common() {  # nova_common DEFAULT_LINES MORE_SECTIONS: a nova.conf
     cat <<CONF
 [DEFAULT]
 transport_url = $TRANSPORT_URL
-state_path = $STATE/nova
 debug = true
+$1
 [api]
 auth_strategy = keystone
 [api_database]
@@ -280,22 +280,16 @@ workers = 1
 workers = 1
 [wsgi]
 api_paste_config = $STATE/etc/nova/api-paste.ini
+$2
 CONF
     ks_authtoken keystone_authtoken placement service_user
-    cat <<CONF
-[service_user]
-send_service_user_token = false
-CONF
 }
 
 configure_nova() {
     mkdir -p "$STATE/etc/nova" "$STATE/nova/locks" "$STATE/nova/instances"
     cp "$VENV/etc/nova/api-paste.ini" "$STATE/etc/nova/api-paste.ini"
-    { nova_common; cat <<CONF
-[DEFAULT]
-log_file = $STATE/logs/nova-api-app.log
-CONF
-    } > "$STATE/etc/nova/nova.conf"
+    nova_common "state_path = $STATE/nova
+log_file = $STATE/logs/nova-api-app.log" "" > "$STATE/etc/nova/nova.conf"
     local X x ip uri
     for X in A B; do
         x=$(echo "$X" | tr AB ab)
@@ -306,17 +300,14 @@ CONF
         # machine's disk, as computes share an NFS export (no block
         # migration); state_path (the compute node's identity) is
         # per compute
-        { nova_common; cat <<CONF
-[DEFAULT]
-host = host$x.wa.test
+        nova_common "host = host$x.wa.test
 my_ip = $ip
 state_path = $STATE/nova-cpu-$X
 instances_path = $STATE/nova/instances
 compute_driver = libvirt.LibvirtDriver
 vif_plugging_is_fatal = false
 vif_plugging_timeout = 0
-log_file = $STATE/logs/nova-compute-$X-app.log
-[compute]
+log_file = $STATE/logs/nova-compute-$X-app.log" "[compute]
 live_migration_wait_for_vif_plug = false
 [libvirt]
 virt_type = qemu
@@ -331,9 +322,8 @@ live_migration_bandwidth = 8
 live_migration_completion_timeout = 1
 live_migration_timeout_action = force_complete
 [nova_sys_admin]
-helper_command = $VENV/bin/privsep-helper --config-file $STATE/etc/nova/nova-cpu-$X.conf
-CONF
-        } > "$STATE/etc/nova/nova-cpu-$X.conf"
+helper_command = $VENV/bin/privsep-helper --config-file $STATE/etc/nova/nova-cpu-$X.conf" \
+            > "$STATE/etc/nova/nova-cpu-$X.conf"
     done
     local nm=("$VENV/bin/nova-manage" --config-file "$STATE/etc/nova/nova.conf")
     db_create nova_api; db_create nova; db_create nova_cell0
@@ -402,7 +392,9 @@ action_plan_expiry = 60
 lock_path = $STATE/watcher
 CONF
       ks_authtoken keystone_authtoken watcher_clients_auth; } > "$conf"
-    # the plugin's options, as DevStack writes them
+    # the plugin's options, as DevStack writes them (in a subshell:
+    # DevStack's globals stay there)
+    # shellcheck disable=SC2030,SC2031
     (
         export OS_VENV=$VENV OS_TRANSPORT_URL=$TRANSPORT_URL OS_REPO=$REPO
         export OS_ENABLED_SERVICES=watcher-decision-engine
@@ -419,6 +411,7 @@ CONF
         WATCHER_CONF=$conf configure_watcher_adaptive_strategy
     )
     db_create watcher
+    # shellcheck disable=SC2031  # conf: this function's own
     PYTHONPATH="$STATE/site" "$VENV/bin/watcher-db-manage" --config-file "$conf" \
         upgrade >"$STATE/logs/watcher-db-manage.log" 2>&1
 }
@@ -428,6 +421,7 @@ configure_computes_and_agents() {  # nova-cpu post-copy + the agents
     for X in A B; do
         x=$(echo "$X" | tr AB ab)
         mkdir -p "$STATE/agent-$X/markers"
+        # shellcheck disable=SC2030,SC2031
         (
             export OS_VENV=$VENV OS_TRANSPORT_URL=$TRANSPORT_URL OS_REPO=$REPO
             export OS_ENABLED_SERVICES=watcher-adaptive-agent
@@ -608,7 +602,7 @@ up() {
     done
     write_stack_json
     wait_http keystone "http://127.0.0.1:$KS_PORT/v3"
-    PYTHONPATH= "$VENV/bin/python" "$HERE/openstack/bootstrap.py" catalog \
+    PYTHONPATH='' "$VENV/bin/python" "$HERE/openstack/bootstrap.py" catalog \
         "$STATE/stack.json.draft" >"$STATE/logs/bootstrap.log" 2>&1 \
         || unavailable "the Keystone catalog could not be made, see $STATE/logs/bootstrap.log"
     say "keystone up, catalog made"
@@ -616,7 +610,7 @@ up() {
     gunicorn_start placement "$PLACEMENT_PORT" placement.wsgi.api:application \
         "OS_PLACEMENT_CONFIG_DIR=$STATE/etc/placement"
     gunicorn_start nova-api "$NOVA_PORT" nova.wsgi.osapi_compute:application \
-        "OS_NOVA_CONFIG_DIR=$STATE/etc/nova" "OS_NOVA_CONFIG_FILES=nova.conf;api-paste.ini"
+        "OS_NOVA_CONFIG_DIR=$STATE/etc/nova"
     gunicorn_start glance "$GLANCE_PORT" glance.wsgi.api:application \
         "OS_GLANCE_CONFIG_DIR=$STATE/etc/glance"
     start nova-conductor "$VENV/bin/nova-conductor" --config-file "$STATE/etc/nova/nova.conf"
@@ -641,7 +635,7 @@ up() {
     wait_http watcher-api "http://127.0.0.1:$WATCHER_PORT/"
     wait_http gnocchi-keystone "http://127.0.0.1:$GNOCCHI_PORT/"
     say "APIs answer"
-    PYTHONPATH= "$VENV/bin/python" "$HERE/openstack/bootstrap.py" resources \
+    PYTHONPATH='' "$VENV/bin/python" "$HERE/openstack/bootstrap.py" resources \
         "$STATE/stack.json.draft" >>"$STATE/logs/bootstrap.log" 2>&1 \
         || unavailable "the image or flavor could not be made, see $STATE/logs/bootstrap.log"
     wait_computes
@@ -676,16 +670,18 @@ wait_computes() {  # both computes in the cell, up and enabled
 down() {
     local f
     if [ -d "$STATE/pids" ]; then
-        # the Watcher and Nova services before the APIs they call
-        for f in watcher-applier watcher-decision-engine watcher-api \
-                 agent-A agent-B nova-compute-A nova-compute-B \
-                 nova-scheduler nova-conductor nova-api glance placement \
-                 gnocchi-keystone neutron-standin keystone; do
-            stop_pid "$f" "$STATE/pids/$f" TERM "" 20
+        # the Watcher and Nova services first (they call the APIs), then
+        # the rest; side by side, 10 s each at most before SIGKILL
+        for f in watcher-applier watcher-decision-engine agent-A agent-B \
+                 nova-compute-A nova-compute-B nova-scheduler \
+                 nova-conductor; do
+            stop_pid "$f" "$STATE/pids/$f" TERM "" 10 &
         done
+        wait
         for f in "$STATE"/pids/*; do
-            [ -e "$f" ] && stop_pid "$(basename "$f")" "$f" TERM "" 20
+            [ -e "$f" ] && stop_pid "$(basename "$f")" "$f" TERM "" 10 &
         done
+        wait
     fi
     # the guests Nova left on the libvirt hosts go with those hosts
     # (30-libvirt-hosts.sh down); the databases with the next 'up'
