@@ -39,6 +39,7 @@ case "$scenario" in
             "dest-disabled, migration-fails)" >&2; exit 2 ;;
 esac
 export WA_STATE_DIR=${WA_STATE_DIR:-${TMPDIR:-/tmp}/watcher-adaptive-state}
+export WA_OPENSTACK=1
 mkdir -p "$WA_STATE_DIR"
 OS_STATE=$WA_STATE_DIR/openstack
 exec 3>&1 1>&2          # stdout: the JSON line only
