@@ -462,7 +462,13 @@ configure_computes_and_agents() {  # nova-cpu post-copy + the agents
 gnocchi_front() {  # Gnocchi's API with Keystone auth, on 20-gnocchi's data
     local g=$ROOT_STATE/gnocchi
     mkdir -p "$STATE/etc/gnocchi"
-    sed -e "s/^auth_mode = .*/auth_mode = keystone/" \
+    local paste
+    paste=$("$g/venv/bin/python" -c 'import gnocchi.rest, os; print(os.path.dirname(gnocchi.rest.__file__))')/api-paste.ini
+    # keystonemiddleware reads its options from this file, not from the
+    # one gnocchi-api was given
+    sed -e "s|^oslo_config_project = gnocchi|oslo_config_project = gnocchi\noslo_config_file = $STATE/etc/gnocchi/gnocchi.conf|" \
+        "$paste" > "$STATE/etc/gnocchi/api-paste.ini"
+    sed -e "s|^auth_mode = .*|auth_mode = keystone\npaste_config = $STATE/etc/gnocchi/api-paste.ini|" \
         -e "s/^port = .*/port = $GNOCCHI_PORT/" \
         -e "s/^workers = .*/workers = 1/" \
         "$g/gnocchi.conf" > "$STATE/etc/gnocchi/gnocchi.conf"
@@ -627,7 +633,9 @@ up() {
     for X in A B; do
         start "nova-compute-$X" "$VENV/bin/nova-compute" \
             --config-file "$STATE/etc/nova/nova-cpu-$X.conf"
-        start "agent-$X" "$VENV/bin/nova-adaptive-agent" \
+        # the console scripts of this checkout's package are not in
+        # the virtualenv's bin: its modules are on PYTHONPATH
+        start "agent-$X" "$VENV/bin/python" -m nova_hooks.cmd.agent \
             --config-file "$STATE/etc/agent-$X/nova-adaptive-agent.conf"
     done
     gunicorn_start watcher-api "$WATCHER_PORT" watcher.wsgi.api:application \
