@@ -275,27 +275,7 @@ def test_writes_the_strategy_options_into_watcher_conf(aio):
     assert (aio.data / "watcher-adaptive").is_dir()
     groups = {c[2] for c in aio.calls("iniset")
               if c[1] == str(aio.watcher_conf)}
-    assert groups == {strategy.GROUP, "watcher_planners.weight",
-                      "watcher_planners.workload_stabilization"}
-
-
-def test_the_stabilization_planner_knows_adaptive_migrate(aio):
-    """The strategy's plans go through Watcher's workload_stabilization
-    planner (its base class chooses it), which fails on an action type
-    without a weight (KeyError, the audit FAILED: seen on the real
-    stack of tools/services/45-openstack.sh)."""
-    from oslo_config import cfg
-    from watcher.decision_engine.planner import workload_stabilization as ws
-
-    group = "watcher_planners.workload_stabilization"
-    conf = cfg.ConfigOpts()
-    conf.register_opts(ws.WorkloadStabilizationPlanner.get_config_opts(),
-                       group=group)
-    conf(["--config-file", str(aio.watcher_conf)])
-    weights = {k: int(v) for k, v in conf[group].weights.items()}
-    for name, value in ws.WorkloadStabilizationPlanner.weights_dict.items():
-        assert weights[name] == value
-    assert weights["adaptive_migrate"] == weights["migrate"]
+    assert groups == {strategy.GROUP, "watcher_planners.weight"}
 
 
 def test_the_weight_planner_knows_adaptive_migrate(aio):
