@@ -298,14 +298,16 @@ log_file = $STATE/logs/nova-api-app.log" "" > "$STATE/etc/nova/nova.conf"
         ip=$(json_get "$HOSTS_JSON" "d['hosts']['$X']['ip']")
         uri=$(json_get "$HOSTS_JSON" "d['hosts']['$X']['uri']")
         mkdir -p "$STATE/nova-cpu-$X"
-        # one instances_path for both: the two "hosts" share this
-        # machine's disk, as computes share an NFS export (no block
-        # migration); state_path (the compute node's identity) is
-        # per compute
+        # an instances_path per compute: libvirt 9 refuses a migration
+        # whose disk is on a local filesystem it thinks shared ("Unsafe
+        # migration: Migration without shared storage is unsafe"), so
+        # Nova block-migrates the tiny root disk (the guest lives in its
+        # initramfs); state_path (the compute node's identity) is per
+        # compute too
         nova_common "host = host$x.wa.test
 my_ip = $ip
 state_path = $STATE/nova-cpu-$X
-instances_path = $STATE/nova/instances
+instances_path = $STATE/nova-cpu-$X/instances
 compute_driver = libvirt.LibvirtDriver
 vif_plugging_is_fatal = false
 vif_plugging_timeout = 0
