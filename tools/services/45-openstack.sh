@@ -298,16 +298,19 @@ log_file = $STATE/logs/nova-api-app.log" "" > "$STATE/etc/nova/nova.conf"
         ip=$(json_get "$HOSTS_JSON" "d['hosts']['$X']['ip']")
         uri=$(json_get "$HOSTS_JSON" "d['hosts']['$X']['uri']")
         mkdir -p "$STATE/nova-cpu-$X"
-        # an instances_path per compute: libvirt 9 refuses a migration
-        # whose disk is on a local filesystem it thinks shared ("Unsafe
-        # migration: Migration without shared storage is unsafe"), so
-        # Nova block-migrates the tiny root disk (the guest lives in its
-        # initramfs); state_path (the compute node's identity) is per
-        # compute too
+        # Nova takes instances_path to be the same path on every
+        # compute (the destination's domain XML keeps the source's disk
+        # paths): each nova-compute runs in its libvirt host's mount
+        # namespace, where /var/lib/libvirt is that host's own
+        # directory (30-libvirt-hosts.sh), so one path names a separate
+        # directory on each host.  Local disks: libvirt refuses them as
+        # "unsafe" unless migrated, so Nova block-migrates the 1 MiB root
+        # disk (the guest lives in its initramfs).  state_path (the
+        # compute node's identity) is per compute.
         nova_common "host = host$x.wa.test
 my_ip = $ip
 state_path = $STATE/nova-cpu-$X
-instances_path = $STATE/nova-cpu-$X/instances
+instances_path = /var/lib/libvirt/nova-instances
 compute_driver = libvirt.LibvirtDriver
 vif_plugging_is_fatal = false
 vif_plugging_timeout = 0
@@ -637,7 +640,11 @@ up() {
     start nova-scheduler "$VENV/bin/nova-scheduler" --config-file "$STATE/etc/nova/nova.conf"
     local X
     for X in A B; do
-        start "nova-compute-$X" "$VENV/bin/nova-compute" \
+        # in host X's mount namespace (its /var/lib/libvirt), in the
+        # root network namespace (the services on 127.0.0.1)
+        start "nova-compute-$X" nsenter -m \
+            -t "$(json_get "$HOSTS_JSON" "d['hosts']['$X']['libvirtd_pid']")" \
+            -- "$VENV/bin/nova-compute" \
             --config-file "$STATE/etc/nova/nova-cpu-$X.conf"
         # the console scripts of this checkout's package are not in
         # the virtualenv's bin: its modules are on PYTHONPATH
