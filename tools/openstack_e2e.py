@@ -79,8 +79,16 @@ class Stack:
         seconds per call to start on a loaded machine)."""
         url = {"compute": self.d["compute_url"],
                "watcher": self.d["watcher_url"]}[service]
-        return self.session.get(url.rstrip("/") + path,
-                                headers=headers or None).json()
+        from keystoneauth1 import exceptions as kexc
+        for attempt in range(5):
+            try:
+                return self.session.get(url.rstrip("/") + path,
+                                        headers=headers or None).json()
+            except kexc.ConnectFailure as exc:  # a worker restarting
+                log(f"{service} {path}: {exc}; again in 3 s")
+                if attempt == 4:
+                    raise
+                time.sleep(3)
 
     def nova(self, path: str) -> Any:
         return self.get("compute", path,

@@ -642,6 +642,7 @@ up() {
     for X in A B; do
         # in host X's mount namespace (its /var/lib/libvirt), in the
         # root network namespace (the services on 127.0.0.1)
+        mkdir -p "$(dirname "$(json_get "$HOSTS_JSON" "d['hosts']['$X']['log_dir']")")/lib/nova-instances"
         start "nova-compute-$X" nsenter -m \
             -t "$(json_get "$HOSTS_JSON" "d['hosts']['$X']['libvirtd_pid']")" \
             -- "$VENV/bin/nova-compute" \
