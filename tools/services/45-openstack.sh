@@ -465,6 +465,10 @@ configure_computes_and_agents() {  # nova-cpu post-copy + the agents
             "$(json_get "$HOSTS_JSON" "d['hosts']['$X']['serial_dir']")"
         python3 "$HERE/openstack/iniset.py" "$conf" DEFAULT log_file \
             "$STATE/logs/agent-$X-app.log"
+        # the operator's choice the plugin leaves open: the core guests
+        # are moved to during post-copy (here the machine's last one)
+        python3 "$HERE/openstack/iniset.py" "$conf" resource_manager \
+            guest_cpus "$(python3 -c 'import os; print(max(os.sched_getaffinity(0)))')"
     done
 }
 
