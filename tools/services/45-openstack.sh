@@ -408,7 +408,7 @@ CONF
     # shellcheck disable=SC2030,SC2031
     (
         export OS_VENV=$VENV OS_TRANSPORT_URL=$TRANSPORT_URL OS_REPO=$REPO
-        export OS_ENABLED_SERVICES=watcher-decision-engine
+        export ENABLED_SERVICES=watcher-decision-engine
         export OS_ADMIN_PASSWORD=$PASSWORD OS_AUTH_URL=http://127.0.0.1:$KS_PORT/v3
         # shellcheck source=tools/services/openstack/devstack-shim.sh
         . "$HERE/openstack/devstack-shim.sh"
@@ -435,7 +435,7 @@ configure_computes_and_agents() {  # nova-cpu post-copy + the agents
         # shellcheck disable=SC2030,SC2031
         (
             export OS_VENV=$VENV OS_TRANSPORT_URL=$TRANSPORT_URL OS_REPO=$REPO
-            export OS_ENABLED_SERVICES=watcher-adaptive-agent
+            export ENABLED_SERVICES=watcher-adaptive-agent
             export OS_ADMIN_PASSWORD=$PASSWORD OS_AUTH_URL=http://127.0.0.1:$KS_PORT/v3
             export PYTHONPATH=$STATE/site
             # shellcheck source=tools/services/openstack/devstack-shim.sh

@@ -4,8 +4,9 @@
 # nova-compute and nova-adaptive-agent configuration is written by the
 # DevStack plugin's own functions, so what DevStack writes is what runs.
 #
-# Inputs (environment): OS_VENV (the OpenStack virtualenv),
-# OS_TRANSPORT_URL, OS_ENABLED_SERVICES, OS_REPO (this repository).
+# Inputs (environment): ENABLED_SERVICES (as DevStack's), OS_VENV (the
+# OpenStack virtualenv), OS_TRANSPORT_URL, OS_REPO (this repository).
+# tests/unit/devstack/stub-devstack.sh sources it too.
 
 # Read by devstack/settings and devstack/lib/watcher-adaptive.
 # shellcheck disable=SC2034
@@ -13,7 +14,7 @@
 is_service_enabled() {
     local service
     for service in "$@"; do
-        [[ ",$OS_ENABLED_SERVICES," == *",$service,"* ]] && return 0
+        [[ ",$ENABLED_SERVICES," == *",$service,"* ]] && return 0
     done
     return 1
 }
