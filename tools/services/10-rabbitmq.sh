@@ -22,6 +22,8 @@ STATE=${WA_STATE_DIR:-${TMPDIR:-/tmp}/watcher-adaptive-state}/rabbitmq
 PRIVATE_PORT=5673
 NODE=wa-test@localhost
 mkdir -p "$STATE"
+# shellcheck source=tools/services/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 say() { echo "[rabbitmq] $*"; }
 
 private_unavailable() {  # only the restart tests skip
@@ -167,19 +169,7 @@ start_private() {  # start_private FAIL: FAIL reason runs when it cannot
 }
 
 stop_private() {
-    local pid
-    if [ -s "$STATE/rabbit.pid" ]; then
-        pid=$(cat "$STATE/rabbit.pid")
-        if kill -0 "$pid" 2>/dev/null; then
-            kill -TERM "$pid" 2>/dev/null || true
-            for _ in $(seq 1 100); do
-                kill -0 "$pid" 2>/dev/null || break
-                sleep 0.2
-            done
-            say "stopped private node ($pid)"
-        fi
-        rm -f "$STATE/rabbit.pid"
-    fi
+    stop_pid "private node" "$STATE/rabbit.pid" TERM "" 20 nokill
 }
 
 down() {

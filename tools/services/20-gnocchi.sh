@@ -16,8 +16,10 @@ PG_PRIVATE_PORT=${WA_PG_PORT:-5439}
 PYTHON=${PYTHON:-python3}
 # pyuwsgi: uWSGI as a binary wheel, the same server and ``uwsgi`` command
 # as the uwsgi sdist, which compiled for 2-5 minutes on a fresh machine
-PKGS="gnocchi==4.7.1 gnocchiclient==7.2.0 pyuwsgi==2.0.30.post1 psycopg2-binary==2.9.10 oslo.db sqlalchemy sqlalchemy-utils alembic"
+PKGS="gnocchi==4.7.1 gnocchiclient==7.2.0 pyuwsgi==2.0.30.post1 psycopg2-binary==2.9.10 oslo.db sqlalchemy sqlalchemy-utils alembic keystonemiddleware==13.0.1"
 mkdir -p "$STATE"
+# shellcheck source=tools/services/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 started=$(date +%s)
 say() { echo "[gnocchi $(( $(date +%s) - started ))s] $*"; }
 
@@ -28,22 +30,6 @@ unavailable() {
     stop_pid gnocchi-metricd "$STATE/metricd.pid" TERM >/dev/null 2>&1 || true
     say "unavailable: $1 (functional tests that need Gnocchi will skip)"
     exit 0
-}
-
-stop_pid() {  # stop_pid name pidfile signal
-    local f=$2 pid
-    [ -s "$f" ] || return 0
-    pid=$(head -1 "$f")
-    if kill -0 "$pid" 2>/dev/null; then
-        kill -s "${3:-TERM}" "$pid" 2>/dev/null || true
-        for _ in $(seq 1 150); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.2
-        done
-        kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-        echo "stopped $1 ($pid)"
-    fi
-    rm -f "$f"
 }
 
 apt_install() {

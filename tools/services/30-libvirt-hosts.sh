@@ -38,6 +38,8 @@ PKGS=(libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients
       qemu-system-x86 busybox-static cpio iproute2 util-linux
       libvirt-dev pkg-config)
 mkdir -p "$STATE"
+# shellcheck source=tools/services/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 started=$(date +%s)
 say() { echo "[libvirt-hosts $(( $(date +%s) - started ))s] $*"; }
 
@@ -49,26 +51,6 @@ unavailable() {
     say "unavailable: $1 (functional tests that need the libvirt hosts will skip)"
     down >/dev/null 2>&1 || true
     exit 0
-}
-
-stop_pid() {  # stop_pid name pidfile comm-prefix
-    local f=$2 pid
-    [ -s "$f" ] || return 0
-    pid=$(head -1 "$f")
-    if [ -d "/proc/$pid" ] && grep -q "^$3" "/proc/$pid/comm" 2>/dev/null; then
-        kill -TERM "$pid" 2>/dev/null || true
-        for _ in $(seq 1 100); do
-            [ -d "/proc/$pid" ] || break
-            sleep 0.1
-        done
-        [ -d "/proc/$pid" ] && kill -KILL "$pid" 2>/dev/null
-        echo "stopped $1 ($pid)"
-    fi
-    rm -f "$f"
-}
-
-alive() {  # alive pidfile comm-prefix
-    [ -s "$1" ] && grep -q "^$2" "/proc/$(head -1 "$1")/comm" 2>/dev/null
 }
 
 installed() {
@@ -498,7 +480,7 @@ down() {
                 kill "$pid" && echo "killed qemu $pid on $X"
             fi
         done
-        stop_pid "libvirtd $X" "$H/libvirtd.pid" libvirtd
+        stop_pid "libvirtd $X" "$H/libvirtd.pid" TERM libvirtd 10
     done
     if [ -f "$STATE/netns" ]; then
         while read -r d; do
@@ -515,7 +497,7 @@ down() {
 restart_libvirtd() {  # restart_libvirtd A|B: the daemon only
     local X=$1 H=$STATE/host$1
     case "$X" in A|B) ;; *) echo "no host $X" >&2; return 2 ;; esac
-    stop_pid "libvirtd $X" "$H/libvirtd.pid" libvirtd
+    stop_pid "libvirtd $X" "$H/libvirtd.pid" TERM libvirtd 10
     # running guests stay: libvirtd finds their QEMU again on start
     launch_libvirtd "$X"
     say "host $X: libvirtd restarted, pid $(cat "$H/libvirtd.pid")"

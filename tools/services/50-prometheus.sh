@@ -18,30 +18,16 @@ APT_LOCK=(flock "${TMPDIR:-/tmp}/watcher-adaptive-apt.lock")
 STATE=${WA_STATE_DIR:-${TMPDIR:-/tmp}/watcher-adaptive-state}/prometheus
 PORT=${WA_PROMETHEUS_PORT:-19090}
 mkdir -p "$STATE"
+# shellcheck source=tools/services/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 say() { echo "[prometheus] $*"; }
 
 unavailable() {
     echo "$1" > "$STATE/unavailable"
     rm -f "$STATE/endpoint"
-    stop_pid >/dev/null 2>&1 || true
+    stop_pid prometheus "$STATE/prometheus.pid" TERM >/dev/null 2>&1 || true
     say "unavailable: $1 (tests that need Prometheus will skip)"
     exit 0
-}
-
-stop_pid() {
-    local pid
-    [ -s "$STATE/prometheus.pid" ] || return 0
-    pid=$(head -1 "$STATE/prometheus.pid")
-    if kill -0 "$pid" 2>/dev/null; then
-        kill -TERM "$pid" 2>/dev/null || true
-        for _ in $(seq 1 150); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.2
-        done
-        kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-        say "stopped ($pid)"
-    fi
-    rm -f "$STATE/prometheus.pid"
 }
 
 ready() {
@@ -56,7 +42,7 @@ up() {
         say "already running at http://127.0.0.1:$PORT"
         return 0
     fi
-    stop_pid
+    stop_pid prometheus "$STATE/prometheus.pid" TERM
     if ! command -v prometheus >/dev/null || ! command -v curl >/dev/null; then
         command -v apt-get >/dev/null || unavailable "no apt-get to install prometheus"
         export DEBIAN_FRONTEND=noninteractive
@@ -105,7 +91,7 @@ EOF
 }
 
 down() {
-    stop_pid
+    stop_pid prometheus "$STATE/prometheus.pid" TERM
     rm -f "$STATE/endpoint"
 }
 

@@ -18,24 +18,11 @@ _stub_record() {
     printf '%s\n' "$*" >> "$STUB_CALLS"
 }
 
-is_service_enabled() {
-    local service
-    for service in "$@"; do
-        [[ ",$ENABLED_SERVICES," == *",$service,"* ]] && return 0
-    done
-    return 1
-}
-
-# The same normalisation as DevStack's: many spellings of yes and no.
-trueorfalse() {
-    local default=$1
-    local value=${!2:-$default}
-    case "${value,,}" in
-    1|yes|true|on) echo True ;;
-    0|no|false|off) echo False ;;
-    *) echo "$default" ;;
-    esac
-}
+# is_service_enabled and trueorfalse (DevStack's normalisation of yes
+# and no) as tools/services/45-openstack.sh has them; what follows
+# replaces the rest of that shim with recording stand-ins.
+# shellcheck source=tools/services/openstack/devstack-shim.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../../../tools/services/openstack/devstack-shim.sh"
 
 iniset() {
     if [[ "$1" == "-sudo" ]]; then

@@ -27,7 +27,7 @@ from oslo_config import cfg
 ROOT = Path(__file__).resolve().parents[3]
 HERE = Path(__file__).resolve().parent
 STUB = HERE / "stub-devstack.sh"
-INI = HERE / "ini_stub.py"
+INI = ROOT / "tools" / "services" / "openstack" / "iniset.py"
 
 # Services DevStack enables on its own (stackrc) that the plugin looks at.
 DEVSTACK_DEFAULTS = ["key", "g-api", "n-api", "n-cpu", "placement-api"]

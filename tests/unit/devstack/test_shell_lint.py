@@ -23,6 +23,7 @@ SCRIPTS = sorted({
     *(ROOT / "tests" / "unit" / "devstack").glob("*.sh"),
     *(ROOT / "tools").glob("*.sh"),
     *(ROOT / "tools" / "services").glob("*.sh"),
+    *(ROOT / "tools" / "services" / "openstack").glob("*.sh"),
     ROOT / ".ci" / "run",
 })
 

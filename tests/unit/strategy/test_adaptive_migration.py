@@ -442,3 +442,12 @@ def test_consolidation_pauses_after_a_wake_recorded_in_the_journal(tmp_path):
     done, _ = audit(woke_ago=7200)
     assert len(done.plan.released) == 1 and len(done.plan.moves) == 2
     assert not done.plan.woke_host
+
+
+def test_plans_go_through_watchers_weight_planner(tmp_path):
+    """Watcher picks the planner from the strategy: the base class's
+    workload_stabilization planner refuses adaptive_migrate
+    (UnsupportedActionType, seen on a real Watcher 17); the weight
+    planner takes it with the weights the DevStack plugin writes."""
+    strategy = load_strategy(tmp_path, builders.RecordingSource({}))
+    assert strategy.planner == "weight"

@@ -1,10 +1,12 @@
-"""The stubbed DevStack's ``iniset FILE SECTION OPTION VALUE``.
+"""DevStack's ``iniset FILE SECTION OPTION VALUE`` outside DevStack.
 
 Sets one option the way DevStack's iniset leaves a file: an existing
 active ``option =`` line of the section is replaced, otherwise the option
 goes right under the section header, and a missing section (or file) is
 appended.  Commented lines (the generated samples' defaults) are kept, so
-the test sees the plugin's values inside the real generated file.
+the plugin's values land inside the real generated file.  Used by
+tools/services/45-openstack.sh and by the stubbed DevStack of
+tests/unit/devstack/.
 """
 from __future__ import annotations
 
