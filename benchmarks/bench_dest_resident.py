@@ -38,6 +38,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from bench_agent_migration import guest_ram_rss_mib  # noqa: E402
+from bench_agent_migration import rss_mib  # noqa: E402
 
 from nova_hooks.agent.qmp import Qmp  # noqa: E402
 from tests.functional import libvirt_hosts as lh  # noqa: E402
@@ -54,21 +58,7 @@ def say(msg: str) -> None:
 
 def resident_mib(pid: int, guest_mib: int) -> tuple[float, float]:
     """(process RSS, resident MiB of the guest-RAM mapping)."""
-    rss = ram = 0.0
-    in_ram = False
-    with open(f"/proc/{pid}/smaps") as f:
-        for line in f:
-            head = line.split()
-            if "-" in head[0] and len(head) >= 5:
-                lo, hi = (int(x, 16) for x in head[0].split("-"))
-                in_ram = (hi - lo) >= guest_mib * 1024 * 1024 // 2 \
-                    and head[1].startswith("rw")
-            elif head[0] == "Rss:":
-                kib = int(head[1])
-                rss += kib / 1024
-                if in_ram:
-                    ram = max(ram, kib / 1024)
-    return rss, ram
+    return rss_mib(pid), guest_ram_rss_mib(pid, guest_mib)
 
 
 class Sampler(threading.Thread):

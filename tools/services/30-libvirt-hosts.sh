@@ -45,17 +45,7 @@ say() { echo "[libvirt-hosts $(( $(date +%s) - started ))s] $*"; }
 
 uri() { echo "qemu+unix:///system?socket=$STATE/host$1/run/libvirt/libvirt-sock"; }
 
-unavailable() {
-    trap - ERR
-    echo "$1" > "$STATE/unavailable"
-    say "unavailable: $1 (functional tests that need the libvirt hosts will skip)"
-    down >/dev/null 2>&1 || true
-    exit 0
-}
-
-installed() {
-    dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
-}
+unavailable() { give_up "$1" "functional tests that need the libvirt hosts"; }
 
 apt_install() {
     command -v apt-get >/dev/null || return 1

@@ -58,17 +58,7 @@ SYS_PKGS=(mariadb-server qemu-utils libvirt-dev pkg-config python3-dev
 mkdir -p "$STATE"
 say() { echo "[openstack ${SECONDS}s] $*"; }
 
-unavailable() {
-    trap - ERR
-    echo "$1" > "$STATE/unavailable"
-    say "unavailable: $1 (the tests over the OpenStack stack will skip)"
-    down >/dev/null 2>&1 || true
-    exit 0
-}
-
-installed() {
-    dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
-}
+unavailable() { give_up "$1" "the tests over the OpenStack stack"; }
 
 install_system_packages() {
     local missing=() p

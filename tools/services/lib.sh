@@ -37,3 +37,20 @@ alive() {
     [ -d "/proc/$pid" ] || return 1
     [ -z "${2:-}" ] || grep -q "^$2" "/proc/$pid/comm" 2>/dev/null
 }
+
+# installed PACKAGE: Debian's dpkg has PACKAGE installed
+installed() {
+    dpkg-query -W -f='${Status}' "$1" 2>/dev/null \
+        | grep -q "install ok installed"
+}
+
+# give_up REASON WHO_SKIPS: the service cannot run here; write REASON to
+# $STATE/unavailable (the tests read it and skip), stop what this "up"
+# started (the calling script's down), say so and exit 0
+give_up() {
+    trap - ERR
+    echo "$1" > "$STATE/unavailable"
+    say "unavailable: $1 ($2 will skip)"
+    down >/dev/null 2>&1 || true
+    exit 0
+}
