@@ -383,10 +383,18 @@ def postcopy_migrate(hosts: dict, name: str, src: str = "A",
                 src_dom.abortJob()
             tl["error"] = f"migration did not finish within {timeout_s} s"
             done.wait(30)
-        # the RESUMED/MIGRATED event on the destination may trail the
-        # source's return by a little
-        deadline = time.monotonic() + 10
-        while tl["resumed_on_dst"] is None and time.monotonic() < deadline:
+        # the destination's RESUMED/MIGRATED and the source's
+        # STOPPED/MIGRATED events may trail the source's return (by
+        # seconds on a loaded machine: two CPU hogs beside the tests)
+
+        def settled() -> bool:
+            stopped = any(e["host"] == src and e["event"] == "STOPPED"
+                          for e in list(tl["events"]))
+            return tl["resumed_on_dst"] is not None and \
+                (stopped or not tl["ok"])
+
+        deadline = time.monotonic() + 60
+        while not settled() and time.monotonic() < deadline:
             time.sleep(0.1)
     tl["events"].sort(key=lambda e: e["t"])
     return tl

@@ -302,15 +302,20 @@ def test_agent_shapes_the_guest_during_postcopy(
         assert status["figures"]["guest_bytes"] == \
             hosts["guest"]["memory_mib"] * MIB * 1024
         # after completion the libvirt backends watch the guest too
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not {
-                "balloon_stats", "dirty_rate"} <= set(
-                rpc_call(agent, "status",
-                         version="1.0", instance_uuid=instance)
-                ["status"]["backends"]["active"]):
+        # (and for the dirty rate's first figure, one of its measuring
+        # periods after that backend starts)
+        def watched() -> dict:
+            return rpc_call(agent, "status", version="1.0",
+                            instance_uuid=instance)["status"]
+
+        deadline = time.monotonic() + 60
+        status = watched()
+        while time.monotonic() < deadline and not (
+                {"balloon_stats", "dirty_rate"}
+                <= set(status["backends"]["active"])
+                and status["figures"].get("dirty_rate_bps") is not None):
             time.sleep(1)
-        status = rpc_call(agent, "status",
-                          version="1.0", instance_uuid=instance)["status"]
+            status = watched()
         assert {"balloon_stats", "dirty_rate"} <= set(
             status["backends"]["active"]), status
         assert status["figures"].get("dirty_rate_bps") is not None
@@ -628,6 +633,12 @@ def test_agent_killed_during_postcopy_restores_and_the_migration_goes_on(
                 balloon_kib(hosts, "B", guest) != memory_mib * MIB:
             time.sleep(0.5)
         assert balloon_kib(hosts, "B", guest) == memory_mib * MIB
+        # the restore sets the affinity back too (read until it has, or
+        # the deadline: under load it can trail the balloon)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and \
+                vcpu_affinity_on(hosts, "B", guest) != [CPUS]:
+            time.sleep(0.5)
         assert vcpu_affinity_on(hosts, "B", guest) == [CPUS]
         last_a = max(lh.heartbeats(hosts, "A", guest))
         lh.wait_heartbeats(hosts, "B", guest, above=last_a, count=2)
