@@ -153,9 +153,10 @@ rm -f "$WA_HARDENING_LOG"
 set +e
 if [ $# -eq 0 ]; then
     # the unit and the functional tests each in a process of their own,
-    # both in the random order of the one seed printed above
+    # both in the random order of the one seed printed above; the unit
+    # tests on two workers (they own no service, as in the quick lane)
     python -m pytest -q -p no:cacheprovider --timeout=900 --durations=15 \
-        "${seed_args[@]}" tests/unit
+        -n 2 "${seed_args[@]}" tests/unit
     rc=$?
     echo "==> pytest (functional)"
     python -m pytest -q -p no:cacheprovider --timeout=900 --durations=15 \

@@ -105,6 +105,12 @@ def _check(snapshot: ClusterSnapshot, forecast: DemandForecast) -> None:
             raise PlanningError(f"snapshot.{name} has "
                                 f"{len(getattr(snapshot, name))} entries "
                                 f"for {n_h} hosts")
+    for name, n, what in (("host_core_capacity", n_h, "hosts"),
+                          ("vm_vcpu_capacity", n_v, "VMs")):
+        values = getattr(snapshot, name)
+        if values is not None and len(values) != n:
+            raise PlanningError(f"snapshot.{name} has {len(values)} "
+                                f"entries for {n} {what}")
     if len(forecast.expected) != n_v or len(forecast.upper) != n_v:
         raise PlanningError("the forecast does not cover the snapshot's "
                             f"{n_v} VMs")
@@ -152,6 +158,16 @@ class _State:
         self.n_vms = np.bincount(where, minlength=n_h)
         self.capacity = np.maximum(
             snapshot.host_cpu_capacity.astype(float), 1e-9)
+        # what one vCPU may ask of a core: the flavor's speed where known
+        # (a forecast peak below it is exceeded by the first burst), else
+        # the forecast's peak over either horizon
+        vcpus = np.maximum(snapshot.vm_vcpus.astype(float), 1.0)
+        peak = np.maximum(forecast.upper.astype(float),
+                          long_upper.astype(float)) / vcpus
+        if snapshot.vm_vcpu_capacity is not None:
+            peak = np.maximum(
+                peak, np.asarray(snapshot.vm_vcpu_capacity, dtype=float))
+        self.vcpu_peak = np.maximum(peak, 0.0)
 
     def load(self, host: Optional[int] = None) -> np.ndarray:
         sel = slice(None) if host is None else host
@@ -212,6 +228,9 @@ class _Planner:
         self.cost = np.maximum(
             snapshot.vm_ram_mb.astype(float) if cost is None
             else np.asarray(cost, dtype=float), 1.0)
+        core = snapshot.host_core_capacity
+        self.core = (np.full(n_h, np.inf) if core is None
+                     else np.asarray(core, dtype=float))
         zones = sorted(set(snapshot.host_zone) | set(snapshot.vm_zone))
         code = {z: i for i, z in enumerate(zones)}
         self.host_zone = np.array([code[z] for z in snapshot.host_zone])
@@ -244,6 +263,7 @@ class _Planner:
               & (st.ram + s.vm_ram_mb[vm] <= s.host_ram_mb)
               & (st.disk + s.vm_disk_gb[vm] <= s.host_disk_gb)
               & (st.vcpus + s.vm_vcpus[vm] <= s.host_vcpus)
+              & (self.core >= st.vcpu_peak[vm])
               & (self.in_flight < self.p.max_concurrent_per_host))
         if self.vm_zone[vm] >= 0:
             ok &= self.host_zone == self.vm_zone[vm]

@@ -48,6 +48,14 @@ class ClusterSnapshot:
     :param seconds_since_wake: time since a plan last moved a VM to a
         host that had none (``inf``: never, or not known), for the
         planner's pause of consolidation after a wake.
+    :param host_core_capacity: CPU one core of each host gives, in the
+        units of the forecast's demand (a vCPU runs on one core at a time
+        and cannot go faster than it); ``None`` where every core is alike
+        and no vCPU can ask for more than one, as when demand is counted
+        in cores.
+    :param vm_vcpu_capacity: the most CPU one vCPU of each VM may ask for
+        (its flavor's speed), same units; ``None``: not known, the
+        forecast's peak per vCPU stands for it.
     """
 
     host_names: tuple[str, ...]
@@ -69,6 +77,8 @@ class ClusterSnapshot:
     moves_last_hour: int = 0
     host_migrations_running: Optional[np.ndarray] = None
     seconds_since_wake: float = float("inf")
+    host_core_capacity: Optional[np.ndarray] = None
+    vm_vcpu_capacity: Optional[np.ndarray] = None
 
     @property
     def n_hosts(self) -> int:
@@ -126,7 +136,7 @@ class Policy:
     target_utilization: float = 0.9
     underload_threshold: float = 0.6
     consolidate: bool = True
-    max_migrations_per_audit: int = 200
+    max_migrations_per_audit: int = 100
     max_migrations_per_hour: int = 1000
     max_concurrent_per_host: int = 4
     vm_cooldown_s: float = 3600.0

@@ -303,7 +303,9 @@ class AdaptiveReplay(api.ReplayStrategy):
             vm_seconds_since_move=now - self._last_move_s,
             moves_last_hour=len(self._recent),
             host_migrations_running=running,
-            seconds_since_wake=now - self._last_wake_s)
+            seconds_since_wake=now - self._last_wake_s,
+            host_core_capacity=view.hosts.mips_per_pe.astype(float),
+            vm_vcpu_capacity=view.vms.mips.astype(float))
 
 
 def _host_group(view: api.ClusterView) -> np.ndarray:

@@ -190,3 +190,32 @@ def test_consolidation_needs_room_through_the_forecast_peak():
                         busy_later, policy)
     assert plan.moves == ()
     assert "consolidation_no_room" not in dict(plan.skipped)
+
+
+
+def test_a_vm_never_goes_to_a_host_whose_cores_are_slower_than_its_vcpus():
+    # h0 at 0.92 sheds v1 (4.0 over 4 vCPUs: 1.0 a vCPU) to an idle host;
+    # h1 and h2 are alike but for their cores' speed (1.0 and 2.5)
+    def relief_target(**cores):
+        snap = snapshot([0, 0, 0], vm_vcpus=np.full(3, 4.0), **cores)
+        plan = planner.plan(snap, forecast([1.2, 4.0, 4.0]), POLICY)
+        assert [(m.vm, m.source) for m in plan.moves] == [(1, 0)]
+        return plan.moves[0].target
+
+    # no core speeds: the first of the equal idle hosts
+    assert relief_target() == 1
+    # the forecast's 1.0 a vCPU fits h1's cores
+    assert relief_target(host_core_capacity=np.array([2.5, 1.0, 2.5])) == 1
+    # its flavor lets a vCPU ask 2.0: the first burst above 1.0 would be
+    # throttled on h1, so it goes to h2
+    assert relief_target(host_core_capacity=np.array([2.5, 1.0, 2.5]),
+                         vm_vcpu_capacity=np.full(3, 2.0)) == 2
+
+
+def test_core_speeds_of_the_wrong_length_are_a_clear_error():
+    with pytest.raises(PlanningError, match="host_core_capacity"):
+        planner.plan(snapshot([0, 0], host_core_capacity=np.ones(2)),
+                     forecast([1.0, 1.0]), POLICY)
+    with pytest.raises(PlanningError, match="vm_vcpu_capacity"):
+        planner.plan(snapshot([0, 0], vm_vcpu_capacity=np.ones(3)),
+                     forecast([1.0, 1.0]), POLICY)
