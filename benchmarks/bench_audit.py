@@ -7,7 +7,12 @@ Watcher ``ModelRoot`` once per strategy, and times ``execute()`` with the
 data already in memory (no Gnocchi): ``adaptive_migration`` reads a
 recorded usage window, the built-ins read the same numbers through an
 in-memory Watcher datasource (the replay's).  Also times the pure core
-alone (forecast + plan).  Prints seconds and the ratio per built-in.
+alone (forecast + plan).
+
+Prints a table on stderr and, last on stdout, one JSON object: the
+cluster's size, ``core_s`` (forecast + plan), ``execute_s`` and
+``migrations`` of ``adaptive_migration``, and per built-in its
+``execute_s``, ``migrations`` and ``ratio_to_adaptive``.
 
 Usage: python benchmarks/bench_audit.py [--hosts 1000] [--vms 10000]
        [--builtins workload_stabilization,vm_workload_consolidation]
@@ -15,7 +20,9 @@ Usage: python benchmarks/bench_audit.py [--hosts 1000] [--vms 10000]
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import sys
 import tempfile
 import time
 import warnings
@@ -164,16 +171,25 @@ def main(argv: list[str] | None = None) -> int:
     watcher_bridge._ensure_watcher_conf()
     view = synthetic_view(args.hosts, args.vms)
     print(f"synthetic cluster: {args.hosts:,} hosts, {args.vms:,} VMs, "
-          f"{HISTORY} samples of history each")
+          f"{HISTORY} samples of history each", file=sys.stderr)
     core_s = time_core(view)
-    print(f"core forecast + plan              {core_s:8.2f} s")
+    print(f"core forecast + plan              {core_s:8.2f} s",
+          file=sys.stderr)
     ours, n_ours = time_adaptive(view)
     print(f"adaptive_migration execute()      {ours:8.2f} s  "
-          f"({n_ours} migrations)")
+          f"({n_ours} migrations)", file=sys.stderr)
+    builtins = {}
     for name in filter(None, args.builtins.split(",")):
         theirs, n = time_builtin(view, name)
         print(f"{name:33s} {theirs:8.2f} s  ({n} migrations)  "
-              f"ratio {theirs / ours:6.1f}x")
+              f"ratio {theirs / ours:6.1f}x", file=sys.stderr)
+        builtins[name] = {"execute_s": round(theirs, 3),
+                          "migrations": int(n),
+                          "ratio_to_adaptive": round(theirs / ours, 1)}
+    print(json.dumps({
+        "hosts": args.hosts, "vms": args.vms, "history_samples": HISTORY,
+        "core_s": round(core_s, 3), "execute_s": round(ours, 3),
+        "migrations": n_ours, "builtins": builtins}))
     return 0
 
 

@@ -6,9 +6,11 @@ Loads ``--vms`` synthetic instances (seeded) into a running Gnocchi at
 300 s granularity for ``--hours`` of history, waits for gnocchi-metricd,
 then times (a) one audit's read: the last 3 hours of CPU and memory of
 every instance through :class:`GnocchiMetricSource`, and (b) the
-training job's read of the last 24 hours.  Prints wall seconds and
-HTTP request counts.  Start Gnocchi with ``tools/services/20-gnocchi.sh
-up`` first.
+training job's read of the last 24 hours.  Progress and a table go to
+stderr; last on stdout, one JSON object: ``load_s``, and for the
+``audit_read`` and the ``training_read`` their ``hours``, wall
+``seconds``, HTTP ``requests`` and the share of instances with CPU
+points.  Start Gnocchi with ``tools/services/20-gnocchi.sh up`` first.
 
 Usage: python benchmarks/bench_gnocchi_reads.py [--vms 10000]
        [--hours 24] [--endpoint http://127.0.0.1:8041]
@@ -17,7 +19,9 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
+import sys
 import tempfile
 import time
 import uuid
@@ -61,8 +65,9 @@ def main(argv: list[str] | None = None) -> int:
         gnocchi.GnocchiWriter(client, parallel=4).load(
             ids, times, cores, mem,
             progress=lambda done: bar.update(done - bar.n))
+    load_s = time.perf_counter() - started
     print(f"loaded {args.vms:,} instances x {n_t} samples in "
-          f"{time.perf_counter() - started:.0f} s")
+          f"{load_s:.0f} s", file=sys.stderr)
     # metricd: wait until every instance is aggregated
     with tqdm.tqdm(desc="metricd (metrics waiting)") as bar:
         gnocchi.wait_processed(
@@ -71,9 +76,12 @@ def main(argv: list[str] | None = None) -> int:
     source = gnocchi.GnocchiMetricSource(client, chunk_size=args.chunk,
                                          metrics=gnocchi.AUDIT_METRICS)
     stop = datetime.datetime.fromtimestamp(now, datetime.timezone.utc)
-    for label, hours, metrics in (
-            ("audit read (CPU), last 3 h", 3.0, gnocchi.AUDIT_METRICS),
-            (f"training read (CPU+RAM), last {args.hours:g} h",
+    reads = {}
+    for key, label, hours, metrics in (
+            ("audit_read", "audit read (CPU), last 3 h", 3.0,
+             gnocchi.AUDIT_METRICS),
+            ("training_read",
+             f"training read (CPU+RAM), last {args.hours:g} h",
              args.hours, gnocchi.DEFAULT_METRICS)):
         start = stop - datetime.timedelta(hours=hours)
         t0 = time.perf_counter()
@@ -81,7 +89,13 @@ def main(argv: list[str] | None = None) -> int:
         wall = time.perf_counter() - t0
         have = np.isfinite(window.values["cpu_cores"]).any(axis=1).mean()
         print(f"{label:36s} {wall:7.2f} s  {window.requests} requests  "
-              f"({have:.1%} of instances with CPU points)")
+              f"({have:.1%} of instances with CPU points)", file=sys.stderr)
+        reads[key] = {"hours": hours, "seconds": round(wall, 2),
+                      "requests": window.requests,
+                      "instances_with_cpu": round(float(have), 4)}
+    print(json.dumps({"vms": args.vms, "samples_per_instance": n_t,
+                      "chunk": args.chunk, "load_s": round(load_s, 1),
+                      **reads}))
     return 0
 
 

@@ -9,12 +9,19 @@ with fleet size toward 10,000 VMs.  Training draws at most 300,000 rows
 uniformly before building any feature, so time and memory flatten once a
 fleet yields more rows than that.
 
+The figures go to stderr as sentences and, last on stdout, as one JSON
+object: ``bitbrains`` (``train_s``, ``peak_rss_mb``, ... or ``skipped``
+and why), ``planetlab_day`` (``train_s``), ``forecast_ms``, ``scaling``
+(one entry per fleet size: ``vms``, ``rows_drawn``, ``train_s``,
+``peak_rss_so_far_mb``) and ``peak_rss_mb``.
+
 Usage: python benchmarks/bench_predictor.py [--traces-root DIR]
        [--skip-bitbrains]
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import sys
@@ -65,30 +72,42 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore")
 
+    out: dict = {"train_rows_max": TRAIN_ROWS,
+                 "bitbrains": {"skipped": "--skip-bitbrains"}}
     if not args.skip_bitbrains:
         try:
             bb = resolve.resolve_trace("bitbrains:*.csv.gz", args.traces_root)
         except errors.TraceError as exc:
-            print(f"bitbrains: skipped ({exc})")
+            print(f"bitbrains: skipped ({exc})", file=sys.stderr)
+            out["bitbrains"] = {"skipped": str(exc)}
         else:
             _, rows, seconds = _train(bb)
             print(f"train, Bitbrains {bb.n_vms} VMs x {bb.n_samples} "
                   f"samples ({bb.n_vms * bb.n_samples:,}; {rows.y.size:,} "
                   f"rows drawn): {seconds:.1f} s; peak RSS {_rss_mb():.0f} "
-                  "MB")
+                  "MB", file=sys.stderr)
+            out["bitbrains"] = {
+                "vms": bb.n_vms, "samples_per_vm": bb.n_samples,
+                "rows_drawn": int(rows.y.size), "train_s": round(seconds, 1),
+                "peak_rss_mb": round(_rss_mb())}
             del bb, rows
 
     day = resolve.resolve_trace("embedded:planetlab")
     model, vm, seconds = _train(day)
     print(f"train, one PlanetLab day ({day.n_vms} VMs, {vm.y.size:,} VM "
-          f"rows incl. its LR-MMT replay): {seconds:.1f} s")
+          f"rows incl. its LR-MMT replay): {seconds:.1f} s", file=sys.stderr)
+    out["planetlab_day"] = {"vms": day.n_vms, "vm_rows": int(vm.y.size),
+                            "train_s": round(seconds, 1)}
     one = dataset.vm_rows(day, HORIZON, np.full(day.n_vms, 1000.0),
                           origins=np.array([200]))
     X = one.X
     started = time.perf_counter()
     model.vm_quantiles(X)
+    forecast_ms = (time.perf_counter() - started) * 1000
     print(f"forecast all {X.shape[0]} VMs at one origin: "
-          f"{(time.perf_counter() - started) * 1000:.0f} ms")
+          f"{forecast_ms:.0f} ms", file=sys.stderr)
+    out.update(forecast_vms=int(X.shape[0]),
+               forecast_ms=round(forecast_ms, 1), scaling=[])
 
     for factor in (1, 2, 4, 10):
         big = TraceSet(name=f"x{factor}", interval_s=day.interval_s,
@@ -101,11 +120,18 @@ def main(argv: list[str] | None = None) -> int:
         rows = dataset.vm_rows(big, HORIZON, mips, max_rows=TRAIN_ROWS)
         P.Predictor(1800.0).fit(rows, dataset.host_rows(day, HORIZON,
                                                         _members(day)))
+        train_s = time.perf_counter() - started
         print(f"scaling: {big.n_vms:6,} VMs ({big.n_vms * 270:,} rows "
               f"available, {rows.y.size:,} drawn): "
-              f"{time.perf_counter() - started:.1f} s; peak RSS so far "
-              f"{_rss_mb():.0f} MB")
-    print(f"peak RSS: {_rss_mb():.0f} MB")
+              f"{train_s:.1f} s; peak RSS so far "
+              f"{_rss_mb():.0f} MB", file=sys.stderr)
+        out["scaling"].append({
+            "vms": big.n_vms, "rows_available": big.n_vms * 270,
+            "rows_drawn": int(rows.y.size), "train_s": round(train_s, 1),
+            "peak_rss_so_far_mb": round(_rss_mb())})
+    print(f"peak RSS: {_rss_mb():.0f} MB", file=sys.stderr)
+    out["peak_rss_mb"] = round(_rss_mb())
+    print(json.dumps(out))
     return 0
 
 
