@@ -9,7 +9,7 @@
 # 20-gnocchi.sh, 30-libvirt-hosts.sh, 45-openstack.sh), and stops what it
 # started on exit unless --keep.  The scenario itself is
 # tools/openstack_e2e.py (the `openstack optimize ...` CLI); scenarios:
-# overload (default), calm, dest-disabled, migration-fails.
+# overload (default), calm, dest-disabled, dest-down, migration-fails.
 #
 # The last line of stdout is one JSON object: audit_state, actions,
 # action_plan_state, migrated, postcopy, agent_acted, stack_up_s
@@ -34,9 +34,9 @@ while [ $# -gt 0 ]; do
     shift
 done
 case "$scenario" in
-    overload|calm|dest-disabled|migration-fails) ;;
+    overload|calm|dest-disabled|dest-down|migration-fails) ;;
     *) echo "error: unknown scenario '$scenario' (overload, calm," \
-            "dest-disabled, migration-fails)" >&2; exit 2 ;;
+            "dest-disabled, dest-down, migration-fails)" >&2; exit 2 ;;
 esac
 export WA_STATE_DIR=${WA_STATE_DIR:-${TMPDIR:-/tmp}/watcher-adaptive-state}
 export WA_OPENSTACK=1

@@ -3,6 +3,12 @@ driven through the ``openstack`` CLI (``openstack optimize ...`` for
 Watcher); run by tools/openstack-e2e.sh in the stack's virtualenv.
 
     python tools/openstack_e2e.py STACK_JSON [--scenario NAME]
+    python tools/openstack_e2e.py STACK_JSON --restore
+
+``--restore`` puts host B back as the scenarios expect it (the tests'
+finalizers call it): B's libvirtd and nova-compute running, its
+nova-compute service enabled (if a scenario disabled it) and up in Nova
+and in Watcher's compute model.
 
 Scenarios (each boots its own servers, named with a fresh tag, and
 deletes them at the end):
@@ -17,6 +23,10 @@ deletes them at the end):
 ``dest-disabled``
     the overload with B's nova-compute service disabled: no action may
     name B (and there is no other host).
+``dest-down``
+    the overload with B's nova-compute stopped until Nova reports it
+    down: no action may name B.  B's nova-compute is started again at
+    the end.
 ``migration-fails``
     the overload, with B's libvirtd killed while the transfer runs: the
     action and the plan end FAILED, the server runs on A, B's agent
@@ -43,7 +53,10 @@ from typing import Any
 from typing import Callable
 from typing import Optional
 
-SCENARIOS = ("overload", "calm", "dest-disabled", "migration-fails")
+SCENARIOS = ("overload", "calm", "dest-disabled", "dest-down",
+             "migration-fails")
+ROOT = Path(__file__).resolve().parents[1]
+SERVICES = ROOT / "tools" / "services"
 TERMINAL = {"SUCCEEDED", "FAILED", "CANCELLED", "SUPERSEDED", "DELETED"}
 _LOGGED = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3})")
 
@@ -97,6 +110,22 @@ class Stack:
     def watcher(self, path: str) -> Any:
         return self.get("watcher", path,
                         **{"OpenStack-API-Version": "infra-optim 1.3"})
+
+    def delete(self, service: str, path: str) -> None:
+        """A DELETE through the REST API; its failure is logged only
+        (clean-up)."""
+        url = {"compute": self.d["compute_url"],
+               "watcher": self.d["watcher_url"]}[service]
+        try:
+            r = self.session.delete(
+                url.rstrip("/") + path, raise_exc=False,
+                headers={"OpenStack-API-Version": "infra-optim 1.3"}
+                if service == "watcher" else None)
+        except Exception as exc:  # noqa: BLE001 - clean-up only
+            log(f"DELETE {service} {path}: {exc}")
+            return
+        if r.status_code >= 400 and r.status_code != 404:
+            log(f"DELETE {service} {path}: HTTP {r.status_code}")
 
     def cli(self, *args: str, parse: bool = True) -> Any:
         """One ``openstack`` command; its JSON output when ``parse``."""
@@ -202,6 +231,102 @@ def feed_usage(stack: Stack, ids: list[str], host: str, rising: bool
     wait("Gnocchi to aggregate the usage", processed, 180, 2)
 
 
+def compute_service(stack: Stack, host: str) -> dict:
+    """Nova's record of ``host``'s nova-compute service (state up/down,
+    status enabled/disabled)."""
+    rows = stack.nova(f"/os-services?binary=nova-compute&host={host}")[
+        "services"]
+    if len(rows) != 1:
+        raise RuntimeError(f"Nova lists {len(rows)} nova-compute services "
+                           f"on {host}")
+    return rows[0]
+
+
+def nova_says(stack: Stack, host: str, state: Optional[str] = None,
+              status: Optional[str] = None) -> Callable[[], bool]:
+    """Nova reports ``host``'s nova-compute with that state and status."""
+    def probe() -> bool:
+        svc = compute_service(stack, host)
+        return ((state is None or svc["state"] == state)
+                and (status is None or svc["status"] == status))
+    return probe
+
+
+def watcher_says(stack: Stack, host: str, state: Optional[str] = None,
+                 status: Optional[str] = None) -> Callable[[], bool]:
+    """Watcher's compute model has ``host`` with that state and status
+    (its collector resynchronises every 10 s)."""
+    def probe() -> bool:
+        rows = [r for r in stack.watcher(
+            "/v1/data_model?data_model_type=compute").get("context", [])
+            if r.get("node_hostname") == host]
+        return bool(rows) and all(
+            (state is None or r.get("node_state") == state)
+            and (status is None or r.get("node_status") == status)
+            for r in rows)
+    return probe
+
+
+def host_dir(stack: Stack, which: str) -> Path:
+    """Host ``which``'s directory of 30-libvirt-hosts.sh (its
+    libvirtd.pid is current after a restart; hosts.json keeps the
+    first PID)."""
+    hosts = json.loads(Path(stack.d["hosts_json"]).read_text())
+    return Path(hosts["hosts"][which]["log_dir"]).parent
+
+
+def service_script(*args: str) -> None:
+    out = subprocess.run(["bash", *args], capture_output=True, text=True,
+                         timeout=300, env=dict(os.environ, PYTHONPATH=""))
+    log(f"$ bash {' '.join(args)}: exit {out.returncode} "
+        f"{(out.stdout + out.stderr).strip()[-300:]}")
+    if out.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed: {out.stderr[-300:]}")
+
+
+def restore(stack: Stack) -> dict[str, Any]:
+    """Host B as the scenarios expect it: its libvirtd and nova-compute
+    running, the service enabled, up in Nova and in Watcher's model."""
+    b = stack.d["computes"]["B"]
+    pidfile = host_dir(stack, "B") / "libvirtd.pid"
+    try:
+        alive = Path(f"/proc/{int(pidfile.read_text().split()[0])}").exists()
+    except (OSError, ValueError, IndexError):
+        alive = False
+    if not alive:
+        service_script(str(SERVICES / "30-libvirt-hosts.sh"),
+                       "restart-libvirtd", "B")
+    service_script(str(SERVICES / "45-openstack.sh"), "start-compute", "B")
+    svc = compute_service(stack, b)
+    if svc["status"] == "disabled" and str(
+            svc.get("disabled_reason") or "").startswith("wa-e2e"):
+        stack.cli("compute", "service", "set", "--enable", b,
+                  "nova-compute", parse=False)
+    # a compute whose libvirt connection was lost is disabled by Nova
+    # itself ("AUTO: ..."), and enabled again once it reconnects
+    wait(f"Nova to report {b} up and enabled",
+         nova_says(stack, b, "up", "enabled"), 600, 2)
+    wait(f"Watcher's model to have {b} up and enabled",
+         watcher_says(stack, b, "up", "enabled"), 180, 2)
+    return {"restored": b}
+
+
+def drop_usage(stack: Stack, ids: list[str]) -> None:
+    """The servers' instance resources (and their metrics) out of
+    Gnocchi again."""
+    if not ids:
+        return
+    from watcher_adaptive.adapters import gnocchi
+
+    client = gnocchi.make_client(stack.d["gnocchi_basic_url"])
+    for rid in ids:
+        try:
+            client.resource.delete(rid)
+        except Exception as exc:  # noqa: BLE001 - clean-up only
+            if "not found" not in str(exc).lower():
+                log(f"Gnocchi resource {rid}: {exc}")
+
+
 def model_has(stack: Stack, ids: list[str]) -> Callable[[], bool]:
     """Watcher's compute model holds every server (its collector runs
     every 10 s)."""
@@ -237,8 +362,7 @@ def logged_times(path: Path, needle: str) -> list[float]:
 def kill_libvirtd_when_migrating(stack: Stack, server: str) -> None:
     """Kill host B's libvirtd once Nova's migration of ``server`` runs
     (the destination's libvirt dies mid-transfer)."""
-    hosts = json.loads(Path(stack.d["hosts_json"]).read_text())
-    pid = int(hosts["hosts"]["B"]["libvirtd_pid"])
+    pid = int((host_dir(stack, "B") / "libvirtd.pid").read_text().split()[0])
 
     def running() -> bool:
         rows = stack.nova(f"/os-migrations?instance_uuid={server}")
@@ -256,10 +380,18 @@ def run(stack: Stack, scenario: str) -> dict[str, Any]:
     a, b = stack.d["computes"]["A"], stack.d["computes"]["B"]
     result: dict[str, Any] = {"scenario": scenario, "tag": tag}
     ids: dict[str, str] = {}
-    disabled = False
+    disabled = stopped = False
+    made: list[str] = []  # Watcher objects to delete, newest last
     try:
         ids = boot(stack, f"wa-e2e-{tag}", 2, a)
         log(f"servers ACTIVE on {a}: {', '.join(ids.values())}")
+        if scenario == "dest-down":
+            # Nova reports it down once its last report is older than
+            # service_down_time (60 s): wait for exactly that, while
+            # the usage goes in
+            service_script(str(SERVICES / "45-openstack.sh"),
+                           "stop-compute", "B")
+            stopped = True
         cap_postcopy(stack, list(ids.values()), 4)
         feed_usage(stack, list(ids.values()), a, scenario != "calm")
         wait("Watcher's model to hold the servers",
@@ -269,10 +401,24 @@ def run(stack: Stack, scenario: str) -> dict[str, Any]:
                       "--disable-reason", f"wa-e2e {tag}", b,
                       "nova-compute", parse=False)
             disabled = True
-            time.sleep(12)  # the collector's next pass sees it
+            wait(f"Watcher's model to have {b} disabled",
+                 watcher_says(stack, b, status="disabled"), 180, 2)
+        if scenario == "dest-down":
+            wait(f"Nova to report {b} down",
+                 nova_says(stack, b, state="down"), 300, 2)
+            wait(f"Watcher's model to have {b} down",
+                 watcher_says(stack, b, state="down"), 180, 2)
+        if scenario not in ("dest-disabled", "dest-down"):
+            # what the other scenarios take for granted (a test before
+            # may have stopped or disabled B; its finalizer restores it)
+            wait(f"Watcher's model to have {b} up and enabled",
+                 watcher_says(stack, b, "up", "enabled"), 180, 2)
+        result["dest_service"] = {
+            k: compute_service(stack, b)[k] for k in ("state", "status")}
         tmpl = stack.cli("optimize", "audittemplate", "create",
                          f"wa-e2e-{tag}", "workload_balancing",
                          "--strategy", "adaptive_migration")
+        made.append(f"/v1/audit_templates/{tmpl['UUID']}")
         audit = stack.cli(
             "optimize", "audit", "create", "-a", tmpl["UUID"],
             "-p", "horizon=1800", "-p", "overload_threshold=0.8",
@@ -280,6 +426,7 @@ def run(stack: Stack, scenario: str) -> dict[str, Any]:
             "-p", "granularity=300",
             "-p", "period=3600")
         audit_id = audit["UUID"]
+        made.append(f"/v1/audits/{audit_id}")
         state = wait("the audit to end", lambda: (
             lambda s: s if s in TERMINAL else None)(
                 stack.watcher(f"/v1/audits/{audit_id}")["state"]), 300, 1)
@@ -289,6 +436,7 @@ def run(stack: Stack, scenario: str) -> dict[str, Any]:
         if not plans:
             raise RuntimeError("the audit made no action plan")
         plan_id = plans[0]["uuid"]
+        made.append(f"/v1/action_plans/{plan_id}")
 
         def actions() -> list[dict]:
             return [x for x in stack.watcher(
@@ -300,7 +448,8 @@ def run(stack: Stack, scenario: str) -> dict[str, Any]:
         result["destinations"] = sorted({
             x["input_parameters"].get("destination_node", "")
             for x in moves})
-        if scenario in ("calm", "dest-disabled") or not moves:
+        if scenario in ("calm", "dest-disabled", "dest-down") \
+                or not moves:
             result["action_plan_state"] = stack.watcher(
                 f"/v1/action_plans/{plan_id}")["state"]
             return result
@@ -352,13 +501,18 @@ def run(stack: Stack, scenario: str) -> dict[str, Any]:
         result["error"] = f"{type(exc).__name__}: {exc}"
         return result
     finally:
-        if disabled:
-            stack.cli("compute", "service", "set", "--enable", b,
-                      "nova-compute", parse=False)
+        # what this run made goes, whatever happened
+        for path in reversed(made):
+            stack.delete("watcher", path)
         for sid in ids.values():
-            stack.session.delete(
-                f"{stack.d['compute_url'].rstrip('/')}/servers/{sid}",
-                raise_exc=False)
+            stack.delete("compute", f"/servers/{sid}")
+        drop_usage(stack, list(ids.values()))
+        try:
+            if disabled or stopped:
+                restore(stack)  # enables it, starts it, waits for both
+        except Exception as exc:  # noqa: BLE001 - reported, not raised
+            result.setdefault("error", f"restoring {b}: "
+                              f"{type(exc).__name__}: {exc}")
         result["e2e_s"] = round(time.monotonic() - t0, 1)
 
 
@@ -366,10 +520,18 @@ def main(argv: Optional[list[str]] = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("stack_json", type=Path)
     p.add_argument("--scenario", choices=SCENARIOS, default="overload")
+    p.add_argument("--restore", action="store_true",
+                   help="put host B back (running, enabled, up) and exit")
     args = p.parse_args(argv)
     if not args.stack_json.is_file():
         p.error(f"{args.stack_json}: no such file (is the stack up?)")
-    result = run(Stack(args.stack_json), args.scenario)
+    if args.restore:
+        try:
+            result = restore(Stack(args.stack_json))
+        except Exception as exc:  # noqa: BLE001 - the JSON line says it
+            result = {"error": f"{type(exc).__name__}: {exc}"}
+    else:
+        result = run(Stack(args.stack_json), args.scenario)
     result["finished_at"] = datetime.now(timezone.utc).isoformat(
         timespec="seconds")
     print(json.dumps(result), flush=True)

@@ -7,6 +7,9 @@
 # Gnocchi of 20-gnocchi.sh; Neutron is a stand-in (servers boot with no
 # network: tools/services/openstack/neutron_standin.py).
 #   bash tools/services/45-openstack.sh up|down|status|rss
+#   bash tools/services/45-openstack.sh stop-compute|start-compute A|B
+# (stop-compute / start-compute: one host's nova-compute, for the tests
+# of a host Nova reports down)
 #
 # The OpenStack packages live in their own virtualenv
 # ($WA_OPENSTACK_VENV, default ~/.cache/watcher-adaptive/openstack-venv),
@@ -23,8 +26,8 @@
 # 30-libvirt-hosts.sh: tools/run-tests.sh starts them side by side, so
 # 'up' installs its virtualenv first and then waits (up to
 # $WA_OPENSTACK_WAIT_S, 1200 s) for their files in the state directory.
-# Off unless WA_OPENSTACK=1 (tools/openstack-e2e.sh sets it): the stack
-# is not yet part of the default test command.
+# On by default (the test command's tests/functional/test_openstack_stack.py
+# use it); WA_OPENSTACK=0 turns it off, and those tests skip.
 # Writes $STATE/stack.json (URLs, credentials, hosts), $STATE/openrc and
 # $STATE/clouds.yaml, or $STATE/unavailable (the reason) and exits 0.
 # See tools/services/README.rst for the contract.
@@ -574,10 +577,10 @@ PY
 
 up() {
     rm -f "$STATE/unavailable"
-    if [ "${WA_OPENSTACK:-0}" != 1 ]; then
-        # not yet in the default test command (see README.rst here)
-        echo "not enabled: WA_OPENSTACK=1 starts it" > "$STATE/unavailable"
-        say "skipped (WA_OPENSTACK=1 starts it; tools/openstack-e2e.sh sets it)"
+    if [ "${WA_OPENSTACK:-1}" = 0 ]; then
+        # the opt-out (see README.rst here)
+        echo "turned off: WA_OPENSTACK=0" > "$STATE/unavailable"
+        say "skipped (WA_OPENSTACK=0)"
         return 0
     fi
     if services_answer; then
@@ -634,13 +637,7 @@ up() {
     start nova-scheduler "$VENV/bin/nova-scheduler" --config-file "$STATE/etc/nova/nova.conf"
     local X
     for X in A B; do
-        # in host X's mount namespace (its /var/lib/libvirt), in the
-        # root network namespace (the services on 127.0.0.1)
-        mkdir -p "$(dirname "$(json_get "$HOSTS_JSON" "d['hosts']['$X']['log_dir']")")/lib/nova-instances"
-        start "nova-compute-$X" nsenter -m \
-            -t "$(json_get "$HOSTS_JSON" "d['hosts']['$X']['libvirtd_pid']")" \
-            -- "$VENV/bin/nova-compute" \
-            --config-file "$STATE/etc/nova/nova-cpu-$X.conf"
+        start_compute "$X"
         # the console scripts of this checkout's package are not in
         # the virtualenv's bin: its modules are on PYTHONPATH
         start "agent-$X" "$VENV/bin/python" -m nova_hooks.cmd.agent \
@@ -671,6 +668,34 @@ up() {
     echo "{\"stack_up_s\": $up_s, \"services_rss_mib\": $rss}" > "$STATE/up.json"
     trap - ERR
     say "up in $up_s s (services RSS $rss MiB): $STATE/stack.json, $STATE/openrc"
+}
+
+start_compute() {  # start_compute A|B: host X's nova-compute
+    # in host X's mount namespace (its /var/lib/libvirt), in the root
+    # network namespace (the services on 127.0.0.1); the namespace of
+    # host X's libvirtd now (its PID file: restart-libvirtd of
+    # 30-libvirt-hosts.sh gives it a new one, hosts.json keeps the first)
+    local X=$1 H
+    H=$(dirname "$(json_get "$HOSTS_JSON" "d['hosts']['$X']['log_dir']")")
+    mkdir -p "$H/lib/nova-instances"
+    start "nova-compute-$X" nsenter -m -t "$(head -1 "$H/libvirtd.pid")" \
+        -- "$VENV/bin/nova-compute" \
+        --config-file "$STATE/etc/nova/nova-cpu-$X.conf"
+}
+
+compute_cmd() {  # compute_cmd stop|start A|B (a test's fault and its repair)
+    local X=${2:-}
+    case "$X" in A|B) ;; *) echo "usage: $0 $1-compute A|B" >&2; exit 2 ;; esac
+    [ -s "$STATE/stack.json" ] || { echo "no stack: $STATE/stack.json" >&2; exit 1; }
+    HOSTS_JSON=$(json_get "$STATE/stack.json" "d['hosts_json']")
+    if [ "$1" = stop ]; then
+        stop_pid "nova-compute-$X" "$STATE/pids/nova-compute-$X" TERM "" 10
+    elif alive "$STATE/pids/nova-compute-$X"; then
+        say "nova-compute-$X already running ($(head -1 "$STATE/pids/nova-compute-$X"))"
+    else
+        start_compute "$X"
+        say "nova-compute-$X started ($(head -1 "$STATE/pids/nova-compute-$X"))"
+    fi
 }
 
 wait_computes() {  # both computes in the cell, up and enabled
@@ -732,5 +757,8 @@ case "${1:-}" in
     down) down ;;
     status) status ;;
     rss) rss_mib ;;
-    *) echo "usage: $0 up|down|status|rss" >&2; exit 2 ;;
+    stop-compute) compute_cmd stop "${2:-}" ;;
+    start-compute) compute_cmd start "${2:-}" ;;
+    *) echo "usage: $0 up|down|status|rss|stop-compute X|start-compute X" >&2
+       exit 2 ;;
 esac
