@@ -91,26 +91,26 @@ def plan(snapshot: ClusterSnapshot, forecast: DemandForecast,
                 woke_host=planner.woke)
 
 
+#: snapshot fields that may be None (not known), checked where given
+_OPTIONAL = frozenset({"vm_vcpu_capacity", "host_core_capacity"})
+
+
 def _check(snapshot: ClusterSnapshot, forecast: DemandForecast) -> None:
     n_v, n_h = snapshot.n_vms, snapshot.n_hosts
-    for name in ("vm_host", "vm_vcpus", "vm_ram_mb", "vm_disk_gb",
-                 "vm_movable", "vm_seconds_since_move"):
-        if len(getattr(snapshot, name)) != n_v:
-            raise PlanningError(f"snapshot.{name} has "
-                                f"{len(getattr(snapshot, name))} entries "
-                                f"for {n_v} VMs")
-    for name in ("host_cpu_capacity", "host_ram_mb", "host_disk_gb",
-                 "host_vcpus", "host_accepts"):
-        if len(getattr(snapshot, name)) != n_h:
-            raise PlanningError(f"snapshot.{name} has "
-                                f"{len(getattr(snapshot, name))} entries "
-                                f"for {n_h} hosts")
-    for name, n, what in (("host_core_capacity", n_h, "hosts"),
-                          ("vm_vcpu_capacity", n_v, "VMs")):
-        values = getattr(snapshot, name)
-        if values is not None and len(values) != n:
-            raise PlanningError(f"snapshot.{name} has {len(values)} "
-                                f"entries for {n} {what}")
+    per = {"VMs": (n_v, ("vm_host", "vm_vcpus", "vm_ram_mb", "vm_disk_gb",
+                         "vm_movable", "vm_seconds_since_move",
+                         "vm_vcpu_capacity")),
+           "hosts": (n_h, ("host_cpu_capacity", "host_ram_mb",
+                           "host_disk_gb", "host_vcpus", "host_accepts",
+                           "host_core_capacity"))}
+    for what, (n, names) in per.items():
+        for name in names:
+            values = getattr(snapshot, name)
+            if values is None and name in _OPTIONAL:
+                continue
+            if len(values) != n:
+                raise PlanningError(f"snapshot.{name} has {len(values)} "
+                                    f"entries for {n} {what}")
     if len(forecast.expected) != n_v or len(forecast.upper) != n_v:
         raise PlanningError("the forecast does not cover the snapshot's "
                             f"{n_v} VMs")
