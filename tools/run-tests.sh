@@ -131,13 +131,20 @@ done
 # tests use it: ruff, mypy, lint-imports and the unit tests run while it
 # comes up, and the functional tests wait for it (wait_late_jobs).
 is_late() { case "$1" in *-openstack-up) return 0 ;; esac; return 1; }
+# wait for job $1 (an index of jobs_), print its exit (and $2) and its
+# log; returns its exit status
+reap_job() {
+    local rc=0
+    wait "${pids[$1]}" || rc=$?
+    echo "==> ${jobs_[$1]}: exit $rc${2:-}"
+    sed 's/^/    /' "$logs/${jobs_[$1]}.log"
+    return "$rc"
+}
 setup_rc=0
 for i in "${!jobs_[@]}"; do
     is_late "${jobs_[$i]}" && continue
     rc=0
-    wait "${pids[$i]}" || rc=$?
-    echo "==> ${jobs_[$i]}: exit $rc"
-    sed 's/^/    /' "$logs/${jobs_[$i]}.log"
+    reap_job "$i" || rc=$?
     [ "$rc" -eq 0 ] || setup_rc=$rc
 done
 late_waited=
@@ -150,9 +157,8 @@ wait_late_jobs() {
     for i in "${!jobs_[@]}"; do
         is_late "${jobs_[$i]}" || continue
         rc=0
-        wait "${pids[$i]}" || rc=$?
-        echo "==> ${jobs_[$i]}: exit $rc (waited for it $(( $(date +%s) - t0 )) s here)"
-        sed 's/^/    /' "$logs/${jobs_[$i]}.log"
+        reap_job "$i" " (waited for it $(( $(date +%s) - t0 )) s here)" \
+            || rc=$?
         [ "$rc" -eq 0 ] || late_rc=$rc
     done
     echo "==> set up in $(( $(date +%s) - started )) s, the late jobs included"
