@@ -19,7 +19,11 @@
      |    +-- ModelMismatch            a saved model that does not fit
      |    |                            the caller (predict/)
      |    +-- DatasourceConflict       prometheus and aetos both in a
-     |                                 datasources list (adapters/)
+     |    |                            datasources list (adapters/)
+     |    +-- ProfileDataError         an application kind, seed or
+     |                                 schedule outside the behaviour-
+     |                                 profile data set (predict/,
+     |                                 evaluate/)
      +-- PeerError (RuntimeError)      a Watcher strategy failed inside
      |                                 the replay (replay/)
      +-- ServiceError (RuntimeError)   a service the plug-in talks to
@@ -96,6 +100,11 @@ class ModelMismatch(InvalidData):
 class DatasourceConflict(InvalidData):
     """A datasources list names both ``prometheus`` and ``aetos`` (the
     same store twice; Watcher refuses it as ``DataSourceConfigConflict``)."""
+
+
+class ProfileDataError(InvalidData):
+    """An application kind, seed or schedule that the behaviour-profile
+    data set does not hold, or a schedule file that cannot be read."""
 
 
 class PeerError(WatcherAdaptiveError, RuntimeError):
