@@ -245,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: {out['scenarios'][name]}", file=sys.stderr,
                   flush=True)
     out["all_met"] = all(s["met"] for s in out["scenarios"].values())
-    print(json.dumps(out, indent=1))
+    print(json.dumps(out))
     return 0
 
 

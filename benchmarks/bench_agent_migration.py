@@ -22,6 +22,10 @@ after 3 s, as the functional tests do), lets it settle, and measures:
 
 Usage: WA_STATE_DIR=... python benchmarks/bench_agent_migration.py
        [--runs 2] [--settle 40]
+
+Progress and a table of medians go to stderr; stdout is one JSON object
+on one line: the medians per variant, the agent's own figures and their
+targets.
 """
 from __future__ import annotations
 
@@ -233,32 +237,50 @@ def main(argv=None) -> int:
         for with_agent in ((True,) if args.agent_only else (False, True)):
             print(f"run {i + 1}/{args.runs}, "
                   f"{'with' if with_agent else 'without'} agent ...",
-                  flush=True)
+                  file=sys.stderr, flush=True)
             r = one_run(hosts, with_agent, args.settle)
-            print("  " + json.dumps(r), flush=True)
+            print("  " + json.dumps(r), file=sys.stderr, flush=True)
             results.append(r)
 
     def med(key, agent, sub=None):
         vals = [(r[key][sub] if sub else r[key]) for r in results
                 if r["with_agent"] is agent]
         vals = [v for v in vals if v is not None]
-        return statistics.median(vals) if vals else float("nan")
+        return statistics.median(vals) if vals else None
 
-    print("\nmedians            without agent   with agent")
-    for key, sub in (("before", "beats_per_s"), ("during", "beats_per_s"),
-                     ("after", "beats_per_s"), ("before", "busy_s"),
-                     ("during", "busy_s"), ("after", "busy_s")):
-        print(f"  {key:6} {sub:12} {med(key, False, sub):10.3f}"
-              f"   {med(key, True, sub):10.3f}")
-    for key in ("migration_s", "qemu_rss_b_mib", "guest_ram_rss_b_mib",
-                "balloon_mib"):
-        print(f"  {key:19} {med(key, False):10.1f}   {med(key, True):10.1f}")
-    print(f"  agent reaction     {med('reaction_ms', True):10.1f} ms "
-          "(target <= 1000)")
-    print(f"  agent CPU          {med('agent_cpu_pct', True):10.2f} % of "
-          "a core at 1 s sampling (target <= 1)")
-    print(f"  agent peak RSS     {med('agent_peak_rss_mib', True):10.1f} "
-          "MiB (target <= 150)")
+    def show(value, fmt):
+        return "n/a".rjust(10) if value is None else format(value, fmt)
+
+    medians = {}
+    for label, agent in (("without_agent", False), ("with_agent", True)):
+        medians[label] = {
+            **{f"{phase}_{sub}": med(phase, agent, sub)
+               for phase in ("before", "during", "after")
+               for sub in ("beats_per_s", "busy_s")},
+            **{key: med(key, agent)
+               for key in ("migration_s", "qemu_rss_b_mib",
+                           "guest_ram_rss_b_mib", "balloon_mib")}}
+    agent = {"reaction_ms": med("reaction_ms", True),
+             "agent_cpu_pct": med("agent_cpu_pct", True),
+             "agent_peak_rss_mib": med("agent_peak_rss_mib", True)}
+    # the human-readable table goes to stderr; stdout is one JSON line
+    print("\nmedians            without agent   with agent",
+          file=sys.stderr)
+    for key in medians["with_agent"]:
+        print(f"  {key:22} {show(medians['without_agent'][key], '10.3f')}"
+              f"   {show(medians['with_agent'][key], '10.3f')}",
+              file=sys.stderr)
+    print(f"  agent reaction     {show(agent['reaction_ms'], '10.1f')} ms "
+          "(target <= 1000)", file=sys.stderr)
+    print(f"  agent CPU          {show(agent['agent_cpu_pct'], '10.2f')} % "
+          "of a core at 1 s sampling (target <= 1)", file=sys.stderr)
+    print(f"  agent peak RSS     "
+          f"{show(agent['agent_peak_rss_mib'], '10.1f')} MiB "
+          "(target <= 150)", file=sys.stderr)
+    print(json.dumps({"runs": args.runs, "settle_s": args.settle,
+                      "medians": medians, **agent,
+                      "targets": {"reaction_ms": 1000, "agent_cpu_pct": 1.0,
+                                  "agent_peak_rss_mib": 150}}))
     return 0
 
 

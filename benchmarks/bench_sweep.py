@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         "failed": sum(p["error"] is not None for p in doc["points"]),
         "dominated": doc["summary"]["dominated"],
         "baseline_points": doc["summary"]["baseline_points"],
-    }, indent=1))
+    }))
     return 0
 
 
