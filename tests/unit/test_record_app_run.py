@@ -1,0 +1,35 @@
+"""The application recorder refuses what it cannot record before it
+starts anything: one line, exit 2."""
+from __future__ import annotations
+
+import pytest
+
+from tests import tool_module
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--kind", "mysql", "--seed", "1"], "no such schedule"),
+    (["--kind", "etl", "--seed", "1"], "no driver for 'etl' yet"),
+    (["--kind", "redis", "--seed", "9"], "no such schedule"),
+    (["--kind", "redis", "--seed", "1", "--time-scale", "2"],
+     "--time-scale must be in (0, 1]"),
+])
+def test_a_run_it_cannot_record_is_one_line_and_exit_2(
+        args, message, tmp_path, capsys):
+    tool = tool_module.load("record_app_run")
+    with pytest.raises(SystemExit) as stop:
+        tool.main([*args, "--output", str(tmp_path / "out.jsonl.gz")])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err
+    assert not (tmp_path / "out.jsonl.gz").exists()
+
+
+def test_a_bad_schedule_file_is_refused_with_its_reason(tmp_path, capsys):
+    (tmp_path / "redis-1.json").write_text('{"format": 1, "kind": "redis"}')
+    tool = tool_module.load("record_app_run")
+    with pytest.raises(SystemExit) as stop:
+        tool.main(["--kind", "redis", "--seed", "1", "--schedules",
+                   str(tmp_path), "--output", str(tmp_path / "o.gz")])
+    assert stop.value.code == 2
+    assert "not a schedule" in capsys.readouterr().err

@@ -1,0 +1,289 @@
+"""Record the guest agent beside a real application under its schedule.
+
+One run = one application kind and seed: the schedule
+``tools/data/profile-schedules/<kind>-<seed>.json``
+(``tools/make_profile_schedules.py``) says what the application does,
+second by second.  The application, its load generator and the guest
+agent run together in their own PID, mount and network namespaces and
+in a cgroup of their own (cgroup v1: ``cpuacct`` and ``memory``), so
+that:
+
+* the agent sees the application's processes (``/proc/<pid>/io``) and
+  network (``/proc/net``: only the namespace's loopback) and nothing of
+  the host's;
+* it still sees the host's CPU, memory and disk totals (``/proc/stat``,
+  ``/proc/meminfo``, ``/proc/diskstats`` are not namespaced): neighbours
+  show there as they would to a guest without its own kernel;
+* the demand to forecast is measured outside, from the cgroup: CPU
+  seconds (``cpuacct.usage``) and memory in use per interval.
+
+Each output line (gzip'd JSON lines) is ``{"t", "phase", "level",
+"cpu_cores", "mem_mib", "record"}``, ``record`` being the agent's.
+Needs root, ``unshare`` and ``ip``.  Kinds with a driver so far:
+``redis`` (``redis-server``, ``redis-benchmark``).
+
+    python tools/record_app_run.py --kind redis --seed 1 \\
+        --output tools/data/profile-apps/redis-1.jsonl.gz
+
+``--time-scale 0.05`` plays the schedule 20 times faster (a test).
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gzip
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Iterator
+from typing import Optional
+
+from watcher_adaptive.evaluate import profile_schedule
+from watcher_adaptive.exceptions import ProfileDataError
+from watcher_adaptive.profiler.guest import agent as guest_agent
+
+SCHEDULES = Path(__file__).resolve().parent / "data" / "profile-schedules"
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+CONTROLLERS = ("cpuacct", "memory")
+
+
+class Redis:
+    """``redis-server`` on the namespace's loopback, driven by
+    ``redis-benchmark`` at the schedule's request rate (one batch per
+    interval, sized to the rate); ``snapshot`` phases fork a ``BGSAVE``
+    to disk."""
+
+    tools = ("redis-server", "redis-benchmark", "redis-cli")
+    #: requests per second at level 1: about what this 2-core machine
+    #: serves (13,700 GET or SET a second measured, loaded), so that the
+    #: peak saturates the CPU and the quiet phases are quiet
+    max_rate = 20000
+    port = 6379
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.server: Optional[subprocess.Popen[bytes]] = None
+        self.bench: Optional[subprocess.Popen[bytes]] = None
+        self.saved_at = -1.0
+
+    def start(self) -> None:
+        self.server = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind",
+             "127.0.0.1", "--dir", str(self.workdir), "--save", "",
+             "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            if self._cli("PING") == "PONG":
+                # a data set for the snapshots to write
+                self._cli("DEBUG", "POPULATE", "200000", "key", "256")
+                return
+            time.sleep(0.1)
+        raise RuntimeError("redis-server did not answer within 10 s")
+
+    def drive(self, phase: str, level: float, seconds: float) -> None:
+        """Start the next ``seconds`` of load at ``level`` and return at
+        once: the agent samples while the requests run.  A batch still
+        running (the server could not keep up) is left to finish."""
+        if phase == "snapshot" and time.monotonic() - self.saved_at > 30:
+            self.saved_at = time.monotonic()
+            self._cli("BGSAVE")
+        if self.bench is not None and self.bench.poll() is None:
+            return
+        requests = int(self.max_rate * level * seconds)
+        if requests < 10:
+            return
+        clients = max(1, min(50, int(50 * level)))
+        self.bench = subprocess.Popen(
+            ["redis-benchmark", "-p", str(self.port), "-q", "-n",
+             str(requests), "-c", str(clients), "-t", "get,set,lpush",
+             "-d", "256", "-r", "200000"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def stop(self) -> None:
+        for proc in (self.bench, self.server):
+            if proc is not None and proc.poll() is None:
+                proc.terminate()
+                proc.wait(timeout=10)
+
+    def _cli(self, *words: str) -> str:
+        done = subprocess.run(["redis-cli", "-p", str(self.port), *words],
+                              capture_output=True, text=True, timeout=30,
+                              check=False)
+        return done.stdout.strip()
+
+
+DRIVERS = {"redis": Redis}
+
+
+# --- inside the namespaces ---------------------------------------------
+class _Lines:
+    """The agent's channel: keeps the last record."""
+
+    def __init__(self) -> None:
+        self.last: Optional[str] = None
+
+    def send(self, line: str) -> bool:
+        self.last = line
+        return True
+
+    def close(self) -> None:
+        pass
+
+
+def inner(kind: str, schedule: profile_schedule.Schedule, interval_s: float,
+          scale: float) -> int:
+    """Run the application and the agent; one JSON line per interval on
+    stdout."""
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    with tempfile.TemporaryDirectory(dir="/var/tmp") as work:
+        app = DRIVERS[kind](Path(work))
+        app.start()
+        channel = _Lines()
+        agent = guest_agent.Agent(channel, interval_s, use_perf=False)
+        agent.start()
+        started = time.monotonic()
+        next_tick = started + interval_s
+        try:
+            while True:
+                t = (time.monotonic() - started) / scale
+                if t >= schedule.duration_s:
+                    break
+                phase = schedule.phase_at(t)
+                app.drive(phase.name, phase.level_at(t), interval_s)
+                time.sleep(max(0.0, next_tick - time.monotonic()))
+                next_tick += interval_s
+                agent.tick()
+                print(json.dumps({"t": round(t, 1), "phase": phase.name,
+                                  "level": round(phase.level_at(t), 3),
+                                  "record": json.loads(channel.last or "{}")},
+                                 separators=(",", ":")), flush=True)
+        finally:
+            app.stop()
+    return 0
+
+
+# --- outside ------------------------------------------------------------
+@contextlib.contextmanager
+def cgroup(name: str) -> Iterator[dict[str, Path]]:
+    """A cgroup per controller, removed afterwards."""
+    dirs = {c: CGROUP_ROOT / c / name for c in CONTROLLERS}
+    for d in dirs.values():
+        d.mkdir()
+    try:
+        yield dirs
+    finally:
+        for d in dirs.values():
+            for _ in range(50):
+                try:
+                    d.rmdir()
+                    break
+                except OSError:  # processes still leaving
+                    time.sleep(0.1)
+
+
+def _read_int(path: Path) -> int:
+    return int(path.read_text().split()[0])
+
+
+def record(kind: str, seed: int, output: Path, schedules: Path,
+           interval_s: float, scale: float) -> int:
+    path = schedules / f"{kind}-{seed}.json"
+    if not path.is_file():
+        raise ProfileDataError(f"{path}: no such schedule "
+                               "(tools/make_profile_schedules.py)")
+    schedule = profile_schedule.from_dict(json.loads(path.read_text()))
+    if kind not in DRIVERS:
+        raise ProfileDataError(f"no driver for {kind!r} yet; drivers: "
+                               f"{', '.join(DRIVERS)}")
+    missing = [t for t in (*DRIVERS[kind].tools, "unshare", "ip")
+               if shutil.which(t) is None]
+    if missing:
+        raise ProfileDataError(f"missing on this machine: "
+                               f"{', '.join(missing)}")
+    if os.geteuid() != 0:
+        raise ProfileDataError("needs root (namespaces, cgroups)")
+    name = f"wa-record-{kind}-{seed}-{os.getpid()}"
+    cmd = ["unshare", "--net", "--pid", "--mount", "--fork", "--mount-proc",
+           "--", sys.executable, str(Path(__file__).resolve()), "--inner",
+           "--kind", kind, "--seed", str(seed), "--schedules",
+           str(schedules), "--interval", str(interval_s), "--time-scale",
+           str(scale)]
+    lines = 0
+    with cgroup(name) as dirs, gzip.open(output, "wt") as out:
+        def join() -> None:
+            # in the child before exec: unshare and all it starts are
+            # in the cgroup from their first instruction
+            for d in dirs.values():
+                (d / "cgroup.procs").write_text(str(os.getpid()))
+
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True,
+                                start_new_session=True, preexec_fn=join)
+        assert proc.stdout is not None
+        try:
+            usage = dirs["cpuacct"] / "cpuacct.usage"
+            memory = dirs["memory"] / "memory.usage_in_bytes"
+            cpu_before, t_before = _read_int(usage), time.monotonic()
+            for line in proc.stdout:
+                doc = json.loads(line)
+                cpu_now, t_now = _read_int(usage), time.monotonic()
+                doc["cpu_cores"] = round(
+                    (cpu_now - cpu_before) / 1e9 / max(t_now - t_before,
+                                                       1e-3), 4)
+                doc["mem_mib"] = round(_read_int(memory) / 2**20, 1)
+                cpu_before, t_before = cpu_now, t_now
+                out.write(json.dumps(doc, separators=(",", ":")) + "\n")
+                lines += 1
+                if lines % 30 == 0:
+                    print(f"{kind}-{seed}: {doc['t']:.0f} of "
+                          f"{schedule.duration_s} s, phase {doc['phase']}, "
+                          f"{doc['cpu_cores']:.2f} cores",
+                          file=sys.stderr, flush=True)
+            code = proc.wait()
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(timeout=30)
+    if code != 0:
+        raise RuntimeError(f"the recording's inner process exited {code}")
+    print(f"{lines} records -> {output}", file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kind", required=True)
+    parser.add_argument("--seed", type=int, required=True)
+    parser.add_argument("--schedules", type=Path, default=SCHEDULES)
+    parser.add_argument("--output", type=Path)
+    parser.add_argument("--interval", type=float, default=2.0)
+    parser.add_argument("--time-scale", type=float, default=1.0,
+                        help="play the schedule this many times its speed "
+                             "(below 1: faster)")
+    parser.add_argument("--inner", action="store_true",
+                        help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if not 0 < args.time_scale <= 1:
+        parser.exit(2, "record_app_run: --time-scale must be in (0, 1]\n")
+    try:
+        if args.inner:
+            schedule = profile_schedule.from_dict(json.loads(
+                (args.schedules / f"{args.kind}-{args.seed}.json")
+                .read_text()))
+            return inner(args.kind, schedule, args.interval,
+                         args.time_scale)
+        if args.output is None:
+            parser.exit(2, "record_app_run: --output is required\n")
+        return record(args.kind, args.seed, args.output, args.schedules,
+                      args.interval, args.time_scale)
+    except ProfileDataError as exc:
+        parser.exit(2, f"record_app_run: {exc}\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
