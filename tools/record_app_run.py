@@ -20,7 +20,10 @@ that:
 Each output line (gzip'd JSON lines) is ``{"t", "phase", "level",
 "cpu_cores", "mem_mib", "record"}``, ``record`` being the agent's.
 Needs root, ``unshare`` and ``ip``.  Kinds with a driver so far:
-``redis`` (``redis-server``, ``redis-benchmark``).
+``redis`` (``redis-server``, ``redis-benchmark``) and the batch kinds
+``etl``, ``backup``, ``compile``, ``ml-training`` and ``idle-cron``
+(standard tools looped on a duty cycle: ``dd``, ``gzip``, ``tar``,
+``find``, ``gcc``, numpy).
 
     python tools/record_app_run.py --kind redis --seed 1 \\
         --output tools/data/profile-apps/redis-1.jsonl.gz
@@ -118,7 +121,94 @@ class Redis:
         return done.stdout.strip()
 
 
-DRIVERS = {"redis": Redis}
+class Batch:
+    """A batch kind: each phase is a shell command looped for the
+    phase's level times the interval, then idle (a duty cycle), so that
+    the demand follows the level.  Reads bypass the page cache
+    (``iflag=direct``), writes are synced, as a batch job's bulk I/O is
+    on a real disk."""
+
+    tools = ("sh", "timeout", "dd", "gzip")
+    #: per kind: phase -> command (run in the work directory, which holds
+    #: ``data.bin``, 64 MiB of random bytes)
+    commands: dict[str, dict[str, str]] = {
+        "etl": {
+            "read": "dd if=data.bin of=/dev/null bs=1M iflag=direct",
+            "transform": "gzip -6 -c data.bin | gzip -d > /dev/null",
+            "write": "dd if=/dev/zero of=out.bin bs=1M count=32 "
+                     "oflag=direct conv=fsync"},
+        "backup": {
+            "walk": "find /usr/share /usr/lib -xdev -printf '%s %p\\n' "
+                    "> /dev/null",
+            "compress": "tar -cf - -C /usr/share/doc . | gzip -6 "
+                        "> /dev/null",
+            "write": "dd if=/dev/zero of=out.bin bs=1M count=32 "
+                     "oflag=direct conv=fsync"},
+        "compile": {
+            "fetch": "find /usr/include -name '*.h' -exec cat {} + "
+                     "> /dev/null",
+            "compile": "gcc -O2 -c prog.c -o prog.o",
+            "link": "gcc prog.o -o prog && dd if=prog of=prog.copy "
+                    "oflag=direct conv=fsync bs=64k 2>/dev/null"},
+        "ml-training": {
+            "load": "dd if=data.bin of=/dev/null bs=1M iflag=direct",
+            "train": f"{sys.executable} -c 'import numpy as np; "
+                     "a = np.random.rand(256, 256); "
+                     "[a @ a for _ in range(200)]'",
+            "checkpoint": "dd if=data.bin of=ckpt.bin bs=1M count=32 "
+                          "oflag=direct conv=fsync"},
+        "idle-cron": {
+            "cron": "gzip -9 -c data.bin > /dev/null"},
+    }
+
+    def __init__(self, workdir: Path, kind: str) -> None:
+        self.workdir = workdir
+        self.kind = kind
+        self.proc: Optional[subprocess.Popen[bytes]] = None
+
+    def start(self) -> None:
+        with open(self.workdir / "data.bin", "wb") as f:
+            for _ in range(64):
+                f.write(os.urandom(1 << 20))
+        # a C file that takes the compiler a while
+        body = "\n".join(f"double f{i}(double x) {{ return x * {i} + "
+                         f"f{i - 1 if i else 0}(x / 2); }}"
+                         for i in range(1, 400))
+        (self.workdir / "prog.c").write_text(
+            "double f0(double x) { return x; }\n" + body
+            + "\nint main(void) { return (int) f399(1.0); }\n")
+
+    def drive(self, phase: str, level: float, seconds: float) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            return
+        command = self.commands[self.kind].get(phase)
+        busy = level * seconds
+        if command is None or busy < 0.05:
+            return
+        self.proc = subprocess.Popen(
+            ["timeout", f"{busy:.2f}", "sh", "-c",
+             f"while :; do {command}; done"],
+            cwd=self.workdir, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+def driver(kind: str, workdir: Path) -> Redis | Batch:
+    """The driver of ``kind`` in ``workdir``."""
+    if kind == "redis":
+        return Redis(workdir)
+    return Batch(workdir, kind)
+
+
+#: the kinds with a driver, and the programs each needs
+DRIVERS: dict[str, tuple[str, ...]] = {
+    "redis": Redis.tools,
+    **{kind: Batch.tools + (("gcc",) if kind == "compile" else ())
+       for kind in Batch.commands}}
 
 
 # --- inside the namespaces ---------------------------------------------
@@ -142,7 +232,7 @@ def inner(kind: str, schedule: profile_schedule.Schedule, interval_s: float,
     stdout."""
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     with tempfile.TemporaryDirectory(dir="/var/tmp") as work:
-        app = DRIVERS[kind](Path(work))
+        app = driver(kind, Path(work))
         app.start()
         channel = _Lines()
         agent = guest_agent.Agent(channel, interval_s, use_perf=False)
@@ -201,7 +291,7 @@ def record(kind: str, seed: int, output: Path, schedules: Path,
     if kind not in DRIVERS:
         raise ProfileDataError(f"no driver for {kind!r} yet; drivers: "
                                f"{', '.join(DRIVERS)}")
-    missing = [t for t in (*DRIVERS[kind].tools, "unshare", "ip")
+    missing = [t for t in (*DRIVERS[kind], "unshare", "ip")
                if shutil.which(t) is None]
     if missing:
         raise ProfileDataError(f"missing on this machine: "
@@ -279,6 +369,9 @@ def main(argv: list[str] | None = None) -> int:
                          args.time_scale)
         if args.output is None:
             parser.exit(2, "record_app_run: --output is required\n")
+        # a stop (SIGTERM) unwinds, so that the run's cgroups and
+        # processes go with it
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
         return record(args.kind, args.seed, args.output, args.schedules,
                       args.interval, args.time_scale)
     except ProfileDataError as exc:

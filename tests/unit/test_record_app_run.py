@@ -9,7 +9,6 @@ from tests import tool_module
 
 @pytest.mark.parametrize("args, message", [
     (["--kind", "mysql", "--seed", "1"], "no such schedule"),
-    (["--kind", "etl", "--seed", "1"], "no driver for 'etl' yet"),
     (["--kind", "redis", "--seed", "9"], "no such schedule"),
     (["--kind", "redis", "--seed", "1", "--time-scale", "2"],
      "--time-scale must be in (0, 1]"),
@@ -23,6 +22,22 @@ def test_a_run_it_cannot_record_is_one_line_and_exit_2(
     err = capsys.readouterr().err.strip()
     assert message in err and "\n" not in err
     assert not (tmp_path / "out.jsonl.gz").exists()
+
+
+def test_a_kind_without_a_driver_is_refused_before_anything_starts(
+        tmp_path, capsys):
+    from watcher_adaptive.predict import profile_split
+
+    tool = tool_module.load("record_app_run")
+    kind = next((k for k in profile_split.KINDS if k not in tool.DRIVERS),
+                None)
+    if kind is None:
+        pytest.skip("every kind has a driver")
+    with pytest.raises(SystemExit) as stop:
+        tool.main(["--kind", kind, "--seed", "1", "--output",
+                   str(tmp_path / "out.jsonl.gz")])
+    assert stop.value.code == 2
+    assert f"no driver for {kind!r} yet" in capsys.readouterr().err
 
 
 def test_a_bad_schedule_file_is_refused_with_its_reason(tmp_path, capsys):
