@@ -129,8 +129,12 @@ done
 # The OpenStack stack is the longest job (its virtualenv, then 2-3 min of
 # schema migrations once the others are up) and only the functional
 # tests use it: ruff, mypy, lint-imports and the unit tests run while it
-# comes up, and the functional tests wait for it (wait_late_jobs).
-is_late() { case "$1" in *-openstack-up) return 0 ;; esac; return 1; }
+# comes up, and the functional tests wait for it (wait_late_jobs).  So
+# does Aetos's Keystone (its virtualenv, then Keystone's schema).
+is_late() {
+    case "$1" in *-openstack-up|*-aetos-up) return 0 ;; esac
+    return 1
+}
 # wait for job $1 (an index of jobs_), print its exit (and $2) and its
 # log; returns its exit status
 reap_job() {

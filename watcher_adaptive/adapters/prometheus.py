@@ -15,9 +15,17 @@ guest profiler's collector exposes its ``adaptive.*`` series as
 
 Each read is one ``query_range`` per metric for every resource asked,
 selected with a set matcher (``resource=~"a|b|…"``; Prometheus looks
-each literal alternative up in its index).  Queries are built from
-parameters: label and metric names are checked against Prometheus's
-grammar and every label value is regex- and string-escaped.
+each literal alternative up in its index) up to ``matcher_max``
+instances; above it the metric is read whole and the instances asked
+for are kept here: Prometheus's cost of the matcher itself grows faster
+than the instances in it (1,000 uuids 0.08 s, 10,000 about 1 s, before
+any sample is read).  With a :class:`~.window_cache.WindowCache` kept
+across audits the query starts where the last audit's window ended
+(less ``reread_s``): the instances seen before are read over their
+last few grid points, new ones over the whole window (one more query
+per metric).  Queries are built from parameters: label and metric names
+are checked against Prometheus's grammar and every label value is
+regex- and string-escaped.
 
 HTTP goes through a keystoneauth1 ``Adapter``: a plain session at a
 configured endpoint for Prometheus (basic auth and TLS options as
@@ -37,6 +45,7 @@ from typing import Sequence
 import numpy as np
 
 from watcher_adaptive.adapters import datasource
+from watcher_adaptive.adapters import window_cache
 from watcher_adaptive.adapters.datasource import UsageWindow
 from watcher_adaptive.exceptions import InvalidData
 from watcher_adaptive.exceptions import MetricSourceError
@@ -67,6 +76,10 @@ HOST_CPU = "node_cpu_seconds_total"
 HOST_MEM_TOTAL = "node_memory_MemTotal_bytes"
 HOST_MEM_AVAILABLE = "node_memory_MemAvailable_bytes"
 
+#: the longest set matcher sent in a URL (Aetos takes GET only): with
+#: the rest of the query and its encoding the request line stays well
+#: under the 8 KB web servers accept by default
+GET_MATCHER_MAX_CHARS = 3000
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 #: RE2's metacharacters: escaped so that a value matches only itself
@@ -108,7 +121,7 @@ def set_matcher(label: str, values: Sequence[str]) -> str:
     return f"{label_name(label)}=~{string_literal(regex)}"
 
 
-def instance_query(key: str, label: str, ids: Sequence[str],
+def instance_query(key: str, label: str, ids: Optional[Sequence[str]],
                    window_s: int) -> str:
     """The PromQL of our metric ``key`` for the instances ``ids``, one
     series per instance (``label``), at each grid point ``t``: a
@@ -117,20 +130,25 @@ def instance_query(key: str, label: str, ids: Sequence[str],
     granularity (its usual setup) these are Gnocchi's ``rate:mean`` and
     ``mean`` at ``t`` exactly, so both stores give an audit the same
     numbers.  Several series of one instance (relabelled after a move)
-    count once, at their highest."""
+    count once, at their highest.  ``ids=None``: every series with the
+    label (the caller keeps those it wants)."""
     metric, kind, _ = METRICS[key]
-    selector = f"{metric_name(metric)}{{{set_matcher(label, ids)}}}"
+    match = f'{label_name(label)}!=""' if ids is None \
+        else set_matcher(label, ids)
+    selector = f"{metric_name(metric)}{{{match}}}"
     fn = "irate" if kind == COUNTER else "last_over_time"
     return f"max by ({label}) ({fn}({selector}[{int(window_s)}s]))"
 
 
-def host_queries(label: str, values: Sequence[str],
+def host_queries(label: str, values: Optional[Sequence[str]],
                  window_s: int) -> dict[str, str]:
     """Our host metric key -> PromQL, one series per host (``label``):
     cores busy (CPUs less their idle rate, node-exporter's
     ``node_cpu_seconds_total``, as Watcher's host CPU) and memory in
-    use in MB (total less available)."""
-    match = set_matcher(label, values)
+    use in MB (total less available).  ``values=None``: every host with
+    the label."""
+    match = f'{label_name(label)}!=""' if values is None \
+        else set_matcher(label, values)
     idle = f'{HOST_CPU}{{mode="idle",{match}}}'
     window = f"[{int(window_s)}s]"
     return {
@@ -168,16 +186,27 @@ def parse_matrix(body: Any, label: str, rows: Mapping[str, int],
     if not times.size:
         return out
     t0 = int(times[0].astype(np.int64))
+    # every point gathered into flat lists, converted by numpy at once
+    # (two arrays per series cost 0.1 s more at 10,000 series)
+    at: list[int] = []
+    stamps: list = []
+    vals: list = []
     for series in data.get("result") or ():
         i = rows.get((series.get("metric") or {}).get(label))
         points = series.get("values") or ()
         if i is None or not points:
             continue
-        stamps = np.array([p[0] for p in points], dtype=float)
-        vals = np.array([p[1] for p in points], dtype=float)
-        j, off = np.divmod(np.rint(stamps).astype(np.int64) - t0, step)
-        ok = (off == 0) & (j >= 0) & (j < times.size) & np.isfinite(vals)
-        out[i, j[ok]] = vals[ok] * scale
+        ts, vs = zip(*points, strict=True)
+        at.extend([i] * len(ts))
+        stamps.extend(ts)
+        vals.extend(vs)
+    if not at:
+        return out
+    values = np.array(vals, dtype=float)
+    j, off = np.divmod(np.rint(np.array(stamps, dtype=float))
+                       .astype(np.int64) - t0, step)
+    ok = (off == 0) & (j >= 0) & (j < times.size) & np.isfinite(values)
+    out[np.asarray(at)[ok], j[ok]] = values[ok] * scale
     return out
 
 
@@ -218,14 +247,28 @@ class PrometheusSource:
         (keystoneauth's connect retries, with back-off); an error answer
         is not retried.
     :param timeout_s: seconds one request may take.
+    :param cache: a :class:`~.window_cache.WindowCache`: a read asks
+        only for the grid points after the cached window (less its
+        ``reread_s``) for the instances it holds.
+    :param matcher_max: the most instances selected by a set matcher in
+        one query; more are read as the whole metric (every instance
+        Prometheus holds), the others dropped here.
+    :param range_api: send ``query_range`` (POST); ``False`` (the
+        default for ``aetos``) for Aetos, which forwards instant queries
+        only (``GET api/v1/query``): the
+        window is then one subquery evaluated at its last grid point,
+        and a set matcher is sent only while it keeps the URL short
+        (:data:`GET_MATCHER_MAX_CHARS`).
     """
 
     def __init__(self, adapter: Any, name: str = datasource.PROMETHEUS,
                  fqdn_label: str = "fqdn",
                  instance_uuid_label: str = "resource", retries: int = 3,
                  timeout_s: Optional[float] = 60.0,
-                 metrics: Sequence[str] = datasource.DEFAULT_METRICS
-                 ) -> None:
+                 metrics: Sequence[str] = datasource.DEFAULT_METRICS,
+                 cache: Optional[window_cache.WindowCache] = None,
+                 matcher_max: int = 2000,
+                 range_api: Optional[bool] = None) -> None:
         self.adapter = adapter
         self.name = name
         self.fqdn_label = label_name(fqdn_label)
@@ -233,6 +276,14 @@ class PrometheusSource:
         self.retries = retries
         self.timeout_s = timeout_s
         self.metrics = tuple(metrics)
+        #: the last windows read, kept across audits when the caller
+        #: keeps it (``None``: every read asks for the whole window)
+        self.cache = cache
+        if matcher_max < 0:
+            raise ValueError("matcher_max must be >= 0")
+        self.matcher_max = matcher_max
+        self.range_api = name != datasource.AETOS if range_api is None \
+            else range_api
 
     def read_usage(self, resource_ids: Sequence[str],
                    start: datetime.datetime, stop: datetime.datetime,
@@ -240,7 +291,8 @@ class PrometheusSource:
                    metrics: Optional[Sequence[str]] = None
                    ) -> UsageWindow:
         """Usage of ``resource_ids`` over ``[start, stop)``, one range
-        query per metric.
+        query per metric (two when the cache holds some instances and
+        not others: their tail, the newcomers' whole window).
 
         :raises MetricSourceError: Prometheus unreachable or refusing.
         """
@@ -248,18 +300,32 @@ class PrometheusSource:
         keys = datasource.check_keys(metrics, METRICS)
         ids = tuple(str(r) for r in resource_ids)
         times = datasource.grid(start, stop, granularity)
-        values = datasource.empty_values(keys, len(ids), times)
+        epochs = times.astype(np.int64)
+        cache_key = (self.name, self.instance_uuid_label, granularity,
+                     tuple(keys))
+        if self.cache is not None:
+            values, fetches = self.cache.plan(cache_key, ids, epochs, keys,
+                                              granularity)
+        else:
+            values = datasource.empty_values(keys, len(ids), times)
+            fetches = [window_cache.Fetch(np.arange(len(ids)), 0)] \
+                if ids and times.size else []
         requests = 0
-        if ids and times.size:
-            rows = {rid: i for i, rid in enumerate(ids)}
+        for fetch in fetches:
+            asked = [ids[i] for i in fetch.rows]
+            rows = {rid: k for k, rid in enumerate(asked)}
+            part = times[fetch.first:]
+            matched = asked if self._matchable(asked) else None
             for key in keys:
-                query = instance_query(key, self.instance_uuid_label, ids,
-                                       rate_window(granularity))
-                body = self._range(query, times, granularity)
+                query = instance_query(key, self.instance_uuid_label,
+                                       matched, rate_window(granularity))
+                body = self._range(query, part, granularity)
                 requests += 1
-                values[key] = parse_matrix(body, self.instance_uuid_label,
-                                           rows, times, granularity,
-                                           METRICS[key][2])
+                values[key][fetch.rows, fetch.first:] = parse_matrix(
+                    body, self.instance_uuid_label, rows, part,
+                    granularity, METRICS[key][2])
+        if self.cache is not None:
+            self.cache.store(cache_key, ids, epochs, values)
         return UsageWindow(ids, times, values, requests, self.name)
 
     def read_host_usage(self, hostnames: Sequence[str],
@@ -288,7 +354,9 @@ class PrometheusSource:
             for i, host in enumerate(names):
                 if host in labels:
                     rows[labels[host]] = i
-            queries = host_queries(self.fqdn_label, list(rows),
+            queries = host_queries(self.fqdn_label,
+                                   list(rows) if self._matchable(list(rows))
+                                   else None,
                                    rate_window(granularity))
             for key, query in queries.items():
                 body = self._range(query, times, granularity)
@@ -298,14 +366,26 @@ class PrometheusSource:
                                            n_rows=len(names))
         return UsageWindow(names, times, values, requests, self.name)
 
+    def _matchable(self, values: Sequence[str]) -> bool:
+        """Whether to select ``values`` by a set matcher (else: every
+        series, filtered here)."""
+        if len(values) > self.matcher_max:
+            return False
+        return self.range_api or len(set_matcher(
+            self.instance_uuid_label, values)) <= GET_MATCHER_MAX_CHARS
+
     def _range(self, query: str, times: np.ndarray,
                granularity: int) -> Any:
-        # POST: the set matcher of 10,000 uuids is longer than a URL may
+        end = int(times[-1].astype(np.int64))
+        if not self.range_api:
+            return self._get("api/v1/query", {
+                "query": subquery(query, times.size, granularity),
+                "time": str(end)})
+        # POST: the set matcher of 2,000 uuids is longer than a URL may
         # be
         return self._send("POST", "api/v1/query_range", data={
             "query": query, "start": int(times[0].astype(np.int64)),
-            "end": int(times[-1].astype(np.int64)),
-            "step": int(granularity)})
+            "end": end, "step": int(granularity)})
 
     def _get(self, path: str, params: Mapping[str, str]) -> Any:
         return self._send("GET", path, params=dict(params))
@@ -344,6 +424,18 @@ class PrometheusSource:
         for warning in body.get("warnings") or ():
             LOG.warning("%s: %s", self.name, warning)
         return body
+
+
+def subquery(query: str, points: int, granularity: int) -> str:
+    """``query`` evaluated at the ``points`` grid points up to the
+    instant it is sent for (Prometheus aligns a subquery's steps on
+    multiples of the step, as :func:`~.datasource.grid` aligns the
+    window): the same matrix ``query_range`` gives.  The range reaches
+    half a step past the first point, so that the answer holds the same
+    points whether a range's start is included (Prometheus 2) or not
+    (3)."""
+    reach = (int(points) - 1) * int(granularity) + int(granularity) // 2
+    return f"({query})[{reach}s:{int(granularity)}s]"
 
 
 def rate_window(granularity: int) -> int:

@@ -26,8 +26,8 @@ from watcher_adaptive.adapters import window_cache
 from watcher_adaptive.exceptions import MetricSourceError
 
 LOG = logging.getLogger(__name__)
-#: reread_s -> the Gnocchi window cache kept across audits (see
-#: :func:`gnocchi_cache`)
+#: reread_s -> the window cache kept across audits (see
+#: :func:`audit_cache`)
 _CACHES: dict[int, window_cache.WindowCache] = {}
 _CACHES_LOCK = threading.Lock()
 #: what an audit reads when Watcher's configuration is not loaded (a
@@ -80,24 +80,33 @@ def build(names: Sequence[str], conf: cfg.ConfigOpts, osc: Any,
         min_coverage=float(options("min_usage_coverage")))
 
 
-def gnocchi_cache(reread_s: int) -> window_cache.WindowCache:
-    """The decision engine's one Gnocchi window cache (for a reread
-    setting): Watcher builds a new strategy for every audit, the cache
-    must outlive it to save the next audit's reads."""
+def audit_cache(reread_s: int) -> window_cache.WindowCache:
+    """The decision engine's one window cache (for a reread setting):
+    Watcher builds a new strategy for every audit, the cache must
+    outlive it to save the next audit's reads.  Gnocchi and Prometheus
+    keep their windows in it under different keys."""
     with _CACHES_LOCK:
         return _CACHES.setdefault(int(reread_s),
                                   window_cache.WindowCache(reread_s))
+
+
+def _prometheus_cache(options: Callable[[str], Any]
+                      ) -> Optional[window_cache.WindowCache]:
+    if not options("prometheus_incremental"):
+        return None
+    return audit_cache(int(options("prometheus_reread_s")))
 
 
 def _gnocchi(osc: Any, options: Callable[[str], Any],
              metrics: Sequence[str]) -> Any:
     from watcher_adaptive.adapters import gnocchi
 
-    cache = gnocchi_cache(int(options("gnocchi_reread_s"))) \
+    cache = audit_cache(int(options("gnocchi_reread_s"))) \
         if options("gnocchi_incremental") else None
     return gnocchi.GnocchiMetricSource(
         osc.gnocchi(), resource_type=options("resource_type"),
         chunk_size=int(options("gnocchi_chunk_size")),
+        parallel=int(options("gnocchi_parallel")),
         timeout_s=float(options("gnocchi_timeout_s")), metrics=metrics,
         cache=cache)
 
@@ -118,7 +127,9 @@ def _prometheus(conf: cfg.ConfigOpts, options: Callable[[str], Any],
     return prometheus.PrometheusSource(
         adapter, datasource.PROMETHEUS, group.fqdn_label,
         group.instance_uuid_label,
-        timeout_s=float(options("prometheus_timeout_s")), metrics=metrics)
+        timeout_s=float(options("prometheus_timeout_s")), metrics=metrics,
+        cache=_prometheus_cache(options),
+        matcher_max=int(options("prometheus_matcher_max")))
 
 
 def _aetos(conf: cfg.ConfigOpts, osc: Any, options: Callable[[str], Any],
@@ -131,4 +142,6 @@ def _aetos(conf: cfg.ConfigOpts, osc: Any, options: Callable[[str], Any],
     return prometheus.PrometheusSource(
         adapter, datasource.AETOS, group.fqdn_label,
         group.instance_uuid_label,
-        timeout_s=float(options("prometheus_timeout_s")), metrics=metrics)
+        timeout_s=float(options("prometheus_timeout_s")), metrics=metrics,
+        cache=_prometheus_cache(options),
+        matcher_max=int(options("prometheus_matcher_max")))

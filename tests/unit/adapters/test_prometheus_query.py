@@ -173,3 +173,55 @@ def test_hosts_are_matched_by_fqdn_or_its_short_name():
     assert window.values["cpu_cores"][0, 0] == 3.5
     assert window.values["memory_mb"][1, 0] == 2048
     assert np.isnan(window.values["cpu_cores"][2]).all()
+
+
+def test_above_matcher_max_the_metric_is_read_whole_and_filtered():
+    adapter = FakeAdapter((200, _matrix("resource", [
+        ("vm-1", [(E0 + 300, 3e9)]), ("other-cloud-vm", [(E0 + 300, 9e9)])
+    ])))
+    source = prometheus.PrometheusSource(adapter, matcher_max=1)
+    window = source.read_usage(["vm-0", "vm-1"], T0,
+                               T0 + datetime.timedelta(hours=1), 300,
+                               ["cpu_cores"])
+    query = adapter.requests[0][2]["data"]["query"]
+    assert query == ('max by (resource) (irate(ceilometer_cpu'
+                     '{resource!=""}[600s]))')
+    assert window.values["cpu_cores"].shape == (2, 12)
+    assert window.values["cpu_cores"][1, 1] == pytest.approx(3.0)
+    assert np.isnan(window.values["cpu_cores"][0]).all()
+
+
+def test_next_audit_asks_only_for_the_tail_and_newcomers_whole():
+    from watcher_adaptive.adapters.window_cache import WindowCache
+
+    def cpu(ids, first, last):
+        # a constant 1 core per instance, 1e9 ns per second, as Prometheus
+        # answers irate at each grid point
+        return (200, _matrix("resource", [
+            (rid, [(E0 + k * 300, 1e9 * (i + 1))
+                   for k in range(first, last)])
+            for i, rid in enumerate(ids)]))
+
+    hour = datetime.timedelta(hours=1)
+    step = datetime.timedelta(seconds=300)
+    adapter = FakeAdapter(cpu(["a", "b"], 0, 12), cpu(["a", "b"], 9, 13),
+                          cpu(["c"], 1, 13))
+    source = prometheus.PrometheusSource(
+        adapter, cache=WindowCache(reread_s=900))
+    first = source.read_usage(["a", "b"], T0, T0 + hour, 300, ["cpu_cores"])
+    later = source.read_usage(["b", "c", "a"], T0 + step, T0 + hour + step,
+                              300, ["cpu_cores"])
+    sent = [r[2]["data"] for r in adapter.requests]
+    # whole window; then the last 3 points read again plus the new one
+    # for a and b (set matcher of those two only), the whole window for c
+    assert [(d["start"], d["end"]) for d in sent] == [
+        (E0, E0 + 3300), (E0 + 2700, E0 + 3600), (E0 + 300, E0 + 3600)]
+    assert '"a|b"' in sent[1]["query"] and '"c"' in sent[2]["query"]
+    assert first.requests == 1 and later.requests == 2
+    # a's and b's old points come from the cache, unchanged
+    assert later.values["cpu_cores"][2, :11] == pytest.approx(
+        first.values["cpu_cores"][0, 1:])
+    assert later.values["cpu_cores"][0, :11] == pytest.approx(
+        first.values["cpu_cores"][1, 1:])
+    assert later.values["cpu_cores"][:, 11] == pytest.approx([2.0, 1.0, 1.0])
+    assert not np.isnan(later.values["cpu_cores"]).any()

@@ -141,6 +141,8 @@ def test_aetos_is_prometheus_on_watchers_keystone_session():
         source = datasources.build(
             ["aetos"], cfg.CONF, Osc(),
             {"prometheus_timeout_s": 7.0,
+             "prometheus_incremental": True, "prometheus_reread_s": 600,
+             "prometheus_matcher_max": 50,
              "min_usage_coverage": 0.8}.__getitem__,
             datasource.AUDIT_METRICS)
         built = source.source("aetos")
@@ -149,6 +151,9 @@ def test_aetos_is_prometheus_on_watchers_keystone_session():
     assert isinstance(built, prometheus.PrometheusSource)
     assert (built.name, built.instance_uuid_label, built.timeout_s) == \
         ("aetos", "vm_uuid", 7.0)
+    # the decision engine's cache, kept across audits
+    assert built.cache is datasources.audit_cache(600)
+    assert built.matcher_max == 50
     assert built.adapter.session is Osc.session
     assert (built.adapter.service_type, built.adapter.interface) == \
         ("metric-storage", "public")
