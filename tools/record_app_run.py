@@ -18,7 +18,11 @@ that:
   seconds (``cpuacct.usage``) and memory in use per interval.
 
 Each output line (gzip'd JSON lines) is ``{"t", "phase", "level",
-"cpu_cores", "mem_mib", "record"}``, ``record`` being the agent's.
+"cpu_cores", "cpu_wait_cores", "mem_mib", "load1", "record"}``,
+``record`` being
+the agent's; ``cpu_wait_cores`` is the time the application's live
+threads waited for a CPU (a busy machine's neighbours), so that got +
+waited comes nearer to what it asked for.
 Needs root, ``unshare`` and ``ip``.  Kinds with a driver so far:
 ``redis`` (``redis-server``, ``redis-benchmark``) and the batch kinds
 ``etl``, ``backup``, ``compile``, ``ml-training`` and ``idle-cron``
@@ -230,6 +234,9 @@ def inner(kind: str, schedule: profile_schedule.Schedule, interval_s: float,
           scale: float) -> int:
     """Run the application and the agent; one JSON line per interval on
     stdout."""
+    # the first process of a PID namespace ignores a SIGTERM it has no
+    # handler for: without one the recorder could not stop it
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     with tempfile.TemporaryDirectory(dir="/var/tmp") as work:
         app = driver(kind, Path(work))
@@ -281,6 +288,20 @@ def _read_int(path: Path) -> int:
     return int(path.read_text().split()[0])
 
 
+def _run_delay_ns(tasks: Path) -> int:
+    """Nanoseconds the cgroup's live threads have waited for a CPU
+    (``/proc/<tid>/schedstat``); threads that have exited are not
+    counted."""
+    total = 0
+    for tid in tasks.read_text().split():
+        try:
+            total += int(Path(f"/proc/{tid}/schedstat").read_text()
+                         .split()[1])
+        except (OSError, IndexError, ValueError):
+            continue  # gone since the list was read
+    return total
+
+
 def record(kind: str, seed: int, output: Path, schedules: Path,
            interval_s: float, scale: float) -> int:
     path = schedules / f"{kind}-{seed}.json"
@@ -318,15 +339,25 @@ def record(kind: str, seed: int, output: Path, schedules: Path,
         try:
             usage = dirs["cpuacct"] / "cpuacct.usage"
             memory = dirs["memory"] / "memory.usage_in_bytes"
+            tasks = dirs["cpuacct"] / "tasks"
             cpu_before, t_before = _read_int(usage), time.monotonic()
+            wait_before = _run_delay_ns(tasks)
             for line in proc.stdout:
                 doc = json.loads(line)
                 cpu_now, t_now = _read_int(usage), time.monotonic()
+                wait_now = _run_delay_ns(tasks)
+                span = max(t_now - t_before, 1e-3)
                 doc["cpu_cores"] = round(
-                    (cpu_now - cpu_before) / 1e9 / max(t_now - t_before,
-                                                       1e-3), 4)
+                    (cpu_now - cpu_before) / 1e9 / span, 4)
+                # time runnable but waiting for a CPU (neighbours): got +
+                # waited is nearer what the application asked for
+                doc["cpu_wait_cores"] = round(
+                    max(0, wait_now - wait_before) / 1e9 / span, 4)
                 doc["mem_mib"] = round(_read_int(memory) / 2**20, 1)
+                # the machine's load: a busy one understates the demand
+                doc["load1"] = round(os.getloadavg()[0], 2)
                 cpu_before, t_before = cpu_now, t_now
+                wait_before = wait_now
                 out.write(json.dumps(doc, separators=(",", ":")) + "\n")
                 lines += 1
                 if lines % 30 == 0:
@@ -338,7 +369,11 @@ def record(kind: str, seed: int, output: Path, schedules: Path,
         finally:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait(timeout=30)
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
     if code != 0:
         raise RuntimeError(f"the recording's inner process exited {code}")
     print(f"{lines} records -> {output}", file=sys.stderr)

@@ -2,16 +2,18 @@
 Redis in its own namespaces and cgroup, with the schedule played 25
 times faster: the demand measured from the cgroup follows the
 schedule's request rate, the agent inside sees the namespace's own
-sockets, and nothing of the run is left behind."""
+sockets, and nothing of a run is left behind, also when it is stopped."""
 from __future__ import annotations
 
 import gzip
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -58,3 +60,25 @@ def test_redis_run_follows_its_schedule_in_its_own_namespaces(tmp_path):
         left = [p.name for p in Path("/sys/fs/cgroup", controller).iterdir()
                 if p.name.startswith("wa-record-redis-1-")]
         assert not left
+
+
+def test_a_stopped_recording_leaves_no_process_or_cgroup(tmp_path):
+    out = tmp_path / "redis-2.jsonl.gz"
+    proc = subprocess.Popen(
+        [sys.executable, str(TOOL), "--kind", "redis", "--seed", "2",
+         "--output", str(out)], stderr=subprocess.PIPE, text=True)
+    cgroup = Path("/sys/fs/cgroup/cpuacct") / f"wa-record-redis-2-{proc.pid}"
+    deadline = time.monotonic() + 60
+    # stopped once the application runs in its cgroup
+    while time.monotonic() < deadline and not (
+            cgroup.exists() and len((cgroup / "tasks").read_text().split())
+            >= 3):
+        time.sleep(0.2)
+    assert cgroup.exists(), "the recording never started"
+    pids = (cgroup / "tasks").read_text().split()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 143
+    for controller in ("cpuacct", "memory"):
+        assert not (Path("/sys/fs/cgroup", controller)
+                    / cgroup.name).exists()
+    assert not [p for p in pids if Path(f"/proc/{p}").exists()]
