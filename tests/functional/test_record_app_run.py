@@ -21,10 +21,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 TOOL = ROOT / "tools" / "record_app_run.py"
 
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.functional, pytest.mark.slow, pytest.mark.skipif(
     os.geteuid() != 0 or not all(shutil.which(t) for t in (
         "unshare", "ip", "redis-server", "redis-benchmark", "redis-cli")),
-    reason="needs root, unshare, ip and Redis")
+    reason="needs root, unshare, ip and Redis "
+    "(tools/services/42-recorder-tools.sh installs them)")]
 
 
 def test_redis_run_follows_its_schedule_in_its_own_namespaces(tmp_path):
