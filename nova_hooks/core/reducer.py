@@ -189,8 +189,9 @@ def _signal(state: AgentState, ev: SignalEvent, obs: Readings,
     if nxt is Phase.FAILED and sig in (Signal.FAILED, Signal.STOPPED):
         return (*out, *_restore(sess, nxt, "migration failed", obs))
     if sig in (Signal.GONE, Signal.STOPPED):
-        # stopped after completion: every change was made to the live
-        # guest only, and went with it; nothing to restore
+        # gone (shut down, migrated away), or stopped after completion:
+        # every change was made to the live guest only, and went with
+        # it; nothing to restore
         why = "guest gone" if sig is Signal.GONE \
             else "guest stopped after completion"
         return (*out, Write(uuid, J.Kind.CLOSE, detail=why),
