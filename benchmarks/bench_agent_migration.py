@@ -122,6 +122,8 @@ def start_agent(tmp: Path, hosts: dict) -> tuple[subprocess.Popen, Path]:
 log_file = {log}
 [agent]
 libvirt_uri = {b['uri']}
+# the benchmark's guests are not Nova's instances
+guests = all
 journal_path = {journal}
 qemu_run_dir = {b['qemu_run_dir']}
 qemu_log_dir = {b['serial_dir']}

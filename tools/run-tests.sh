@@ -7,6 +7,8 @@
 #   bash tools/run-tests.sh [pytest arguments...]
 #   bash tools/run-tests.sh --quick [pytest arguments...]
 # --quick is the edit loop: ruff and the unit tests, no services.
+# WA_OPENSTACK=0 leaves the OpenStack stack (tools/services/45-openstack.sh)
+# and its tests out of a full run.
 # Tests run in random order (pytest-randomly); the seed is printed, and
 # --randomly-seed=N repeats an order.
 set -euo pipefail

@@ -25,8 +25,14 @@ from nova_hooks.core.types import Guest
 from nova_hooks.core.types import HostTopology
 from nova_hooks.core.types import NumaNode
 
-__all__ = ["Affinity", "Guest", "Host", "LibvirtHost", "ThreadAffinity",
-           "host_topology", "numa_bytes", "parse_cpu_list"]
+#: the namespace of the metadata Nova's libvirt driver writes into every
+#: instance's domain (``<nova:instance xmlns:nova=".../nova/1.1">``; the
+#: version part left out)
+NOVA_METADATA = "http://openstack.org/xmlns/libvirt/nova/"
+
+__all__ = ["NOVA_METADATA", "Affinity", "Guest", "Host", "LibvirtHost",
+           "ThreadAffinity", "host_topology", "numa_bytes",
+           "parse_cpu_list"]
 
 
 class Host(Protocol):
@@ -62,6 +68,8 @@ class Host(Protocol):
     def set_stats_period(self, guest: Guest, seconds: int) -> None: ...
 
     def balloon_stats(self, guest: Guest) -> Optional[BalloonStats]: ...
+
+    def nova_instance(self, guest: Guest) -> bool: ...
 
 
 class ThreadAffinity:
@@ -216,6 +224,12 @@ class LibvirtHost(ThreadAffinity):
                                           name=guest.name, uuid=guest.uuid)
         return Qmp(path, self.qmp_timeout_s) if os.path.exists(path) \
             else None
+
+    def nova_instance(self, guest: Guest) -> bool:
+        """Whether the domain carries Nova's instance metadata (its live
+        XML, no job taken)."""
+        xml = self.conn.lookupByUUIDString(guest.uuid).XMLDesc(0)
+        return NOVA_METADATA in xml
 
     def state(self, uuid: str) -> Optional[tuple[int, int]]:
         """``(state, reason)``, or ``None`` when the domain is gone (no

@@ -366,6 +366,8 @@ class Manager:
             return self.host.balloon_stats(guest)
         if what == "stats_period":
             return self.host.stats_period(guest)
+        if what == "nova_instance":
+            return guest is not None and self.host.nova_instance(guest)
         raise ValueError(f"no reading {what!r}")
 
     def _do(self, todo: tuple[R.Action, ...], guest: Optional[Guest]) -> None:

@@ -62,7 +62,8 @@ def agent_policy(conf: cfg.ConfigOpts) -> AgentPolicy:
     rm, ps = conf.resource_manager, conf.page_sampling
     return AgentPolicy(
         pinning=pin_policy, balloon=balloon_policy,
-        sessions=SessionPolicy(conf.agent.max_concurrent_migrations),
+        sessions=SessionPolicy(conf.agent.max_concurrent_migrations,
+                               nova_only=conf.agent.guests == "nova"),
         balloon_enabled=rm.balloon_enabled,
         pinning_enabled=rm.pinning_enabled,
         balloon_during_postcopy=rm.balloon_during_postcopy,

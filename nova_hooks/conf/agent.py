@@ -29,6 +29,13 @@ OPTS = [
     cfg.IntOpt("max_concurrent_migrations", default=2, min=1, max=64,
                help="Incoming migrations shaped at once on this host; "
                     "more are left alone (journaled as skipped)."),
+    cfg.StrOpt("guests", default="nova",
+               choices=[("nova", "Nova's instances only: domains whose "
+                                 "XML carries Nova's instance metadata"),
+                        ("all", "every incoming guest")],
+               help="Which incoming guests the agent shapes. Domains "
+                    "on the host that Nova does not own (another "
+                    "tool's, a test's) are left alone by default."),
     cfg.BoolOpt("restore_on_start", default=True,
                 help="On start, restore every guest whose session the "
                      "journal shows open (the agent died while shaping)."),

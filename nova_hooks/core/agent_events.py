@@ -86,6 +86,8 @@ class Readings:
     :param guest: the guest (``None``: gone).
     :param qmp: whether the guest has a second QMP monitor.
     :param stats_period: the balloon statistics period (0: none).
+    :param nova_instance: whether the guest is a Nova instance (its
+        domain carries Nova's instance metadata).
     """
 
     guest: Optional[Guest] = None
@@ -95,6 +97,7 @@ class Readings:
     qmp: bool = False
     balloon_stats: Optional[BalloonStats] = None
     stats_period: int = 0
+    nova_instance: bool = False
     read: frozenset[str] = frozenset()
 
     def need(self, what: str) -> Any:

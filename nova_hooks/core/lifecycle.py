@@ -33,9 +33,13 @@ class Signal(enum.Enum):
     INCOMING = "incoming"          # STARTED/MIGRATED, RPC started
     POSTCOPY = "postcopy"          # RESUMED/POSTCOPY
     COMPLETED = "completed"        # RESUMED/MIGRATED, job completed, RPC
-    FAILED = "failed"              # STOPPED/FAILED|DESTROYED, post-copy
-                                   # failure, RPC aborted, rollback_dest
-    GONE = "gone"                  # guest stopped after completion
+    FAILED = "failed"              # post-copy failure, RPC aborted,
+                                   # rollback_dest
+    STOPPED = "stopped"            # STOPPED/FAILED|DESTROYED|CRASHED:
+                                   # a failure before completion, the
+                                   # guest's end after it
+    GONE = "gone"                  # STOPPED otherwise (shut down,
+                                   # migrated away, saved)
 
 
 def lifecycle_signal(event: int, detail: int) -> Optional[Signal]:
@@ -50,7 +54,7 @@ def lifecycle_signal(event: int, detail: int) -> Optional[Signal]:
         return Signal.FAILED
     if event == EV_STOPPED:
         if detail in (STOPPED_FAILED, STOPPED_DESTROYED, STOPPED_CRASHED):
-            return Signal.FAILED
+            return Signal.STOPPED
         return Signal.GONE
     return None
 
@@ -61,19 +65,27 @@ _NEXT: dict[tuple[Optional[Phase], Signal], Phase] = {
     (Phase.PREPARED, Signal.PREPARE): Phase.PREPARED,
     (Phase.PREPARED, Signal.INCOMING): Phase.INCOMING,
     (Phase.PREPARED, Signal.FAILED): Phase.FAILED,
+    (Phase.PREPARED, Signal.STOPPED): Phase.FAILED,
     (Phase.INCOMING, Signal.INCOMING): Phase.INCOMING,
     (Phase.INCOMING, Signal.POSTCOPY): Phase.POSTCOPY,
     (Phase.INCOMING, Signal.COMPLETED): Phase.STEADY,
     (Phase.INCOMING, Signal.FAILED): Phase.FAILED,
+    (Phase.INCOMING, Signal.STOPPED): Phase.FAILED,
     (Phase.INCOMING, Signal.GONE): Phase.FAILED,
     (Phase.POSTCOPY, Signal.POSTCOPY): Phase.POSTCOPY,
     (Phase.POSTCOPY, Signal.COMPLETED): Phase.STEADY,
     (Phase.POSTCOPY, Signal.FAILED): Phase.FAILED,
+    (Phase.POSTCOPY, Signal.STOPPED): Phase.FAILED,
     (Phase.POSTCOPY, Signal.GONE): Phase.FAILED,
     (Phase.STEADY, Signal.COMPLETED): Phase.STEADY,
     (Phase.STEADY, Signal.GONE): Phase.DONE,
-    (Phase.STEADY, Signal.FAILED): Phase.DONE,
+    # the migration completed: the guest stopping now (Nova deleting the
+    # server, a crash) ends the session, it fails no migration; a
+    # failure message after completion (a late RPC ``aborted``) is stale
+    # and has no entry
+    (Phase.STEADY, Signal.STOPPED): Phase.DONE,
     (Phase.FAILED, Signal.FAILED): Phase.FAILED,
+    (Phase.FAILED, Signal.STOPPED): Phase.FAILED,
     (Phase.FAILED, Signal.GONE): Phase.FAILED,
 }
 

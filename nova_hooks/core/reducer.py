@@ -162,6 +162,16 @@ def _signal(state: AgentState, ev: SignalEvent, obs: Readings,
     if sess is None:
         if sig is not Signal.INCOMING:
             return ()
+        if obs.need("guest") is None:
+            # announced (the migration action's RPC ``started`` comes as
+            # soon as Nova accepted the migration, before the destination
+            # compute defined the guest here): libvirt's event opens the
+            # session when the guest arrives, with the hint kept till then
+            return (Note(uuid, "incoming announced, the guest is not on "
+                               "this host yet: waiting for it"),)
+        if policy.sessions.nova_only and not obs.need("nova_instance"):
+            return (Note(uuid, "not a Nova instance (no Nova metadata in "
+                               "its domain): left alone"),)
         live = state.live()
         if len(live) >= policy.sessions.max_sessions:
             return (Note(uuid, f"{len(live)} incoming guests already "
@@ -176,11 +186,16 @@ def _signal(state: AgentState, ev: SignalEvent, obs: Readings,
     out += [Write(uuid, J.Kind.PHASE, after=nxt.value, detail=sig.value),
             Mark(uuid, sig.value)]
     sess = dataclasses.replace(sess, phase=nxt)
-    if sig is Signal.FAILED:
+    if nxt is Phase.FAILED and sig in (Signal.FAILED, Signal.STOPPED):
         return (*out, *_restore(sess, nxt, "migration failed", obs))
-    if sig is Signal.GONE:
-        return (*out, Write(uuid, J.Kind.CLOSE, detail="guest gone"),
-                Finished(uuid, "guest gone", nxt))
+    if sig in (Signal.GONE, Signal.STOPPED):
+        # gone (shut down, migrated away), or stopped after completion:
+        # every change was made to the live guest only, and went with
+        # it; nothing to restore
+        why = "guest gone" if sig is Signal.GONE \
+            else "guest stopped after completion"
+        return (*out, Write(uuid, J.Kind.CLOSE, detail=why),
+                Finished(uuid, why, nxt))
     if sig is Signal.PREPARE:
         return tuple(out)
     guest = obs.need("guest")

@@ -15,9 +15,14 @@ from nova_hooks.core.types import PinningPolicy
 
 @dataclasses.dataclass(frozen=True)
 class SessionPolicy:
-    """:param max_sessions: guests shaped at once; more are skipped."""
+    """:param max_sessions: guests shaped at once; more are skipped.
+    :param nova_only: shape only Nova's instances (a domain whose XML
+        carries Nova's instance metadata); other guests on the host are
+        left alone.
+    """
 
     max_sessions: int = 2
+    nova_only: bool = True
 
 
 @dataclasses.dataclass(frozen=True)

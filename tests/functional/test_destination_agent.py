@@ -76,6 +76,8 @@ log_file = {self.log}
 [agent]
 libvirt_uri = {b['uri']}
 host = {self.server}
+# the test's guests are not Nova's instances
+guests = all
 journal_path = {self.journal}
 qemu_run_dir = {b['qemu_run_dir']}
 rpc_enabled = true

@@ -17,8 +17,9 @@ S = lc.Signal
     (lc.EV_RESUMED, 0, None),
     (lc.EV_SUSPENDED, lc.SUSPENDED_POSTCOPY_FAILED, S.FAILED),
     (lc.EV_SUSPENDED, 1, None),
-    (lc.EV_STOPPED, lc.STOPPED_FAILED, S.FAILED),
-    (lc.EV_STOPPED, lc.STOPPED_DESTROYED, S.FAILED),
+    (lc.EV_STOPPED, lc.STOPPED_FAILED, S.STOPPED),
+    (lc.EV_STOPPED, lc.STOPPED_DESTROYED, S.STOPPED),   # e.g. deleted
+    (lc.EV_STOPPED, lc.STOPPED_CRASHED, S.STOPPED),
     (lc.EV_STOPPED, lc.STOPPED_SHUTDOWN, S.GONE),
     (lc.EV_STOPPED, lc.STOPPED_MIGRATED, S.GONE),
 ])
@@ -35,6 +36,11 @@ def test_lifecycle_signal_table(event, detail, signal):
      [Phase.INCOMING, Phase.FAILED, Phase.FAILED]),
     ([S.INCOMING, S.POSTCOPY, S.FAILED],
      [Phase.INCOMING, Phase.POSTCOPY, Phase.FAILED]),
+    ([S.INCOMING, S.STOPPED], [Phase.INCOMING, Phase.FAILED]),
+    # stopped after completion (Nova deleted the server): the session
+    # ends; a failure message after completion is stale
+    ([S.INCOMING, S.POSTCOPY, S.COMPLETED, S.FAILED, S.STOPPED],
+     [Phase.INCOMING, Phase.POSTCOPY, Phase.STEADY, None, Phase.DONE]),
     ([S.COMPLETED], [None]),           # never saw it arrive
     ([S.INCOMING, S.POSTCOPY, S.INCOMING],
      [Phase.INCOMING, Phase.POSTCOPY, None]),

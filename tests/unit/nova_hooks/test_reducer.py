@@ -69,7 +69,7 @@ def readings(uuid: str, w: dict) -> R.Readings:
         balloon_stats=BalloonStats(w[J.Action.BALLOON],
                                    available_kib=GUEST_KIB,
                                    usable_kib=GUEST_KIB - 100 * MIB),
-        stats_period=w[J.Action.STATS_PERIOD])
+        stats_period=w[J.Action.STATS_PERIOD], nova_instance=True)
 
 
 class Agent:
@@ -184,6 +184,18 @@ CASES = {
          sig("g1", Signal.FAILED)],
         ["write phase", "mark", "change vcpu_affinity sched",
          "change emulator_affinity sched", "write close", "finished"]),
+    "a guest stopped after completion (deleted) is let go as it is": (
+        [sig("g1", Signal.INCOMING), sig("g1", Signal.POSTCOPY),
+         sig("g1", Signal.COMPLETED), sig("g1", Signal.STOPPED)],
+        ["write phase", "mark", "write close", "finished"]),
+    "a guest stopped before completion: the migration failed": (
+        [sig("g1", Signal.INCOMING), sig("g1", Signal.POSTCOPY),
+         sig("g1", Signal.STOPPED)],
+        ["write phase", "mark", "change vcpu_affinity sched",
+         "change emulator_affinity sched", "write close", "finished"]),
+    "a failure message after completion is stale": (
+        [sig("g1", Signal.INCOMING), sig("g1", Signal.COMPLETED),
+         sig("g1", Signal.FAILED)], []),
     "a guest gone after completion is let go as it is": (
         [sig("g1", Signal.INCOMING), sig("g1", Signal.COMPLETED),
          sig("g1", Signal.GONE)],
@@ -356,6 +368,34 @@ def test_a_reading_is_asked_for_only_when_the_decision_needs_it():
     assert need.value.what == "guest"
     # no affinity is read for an incoming guest without a forecast node
     guest = Guest("g1", "g1", 2, GUEST_KIB, GUEST_KIB)
+    with pytest.raises(R.Unobserved) as need:
+        R.step(state, sig("g1", Signal.INCOMING),
+               R.Readings.of(guest=guest), policy())
+    assert need.value.what == "nova_instance"
     _, todo = R.step(state, sig("g1", Signal.INCOMING),
-                     R.Readings.of(guest=guest), policy())
+                     R.Readings.of(guest=guest, nova_instance=True),
+                     policy())
     assert kinds(todo) == ["write open", "write phase", "mark", "probe"]
+    # an agent told to shape every guest does not ask whose it is
+    _, todo = R.step(state, sig("g1", Signal.INCOMING),
+                     R.Readings.of(guest=guest),
+                     dataclasses.replace(policy(), sessions=SessionPolicy(
+                         2, nova_only=False)))
+    assert kinds(todo) == ["write open", "write phase", "mark", "probe"]
+
+
+@pytest.mark.parametrize("guest,nova,said", [
+    # announced (RPC started) before the destination defined the guest
+    (None, True, "incoming announced, the guest is not on this host "
+                 "yet: waiting for it"),
+    # a domain Nova does not own (another tool's, a test's)
+    (Guest("g1", "g1", 2, GUEST_KIB, GUEST_KIB), False,
+     "not a Nova instance (no Nova metadata in its domain): left alone"),
+])
+def test_an_incoming_guest_not_to_shape_opens_no_session(guest, nova, said):
+    state = Agent(policy()).state
+    after, todo = R.step(state, sig("g1", Signal.INCOMING),
+                         R.Readings.of(guest=guest, nova_instance=nova),
+                         policy())
+    assert [(type(a).__name__, a.text) for a in todo] == [("Note", said)]
+    assert after == state

@@ -16,6 +16,8 @@ from nova_hooks.core.types import BalloonPolicy
 libvirt = pytest.importorskip(
     "libvirt", reason="libvirt-python (the host-agent extra) not installed")
 MIB = 1024
+#: the namespace of Nova's instance metadata (Nova's libvirt driver)
+NOVA_NS = "http://openstack.org/xmlns/libvirt/nova/1.1"
 
 
 @pytest.fixture
@@ -27,7 +29,32 @@ def conn():
 
 @pytest.fixture
 def dom(conn):
-    return conn.lookupByName("test")
+    """The test driver's domain, as Nova defines its instances: with
+    Nova's instance metadata (taken off again: ``test:///default`` is
+    one state for the whole process)."""
+    d = conn.lookupByName("test")
+    d.setMetadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT,
+                  "<instance><name>test</name></instance>", "nova",
+                  NOVA_NS, libvirt.VIR_DOMAIN_AFFECT_LIVE)
+    yield d
+    d.setMetadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, None, None,
+                  NOVA_NS, libvirt.VIR_DOMAIN_AFFECT_LIVE)
+
+
+def test_a_nova_instance_is_told_by_its_metadata(conn, dom, tmp_path):
+    host = LibvirtHost(conn, str(tmp_path))
+    guest = host.guest(dom.UUIDString())
+    assert host.nova_instance(guest)
+    dom.setMetadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, None, None,
+                    NOVA_NS, libvirt.VIR_DOMAIN_AFFECT_LIVE)
+    assert not host.nova_instance(guest)
+    # and a guest that is not Nova's is left alone
+    manager = Manager(host, Journal(str(tmp_path / "journal.jsonl")),
+                      AgentPolicy(pinning_enabled=False, stats_period_s=2))
+    manager.signal(guest.uuid, Signal.INCOMING)
+    manager.signal(guest.uuid, Signal.COMPLETED)
+    assert manager.journal.load() == []
+    assert host.stats_period(guest) == 0
 
 
 def test_guest_figures_come_from_nowait_stats(conn, dom, tmp_path):
@@ -47,7 +74,7 @@ def test_the_balloon_goes_through_libvirt(conn, dom, tmp_path):
     assert dom.info()[2] == guest.maximum_kib // 2
 
 
-def test_manager_balloons_at_completion_and_restores_on_failure(
+def test_manager_balloons_at_completion_and_lets_a_stopped_guest_go(
         conn, dom, tmp_path):
     host = LibvirtHost(conn, str(tmp_path))
     uuid = dom.UUIDString()
@@ -59,12 +86,20 @@ def test_manager_balloons_at_completion_and_restores_on_failure(
                           headroom_ratio=0.0, max_step_kib=maximum,
                           require_guest_need=False),
                           pinning_enabled=False))
-    manager.prepare(MigrationHint(uuid, expected_hot_kib=maximum // 4))
+    manager.prepare(MigrationHint(uuid, expected_hot_kib=maximum // 8))
     manager.signal(uuid, Signal.INCOMING)
     manager.signal(uuid, Signal.COMPLETED)
-    assert dom.info()[2] == max(maximum // 4, 64 * MIB)
-    manager.signal(uuid, Signal.FAILED)   # e.g. the guest is torn down
-    assert dom.info()[2] == original
+    shaped = max(maximum // 8, 64 * MIB)
+    assert dom.info()[2] == shaped < original
+    # after completion a failure message is stale: nothing changes
+    manager.signal(uuid, Signal.FAILED)
+    assert dom.info()[2] == shaped and uuid in manager.sessions
+    # the guest stopped (Nova deleted it): the session ends, and no
+    # restore is tried on what is gone
+    manager.signal(uuid, Signal.STOPPED)
+    assert dom.info()[2] == shaped and uuid not in manager.sessions
+    assert manager.journal.load()[-1].detail == \
+        "guest stopped after completion"
 
 
 def test_stats_period_is_raised_while_managed_and_put_back(

@@ -35,9 +35,18 @@ class ThisProcessHost(ThreadAffinity):
         self.run_dir = run_dir
         self.libvirt_calls = []
         self.current_kib = 512 * MIB
+        #: guests libvirt does not have (yet)
+        self.absent = set()
+        #: guests that are not Nova's instances
+        self.not_nova = set()
 
     def guest(self, uuid):
+        if uuid in self.absent:
+            raise LookupError(f"no domain {uuid}")
         return Guest(uuid, "guest", 2, self.current_kib, 512 * MIB)
+
+    def nova_instance(self, guest):
+        return guest.uuid not in self.not_nova
 
     def threads(self, guest):
         return qemu.threads("/proc", qemu.qemu_pid(self.run_dir, "guest"))
@@ -73,12 +82,12 @@ def vcpu_affinity(host):
     return [qemu.get_affinity(vcpus[i]) for i in sorted(vcpus)]
 
 
-def make(host, tmp_path, max_sessions=2, dry_run=False):
+def make(host, tmp_path, max_sessions=2, dry_run=False, nova_only=True):
     policy = AgentPolicy(
         pinning=PinningPolicy(guest_cpus=frozenset(CPUS[-1:])),
         balloon=BalloonPolicy(floor_kib=128 * MIB, headroom_kib=32 * MIB,
                               require_guest_need=False),
-        sessions=SessionPolicy(max_sessions))
+        sessions=SessionPolicy(max_sessions, nova_only=nova_only))
     return Manager(host, Journal(str(tmp_path / "journal.jsonl")), policy,
                    dry_run=dry_run)
 
@@ -133,6 +142,61 @@ def test_a_failed_migration_restores_the_affinity(host, tmp_path):
     assert vcpu_affinity(host) == [CPUS, CPUS]
     state = m.journal.sessions()[UUID]
     assert not state.open and UUID not in m.sessions
+
+
+def test_an_incoming_announced_before_the_guest_is_here_waits_for_it(
+        host, tmp_path):
+    """The migration action's RPC ``started`` comes as soon as Nova
+    accepted the migration, before the destination defined the guest:
+    no session (nothing journaled, nothing restored) until libvirt's
+    event, which opens it with the hint given meanwhile."""
+    m = make(host, tmp_path)
+    host.absent = {UUID}
+    m.prepare(MigrationHint(UUID, expected_hot_kib=96 * MIB,
+                            vm_type="db"))
+    m.signal(UUID, Signal.INCOMING)           # RPC started: not here yet
+    assert kinds(m) == [] and UUID not in m.sessions
+    host.absent = set()
+    m.signal(UUID, Signal.INCOMING)           # libvirt: STARTED/MIGRATED
+    assert kinds(m) == [("open", None, None), ("phase", None, None)]
+    assert m.sessions[UUID].hint.vm_type == "db"
+    m.signal(UUID, Signal.POSTCOPY)
+    assert vcpu_affinity(host) == [CPUS[-1:], CPUS[-1:]]
+
+
+def test_a_guest_nova_does_not_own_is_left_alone(host, tmp_path):
+    host.not_nova = {UUID}
+    m = make(host, tmp_path)
+    m.signal(UUID, Signal.INCOMING)
+    m.signal(UUID, Signal.POSTCOPY)
+    assert vcpu_affinity(host) == [CPUS, CPUS]
+    assert kinds(m) == [] and host.libvirt_calls == []
+    # unless the agent is told to shape every guest
+    m = make(host, tmp_path, nova_only=False)
+    m.signal(UUID, Signal.INCOMING)
+    m.signal(UUID, Signal.POSTCOPY)
+    assert vcpu_affinity(host) == [CPUS[-1:], CPUS[-1:]]
+
+
+def test_the_guest_deleted_after_completion_is_let_go_unrestored(
+        host, tmp_path):
+    """Nova deletes the server after its migration completed
+    (STOPPED/DESTROYED): the session closes as the guest's end, not as a
+    failed migration, and nothing is restored on a guest that is gone."""
+    m = make(host, tmp_path)
+    m.signal(UUID, Signal.INCOMING)
+    m.signal(UUID, Signal.POSTCOPY)
+    m.signal(UUID, Signal.COMPLETED)
+    before = kinds(m)
+    calls = list(host.libvirt_calls)
+    m.signal(UUID, Signal.STOPPED)
+    records = m.journal.load()
+    assert kinds(m) == [*before, ("phase", None, None), ("close", None,
+                                                         None)]
+    assert records[-1].detail == "guest stopped after completion"
+    assert host.libvirt_calls == calls
+    assert vcpu_affinity(host) == [CPUS[-1:], CPUS[-1:]]  # not undone
+    assert UUID not in m.sessions
 
 
 def test_a_restarted_agent_restores_what_the_journal_shows_open(
