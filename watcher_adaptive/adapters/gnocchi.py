@@ -212,13 +212,8 @@ class GnocchiMetricSource:
         times = grid(start, stop, granularity)
         epochs = times.astype(np.int64)
         cache_key = (self.resource_type, granularity, tuple(keys))
-        if self.cache is not None:
-            values, fetches = self.cache.plan(cache_key, ids, epochs, keys,
-                                              granularity)
-        else:
-            values = datasource.empty_values(keys, len(ids), times)
-            fetches = [window_cache.Fetch(np.arange(len(ids)), 0)] \
-                if ids and times.size else []
+        values, fetches = window_cache.plan(self.cache, cache_key, ids,
+                                            epochs, keys, granularity)
         tasks = [(f.first, f.rows[lo:lo + self.chunk_size])
                  for f in fetches
                  for lo in range(0, len(f.rows), self.chunk_size)]

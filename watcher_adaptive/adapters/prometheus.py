@@ -303,13 +303,8 @@ class PrometheusSource:
         epochs = times.astype(np.int64)
         cache_key = (self.name, self.instance_uuid_label, granularity,
                      tuple(keys))
-        if self.cache is not None:
-            values, fetches = self.cache.plan(cache_key, ids, epochs, keys,
-                                              granularity)
-        else:
-            values = datasource.empty_values(keys, len(ids), times)
-            fetches = [window_cache.Fetch(np.arange(len(ids)), 0)] \
-                if ids and times.size else []
+        values, fetches = window_cache.plan(self.cache, cache_key, ids,
+                                            epochs, keys, granularity)
         requests = 0
         for fetch in fetches:
             asked = [ids[i] for i in fetch.rows]

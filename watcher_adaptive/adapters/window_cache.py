@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 from typing import Hashable
+from typing import Optional
 from typing import Sequence
 
 import numpy as np
@@ -98,3 +99,15 @@ class WindowCache:
                           for m, v in values.items()})
         with self._lock:
             self._last[key] = window
+
+
+def plan(cache: Optional[WindowCache], key: Hashable, ids: Sequence[str],
+         epochs: np.ndarray, metrics: Sequence[str], granularity: int
+         ) -> tuple[dict[str, np.ndarray], list[Fetch]]:
+    """:meth:`WindowCache.plan` where a datasource keeps a cache; without
+    one, NaN values and every row to read whole."""
+    if cache is not None:
+        return cache.plan(key, ids, epochs, metrics, granularity)
+    values = {m: np.full((len(ids), epochs.size), np.nan) for m in metrics}
+    return values, ([Fetch(np.arange(len(ids)), 0)]
+                    if len(ids) and epochs.size else [])
