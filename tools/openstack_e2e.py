@@ -28,7 +28,8 @@ deletes them at the end):
     down: no action may name B.  B's nova-compute is started again at
     the end.
 ``migration-fails``
-    the overload, with B's libvirtd killed while the transfer runs: the
+    the overload, with B's libvirtd killed while the transfer runs,
+    once B's agent has opened its session for the arriving guest: the
     action and the plan end FAILED, the server runs on A, B's agent
     closed what it opened.
 
@@ -359,9 +360,13 @@ def logged_times(path: Path, needle: str) -> list[float]:
     return out
 
 
-def kill_libvirtd_when_migrating(stack: Stack, server: str) -> None:
+def kill_libvirtd_when_managed(stack: Stack, server: str,
+                               since: float) -> list[str]:
     """Kill host B's libvirtd once Nova's migration of ``server`` runs
-    (the destination's libvirt dies mid-transfer)."""
+    and B's agent has opened its session for the arriving guest (the
+    destination's libvirt dies mid-transfer, with the agent holding
+    changes to undo).  Returns the journal kinds the agent had written
+    for the guest by then."""
     pid = int((host_dir(stack, "B") / "libvirtd.pid").read_text().split()[0])
 
     def running() -> bool:
@@ -369,9 +374,20 @@ def kill_libvirtd_when_migrating(stack: Stack, server: str) -> None:
         return any(r["status"].startswith("running")
                    for r in rows["migrations"])
 
+    def opened() -> bool:
+        return any(r["vm"] == server and r["kind"] == "open"
+                   and r["ts"] >= since for r in journal(stack, "B"))
+
     wait("the migration to run", running, 300, 0.5)
-    log(f"killing host B's libvirtd ({pid})")
+    wait("B's agent to open its session for the guest", opened, 300, 0.2)
+    if not running():
+        raise RuntimeError("the migration ended before B's libvirtd "
+                           "could be killed mid-transfer")
+    kinds = sorted({r["kind"] for r in journal(stack, "B")
+                    if r["vm"] == server and r["ts"] >= since})
+    log(f"killing host B's libvirtd ({pid}); the agent wrote {kinds}")
     os.kill(pid, 9)
+    return kinds
 
 
 def run(stack: Stack, scenario: str) -> dict[str, Any]:
@@ -457,7 +473,8 @@ def run(stack: Stack, scenario: str) -> dict[str, Any]:
         before = time.time()
         stack.cli("optimize", "actionplan", "start", plan_id)
         if scenario == "migration-fails":
-            kill_libvirtd_when_migrating(stack, moved)
+            result["agent_before_kill"] = kill_libvirtd_when_managed(
+                stack, moved, before)
         state = wait("the action plan to end", lambda: (
             lambda s: s if s in TERMINAL else None)(
                 stack.watcher(f"/v1/action_plans/{plan_id}")["state"]),

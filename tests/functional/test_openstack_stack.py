@@ -131,4 +131,8 @@ def test_failed_migration_ends_failed_with_the_agent_undone(
     # destination cannot reach B's dead libvirtd; measured once), so
     # the server's status is not asserted
     assert r["migrated"] is False
+    # the kill came after B's agent opened its session (so there was
+    # something to undo), and every session it opened is closed
+    assert "open" in r["agent_before_kill"]
+    assert r["agent_opened"]
     assert r["agent_undone"] is True
