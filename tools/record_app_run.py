@@ -23,11 +23,13 @@ Each output line (gzip'd JSON lines) is ``{"t", "phase", "level",
 the agent's; ``cpu_wait_cores`` is the time the application's live
 threads waited for a CPU (a busy machine's neighbours), so that got +
 waited comes nearer to what it asked for.
-Needs root, ``unshare`` and ``ip``.  Kinds with a driver so far:
-``redis`` (``redis-server``, ``redis-benchmark``) and the batch kinds
-``etl``, ``backup``, ``compile``, ``ml-training`` and ``idle-cron``
-(standard tools looped on a duty cycle: ``dd``, ``gzip``, ``tar``,
-``find``, ``gcc``, numpy).
+Needs root, ``unshare`` and ``ip``.  Every kind has a driver:
+``redis`` (``redis-server``, ``redis-benchmark``), ``postgres`` (a
+PostgreSQL server of its own under ``pgbench``), ``nginx`` (under
+ApacheBench) and the batch kinds ``etl``, ``backup``, ``compile``,
+``ml-training`` and ``idle-cron`` (standard tools looped on a duty
+cycle: ``dd``, ``gzip``, ``tar``, ``find``, ``gcc``, numpy).
+``tools/services/42-recorder-tools.sh up`` installs what they need.
 
     python tools/record_app_run.py --kind redis --seed 1 \\
         --output tools/data/profile-apps/redis-1.jsonl.gz
@@ -38,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import gzip
 import json
 import os
@@ -48,8 +51,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 from typing import Iterator
 from typing import Optional
+
+import numpy as np
 
 from watcher_adaptive.evaluate import profile_schedule
 from watcher_adaptive.exceptions import ProfileDataError
@@ -58,6 +64,42 @@ from watcher_adaptive.profiler.guest import agent as guest_agent
 SCHEDULES = Path(__file__).resolve().parent / "data" / "profile-schedules"
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 CONTROLLERS = ("cpuacct", "memory")
+
+
+def as_user(user: str, argv: list[str]) -> list[str]:
+    """``argv`` run as ``user``; ``setpriv`` execs it (no process in
+    between to swallow the signals that stop it)."""
+    return ["setpriv", f"--reuid={user}", f"--regid={user}",
+            "--init-groups", "--", *argv]
+
+
+class _Job:
+    """At most one process at a time: a load batch or a duty cycle."""
+
+    def __init__(self) -> None:
+        self.proc: Optional[subprocess.Popen[bytes]] = None
+
+    def busy(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def run(self, argv: list[str], cwd: Optional[Path] = None) -> None:
+        self.proc = subprocess.Popen(argv, cwd=cwd,
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+
+    def loop(self, command: str, seconds: float, cwd: Path,
+             user: Optional[str] = None) -> None:
+        """``command`` again and again for ``seconds``, then idle: a
+        duty cycle whose busy share follows the schedule's level."""
+        argv = ["timeout", f"{seconds:.2f}", "sh", "-c",
+                f"while :; do {command}; done"]
+        self.run(as_user(user, argv) if user else argv, cwd)
+
+    def stop(self) -> None:
+        if self.busy():
+            assert self.proc is not None
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
 
 
 class Redis:
@@ -75,16 +117,15 @@ class Redis:
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
-        self.server: Optional[subprocess.Popen[bytes]] = None
-        self.bench: Optional[subprocess.Popen[bytes]] = None
+        self.server = _Job()
+        self.bench = _Job()
         self.saved_at = -1.0
 
     def start(self) -> None:
-        self.server = subprocess.Popen(
+        self.server.run(
             ["redis-server", "--port", str(self.port), "--bind",
              "127.0.0.1", "--dir", str(self.workdir), "--save", "",
-             "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             "--appendonly", "no"])
         for _ in range(100):
             if self._cli("PING") == "PONG":
                 # a data set for the snapshots to write
@@ -100,29 +141,191 @@ class Redis:
         if phase == "snapshot" and time.monotonic() - self.saved_at > 30:
             self.saved_at = time.monotonic()
             self._cli("BGSAVE")
-        if self.bench is not None and self.bench.poll() is None:
-            return
         requests = int(self.max_rate * level * seconds)
-        if requests < 10:
+        if self.bench.busy() or requests < 10:
             return
         clients = max(1, min(50, int(50 * level)))
-        self.bench = subprocess.Popen(
+        self.bench.run(
             ["redis-benchmark", "-p", str(self.port), "-q", "-n",
              str(requests), "-c", str(clients), "-t", "get,set,lpush",
-             "-d", "256", "-r", "200000"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             "-d", "256", "-r", "200000"])
 
     def stop(self) -> None:
-        for proc in (self.bench, self.server):
-            if proc is not None and proc.poll() is None:
-                proc.terminate()
-                proc.wait(timeout=10)
+        self.bench.stop()
+        self.server.stop()
 
     def _cli(self, *words: str) -> str:
         done = subprocess.run(["redis-cli", "-p", str(self.port), *words],
                               capture_output=True, text=True, timeout=30,
                               check=False)
         return done.stdout.strip()
+
+
+class Postgres:
+    """A PostgreSQL server of its own (``initdb`` in the work directory,
+    run as the ``postgres`` user, Unix socket only) under ``pgbench``'s
+    TPC-B-like transactions at the schedule's rate (``-R``, one batch per
+    interval).  The report window first reads the accounts table in
+    full (``report_read``), then aggregates and sorts it with little
+    ``work_mem`` (``report``: CPU and temporary files), while the
+    transactions go on at a fifth of the peak rate."""
+
+    tools = ("pgbench", "psql", "setpriv", "pg_config")
+    user = "postgres"
+    #: transactions per second at level 1: what this 2-core machine
+    #: commits with ``synchronous_commit = off`` (4,800-5,000 a second
+    #: measured with 4 and 16 clients, unpaced), so that the peak
+    #: saturates the CPU
+    max_rate = 5000
+    scale = 10  # pgbench_accounts: 1,000,000 rows, about 150 MiB
+    reports = {
+        "report_read": "SELECT * FROM pgbench_accounts",
+        "report": "SET work_mem = '4MB'; SELECT aid % 9973 AS k, "
+                  "sum(abalance), count(*) FROM pgbench_accounts "
+                  "GROUP BY 1 ORDER BY 2 DESC, 1"}
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.home = workdir / "pg"
+        self.server = _Job()
+        self.benches = (_Job(), _Job())
+        self.report = _Job()
+
+    def _as_user(self, *argv: str) -> list[str]:
+        return as_user(self.user, list(argv))
+
+    def start(self) -> None:
+        bindir = subprocess.run(["pg_config", "--bindir"], check=True,
+                                capture_output=True, text=True
+                                ).stdout.strip()
+        self.workdir.chmod(0o755)  # the server's user walks into it
+        self.home.mkdir()
+        shutil.chown(self.home, self.user, self.user)
+        subprocess.run(self._as_user(
+            f"{bindir}/initdb", "-D", str(self.home / "data"), "-A",
+            "trust", "-U", self.user, "--no-sync"), check=True,
+            stdout=subprocess.DEVNULL)
+        self.server.run(self._as_user(
+            f"{bindir}/postgres", "-D", str(self.home / "data"), "-k",
+            str(self.home), "-c", "listen_addresses=", "-c",
+            "synchronous_commit=off", "-c", "shared_buffers=64MB"))
+        for _ in range(300):
+            if subprocess.run(["pg_isready", "-q", "-h", str(self.home)],
+                              check=False).returncode == 0:
+                break
+            time.sleep(0.1)
+        else:
+            raise RuntimeError("postgres did not start within 30 s")
+        subprocess.run(self._as_user(
+            "pgbench", "-h", str(self.home), "-i", "-q", "-s",
+            str(self.scale), self.user), check=True,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def drive(self, phase: str, level: float, seconds: float) -> None:
+        query = self.reports.get(phase)
+        if query is not None and not self.report.busy() \
+                and level * seconds >= 0.05:
+            sql = query.replace("'", "'\\''")
+            self.report.loop(
+                f"psql -q -h {self.home} -U {self.user} -c '{sql}' "
+                "> /dev/null", level * seconds, self.home, self.user)
+        rate = self.max_rate * (0.2 if query is not None else level)
+        # pgbench paces itself (-R) for the interval; its start-up and
+        # end overrun the interval, so the next batch may start while
+        # the last one finishes (two at most)
+        free = [b for b in self.benches if not b.busy()]
+        if not free or rate * seconds < 1:
+            return
+        clients = max(1, min(16, int(16 * level)))
+        free[0].run(self._as_user(
+            "pgbench", "-h", str(self.home), "-n", "-c", str(clients),
+            "-j", "1", "-R", f"{rate:.0f}", "-T",
+            str(max(1, round(seconds))), self.user))
+
+    def stop(self) -> None:
+        self.report.stop()
+        for bench in self.benches:
+            bench.stop()
+        # SIGTERM: a smart shutdown would wait for the clients
+        if self.server.busy():
+            assert self.server.proc is not None
+            self.server.proc.send_signal(signal.SIGINT)
+            self.server.proc.wait(timeout=30)
+
+
+class Nginx:
+    """``nginx`` serving static pages on the namespace's loopback (gzip
+    on, so that requests cost CPU as a real site's do), driven by
+    ApacheBench (``ab``, keep-alive) at the schedule's request rate:
+    one batch per interval, sized to the rate."""
+
+    tools = ("nginx", "ab")
+    #: requests per second at level 1: what this 2-core machine serves
+    #: of the page, gzip'd for each request to 45 KB (920 a second
+    #: measured with 10 and 50 clients, unpaced), so that the peak
+    #: saturates the CPU
+    max_rate = 1000
+    port = 8080
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.server = _Job()
+        self.bench = _Job()
+
+    def start(self) -> None:
+        w = self.workdir
+        self.workdir.chmod(0o755)  # the workers run as nobody
+        (w / "www").mkdir()
+        # 64 KiB of made-up words: text that costs gzip what a real
+        # page does (a repeated string would compress for free)
+        rng = np.random.default_rng(0)
+        ends = np.cumsum(rng.integers(2, 10, 11000))
+        letters = rng.integers(ord("a"), ord("z") + 1, int(ends[-1]),
+                               dtype=np.uint8).tobytes().decode()
+        text = " ".join(letters[a:b] for a, b in zip([0, *ends[:-1]],
+                                                     ends, strict=True))
+        (w / "www" / "page.html").write_text(
+            "<html><body><p>" + text + "</p></body></html>\n")
+        (w / "nginx.conf").write_text(
+            f"daemon off; worker_processes 2; pid {w}/nginx.pid;\n"
+            f"error_log {w}/error.log;\n"
+            "events { worker_connections 1024; }\n"
+            "http {\n"
+            f"  access_log {w}/access.log;\n"
+            f"  client_body_temp_path {w}/nginx-body;\n"
+            f"  proxy_temp_path {w}/nginx-proxy;\n"
+            f"  fastcgi_temp_path {w}/nginx-fastcgi;\n"
+            f"  uwsgi_temp_path {w}/nginx-uwsgi;\n"
+            f"  scgi_temp_path {w}/nginx-scgi;\n"
+            "  gzip on; gzip_comp_level 6; gzip_min_length 0;\n"
+            "  gzip_http_version 1.0;\n"  # ab speaks HTTP/1.0
+            "  gzip_types text/html;\n"
+            f"  server {{ listen 127.0.0.1:{self.port}; root {w}/www; }}\n"
+            "}\n")
+        self.server.run(["nginx", "-p", str(w), "-c", str(w / "nginx.conf"),
+                         "-e", str(w / "error.log")])
+        for _ in range(100):
+            if subprocess.run(["ab", "-q", "-n", "1",
+                               f"http://127.0.0.1:{self.port}/page.html"],
+                              capture_output=True, check=False
+                              ).returncode == 0:
+                return
+            time.sleep(0.1)
+        raise RuntimeError("nginx did not answer within 10 s")
+
+    def drive(self, phase: str, level: float, seconds: float) -> None:
+        requests = int(self.max_rate * level * seconds)
+        if self.bench.busy() or requests < 10:
+            return
+        clients = max(1, min(50, int(50 * level)))
+        self.bench.run(
+            ["ab", "-q", "-k", "-n", str(requests), "-c", str(clients),
+             "-H", "Accept-Encoding: gzip",
+             f"http://127.0.0.1:{self.port}/page.html"])
+
+    def stop(self) -> None:
+        self.bench.stop()
+        self.server.stop()
 
 
 class Batch:
@@ -168,7 +371,7 @@ class Batch:
     def __init__(self, workdir: Path, kind: str) -> None:
         self.workdir = workdir
         self.kind = kind
-        self.proc: Optional[subprocess.Popen[bytes]] = None
+        self.job = _Job()
 
     def start(self) -> None:
         with open(self.workdir / "data.bin", "wb") as f:
@@ -183,35 +386,24 @@ class Batch:
             + "\nint main(void) { return (int) f399(1.0); }\n")
 
     def drive(self, phase: str, level: float, seconds: float) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            return
         command = self.commands[self.kind].get(phase)
-        busy = level * seconds
-        if command is None or busy < 0.05:
+        if self.job.busy() or command is None or level * seconds < 0.05:
             return
-        self.proc = subprocess.Popen(
-            ["timeout", f"{busy:.2f}", "sh", "-c",
-             f"while :; do {command}; done"],
-            cwd=self.workdir, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL)
+        self.job.loop(command, level * seconds, self.workdir)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
+        self.job.stop()
 
 
-def driver(kind: str, workdir: Path) -> Redis | Batch:
-    """The driver of ``kind`` in ``workdir``."""
-    if kind == "redis":
-        return Redis(workdir)
-    return Batch(workdir, kind)
-
-
-#: the kinds with a driver, and the programs each needs
-DRIVERS: dict[str, tuple[str, ...]] = {
-    "redis": Redis.tools,
-    **{kind: Batch.tools + (("gcc",) if kind == "compile" else ())
+Driver = Redis | Postgres | Nginx | Batch
+#: the kinds with a driver: how to make it in a work directory, and the
+#: programs it needs
+DRIVERS: dict[str, tuple[Callable[[Path], Driver], tuple[str, ...]]] = {
+    "redis": (Redis, Redis.tools),
+    "postgres": (Postgres, Postgres.tools),
+    "nginx": (Nginx, Nginx.tools),
+    **{kind: (functools.partial(Batch, kind=kind),
+              Batch.tools + (("gcc",) if kind == "compile" else ()))
        for kind in Batch.commands}}
 
 
@@ -239,7 +431,7 @@ def inner(kind: str, schedule: profile_schedule.Schedule, interval_s: float,
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     with tempfile.TemporaryDirectory(dir="/var/tmp") as work:
-        app = driver(kind, Path(work))
+        app = DRIVERS[kind][0](Path(work))
         app.start()
         channel = _Lines()
         agent = guest_agent.Agent(channel, interval_s, use_perf=False)
@@ -312,7 +504,7 @@ def record(kind: str, seed: int, output: Path, schedules: Path,
     if kind not in DRIVERS:
         raise ProfileDataError(f"no driver for {kind!r} yet; drivers: "
                                f"{', '.join(DRIVERS)}")
-    missing = [t for t in (*DRIVERS[kind], "unshare", "ip")
+    missing = [t for t in (*DRIVERS[kind][1], "unshare", "ip")
                if shutil.which(t) is None]
     if missing:
         raise ProfileDataError(f"missing on this machine: "

@@ -1,8 +1,9 @@
 """The application recorder (``tools/record_app_run.py``) on a real
-Redis in its own namespaces and cgroup, with the schedule played 25
-times faster: the demand measured from the cgroup follows the
-schedule's request rate, the agent inside sees the namespace's own
-sockets, and nothing of a run is left behind, also when it is stopped."""
+Redis, PostgreSQL and nginx, each in its own namespaces and cgroup, with
+the schedule played 25-33 times faster: the demand measured from the
+cgroup follows the schedule's request rate, the agent inside sees the
+namespace's own sockets, and nothing of a run is left behind, also when
+it is stopped."""
 from __future__ import annotations
 
 import gzip
@@ -18,51 +19,77 @@ from pathlib import Path
 
 import pytest
 
+from tests import tool_module
+
 ROOT = Path(__file__).resolve().parents[2]
 TOOL = ROOT / "tools" / "record_app_run.py"
-
-pytestmark = [pytest.mark.functional, pytest.mark.slow, pytest.mark.skipif(
-    os.geteuid() != 0 or not all(shutil.which(t) for t in (
-        "unshare", "ip", "redis-server", "redis-benchmark", "redis-cli")),
-    reason="needs root, unshare, ip and Redis "
-    "(tools/services/42-recorder-tools.sh installs them)")]
+DRIVERS = tool_module.load("record_app_run").DRIVERS
 
 
-def test_redis_run_follows_its_schedule_in_its_own_namespaces(tmp_path):
-    out = tmp_path / "redis-1.jsonl.gz"
+def _needs(kind: str) -> pytest.MarkDecorator:
+    tools = (*DRIVERS[kind][1], "unshare", "ip")
+    return pytest.mark.skipif(
+        os.geteuid() != 0 or not all(shutil.which(t) for t in tools),
+        reason=f"needs root and {', '.join(tools)} "
+        "(tools/services/42-recorder-tools.sh installs them)")
+
+
+pytestmark = [pytest.mark.functional, pytest.mark.slow]
+
+
+# kind, how much faster than real time, the listening TCP sockets the
+# agent must see in the namespace (PostgreSQL listens on its Unix
+# socket only)
+@pytest.mark.parametrize("kind, scale, listening", [
+    pytest.param("redis", 0.04, 1, marks=_needs("redis")),
+    pytest.param("postgres", 0.03, 0, marks=_needs("postgres")),
+    pytest.param("nginx", 0.03, 1, marks=_needs("nginx")),
+])
+def test_a_run_follows_its_schedule_in_its_own_namespaces(
+        kind, scale, listening, tmp_path):
+    out = tmp_path / f"{kind}-1.jsonl.gz"
     done = subprocess.run(
-        [sys.executable, str(TOOL), "--kind", "redis", "--seed", "1",
-         "--time-scale", "0.04", "--interval", "2", "--output", str(out)],
-        capture_output=True, text=True, timeout=300)
+        [sys.executable, str(TOOL), "--kind", kind, "--seed", "1",
+         "--time-scale", str(scale), "--interval", "2", "--output",
+         str(out)], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     rows = [json.loads(line) for line in gzip.open(out, "rt")]
     assert len(rows) >= 10
     schedule = json.loads((ROOT / "tools" / "data" / "profile-schedules"
-                           / "redis-1.json").read_text())
+                           / f"{kind}-1.json").read_text())
     names = [p["name"] for p in schedule["phases"]]
     # the phases come in the schedule's order
     seen = [r["phase"] for r in rows]
     order = [n for i, n in enumerate(seen) if i == 0 or seen[i - 1] != n]
     it = iter(names)
     assert all(any(n == m for m in it) for n in order), (order, names)
-    # the demand measured outside rises with the request rate
-    low = [r["cpu_cores"] for r in rows if r["level"] < 0.2]
-    high = [r["cpu_cores"] for r in rows if r["level"] > 0.6]
+    # the demand measured outside rises with the request rate (the
+    # rate phases only: a batch window's level is the batch's)
+    rate = [r for r in rows
+            if r["phase"] in ("quiet", "ramp", "peak", "decline")]
+    low = [r["cpu_cores"] for r in rate if r["level"] < 0.2]
+    high = [r["cpu_cores"] for r in rate if r["level"] > 0.6]
     assert low and high
     assert statistics.median(high) > 1.5 * statistics.median(low)
     assert all(r["mem_mib"] > 0 for r in rows)
-    # inside, the agent sees the namespace's sockets only: Redis's one
-    # listening socket (the host has many), its clients' connections
-    assert all(r["record"]["f"]["net.tcp_listen"] == 1 for r in rows)
-    assert any(r["record"]["f"]["net.tcp_established"] > 0
-               for r in rows if r["level"] > 0.6)
+    # inside, the agent sees the namespace's sockets only (the host has
+    # many listening) and the namespace's processes: their system calls
+    # rise with the request rate too
+    assert all(r["record"]["f"]["net.tcp_listen"] == listening
+               for r in rows)
+    calls = {lvl: statistics.median(
+        r["record"]["f"]["sys.read_ps"] + r["record"]["f"]["sys.write_ps"]
+        for r in rate if (r["level"] > 0.6) == (lvl == "high"))
+        for lvl in ("low", "high")}
+    assert calls["high"] > 1.5 * calls["low"], calls
     # the run's cgroups are gone
     for controller in ("cpuacct", "memory"):
         left = [p.name for p in Path("/sys/fs/cgroup", controller).iterdir()
-                if p.name.startswith("wa-record-redis-1-")]
+                if p.name.startswith(f"wa-record-{kind}-1-")]
         assert not left
 
 
+@_needs("redis")
 def test_a_stopped_recording_leaves_no_process_or_cgroup(tmp_path):
     out = tmp_path / "redis-2.jsonl.gz"
     proc = subprocess.Popen(

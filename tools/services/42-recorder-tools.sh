@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The programs tools/record_app_run.py drives (Redis and its benchmark,
-# ip, unshare, gcc) for its functional test
+# The programs tools/record_app_run.py drives (Redis, PostgreSQL, nginx
+# and their load generators; ip, unshare, setpriv, gcc) for its
+# functional test
 # (tests/functional/test_record_app_run.py).
 #   bash tools/services/42-recorder-tools.sh up|down
 # Nothing runs between tests: the recorder starts its own Redis in its
@@ -18,7 +19,10 @@ say() { echo "[recorder-tools] $*"; }
 # program -> Debian package
 declare -A PACKAGE=([redis-server]=redis-server [redis-benchmark]=redis-tools
                     [redis-cli]=redis-tools [ip]=iproute2 [unshare]=util-linux
-                    [gcc]=gcc)
+                    [setpriv]=util-linux [gcc]=gcc
+                    [pg_config]=postgresql [pgbench]=postgresql-client
+                    [psql]=postgresql-client [pg_isready]=postgresql-client
+                    [nginx]=nginx [ab]=apache2-utils)
 
 unavailable() {
     echo "$1" > "$STATE/unavailable"
@@ -43,9 +47,11 @@ up() {
             unavailable "apt-get install ${missing[*]} failed"
         fi
     fi
-    # the package starts a system Redis on 6379 where it can; the
-    # recorder's Redis runs in its own network namespace and needs none
-    say "ready: $(redis-server --version | cut -d' ' -f1-3)"
+    # the packages start a system Redis, PostgreSQL or nginx where they
+    # can; the recorder runs its own in its own network namespace and
+    # needs none of them
+    say "ready: $(redis-server --version | cut -d' ' -f1-3)," \
+        "$("$(pg_config --bindir)/postgres" --version), $(nginx -v 2>&1)"
 }
 
 case "${1:-}" in
