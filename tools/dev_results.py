@@ -223,7 +223,12 @@ WHY = {
         "migrations, energy is still 1.038 x LR-MMT's and "
         "adaptive-reactive with the same pause makes 567 migrations "
         "(the forecasters' goal of at most 1.0 x its migrations would "
-        "fail): kept at 6 h."),
+        "fail): kept at 6 h.  A longer cooldown of a moved VM before "
+        "a relief may move it again (1 h shipped): 2 h 1,294.2 kWh / 742 "
+        "/ 5.45e-8, 4 h 1,298.6 / 775 / 7.9e-8, 8 h 1,297.7 / 714 / "
+        "1.44e-7 on the Bitbrains VMs, not monotonic and none under "
+        "LR-MMT's energy or migrations; no PlanetLab day changes (every "
+        "move there is the first hours' consolidation): kept at 1 h."),
     "within 2 % of adaptive-reactive": (
         "On one PlanetLab day the seasonal forecasters have no daily "
         "profile yet and speak for 5-21 % of the VM-audits in the "
