@@ -45,7 +45,12 @@ def check_paths(args: argparse.Namespace) -> None:
         for suffix in (".joblib", ".json"):
             paths.output_file(Path(f"{args.model}{suffix}"), "--model")
     if command == "profile-backtest":
-        paths.input_file(args.run, "run")
+        if args.run is not None and args.data is not None:
+            raise UsageError("give one run or --data, not both")
+        if args.run is not None:
+            paths.input_file(args.run, "run")
+        if args.data is not None and not args.data.is_dir():
+            raise UsageError(f"--data {args.data}: no such directory")
         if args.output is not None:
             paths.output_dir(args.output)
     if command == "hotset-backtest":

@@ -263,19 +263,36 @@ def _profile_backtest(args: argparse.Namespace) -> int:
 
     from watcher_adaptive.predict import profile_backtest as pb
 
+    data_set = args.run is None
     try:
-        horizons = [int(h) for h in args.horizons.split(",") if h.strip()]
+        horizons = [int(h) for h in (args.horizons or (
+            "60,300" if data_set else "1,5,15")).split(",") if h.strip()]
     except ValueError:
         horizons = []
     if not horizons or min(horizons) < 1:
-        raise UsageError("--horizons: positive sample counts, e.g. 1,5,15")
-    report = pb.run(args.run, horizons, args.max_iter)
-    print(pb.table(report))
+        raise UsageError("--horizons: positive whole numbers, e.g. "
+                         + ("60,300 (seconds)" if data_set
+                            else "1,5,15 (samples)"))
+    if data_set:
+        from watcher_adaptive.predict import app_backtest as ab
+        from watcher_adaptive.predict import app_dataset
+
+        root = args.data or app_dataset.source_tree_data()
+        runs = app_dataset.read_dir(root)
+        print(f"{len(runs)} recorded runs in {root}; fitting on the "
+              "development runs, one horizon at a time", file=sys.stderr)
+        report = {"data": str(root),
+                  **ab.run(runs, horizons, args.max_iter)}
+        text, draw = ab.table(report), ab.plot
+    else:
+        report = pb.run(args.run, horizons, args.max_iter)
+        text, draw = pb.table(report), pb.plot
+    print(text)
     if args.output:
         args.output.mkdir(parents=True, exist_ok=True)
         (args.output / "results.json").write_text(
             json.dumps(report, indent=1))
-        print(pb.plot(report, args.output / "profile_backtest.png"))
+        print(draw(report, args.output / "profile_backtest.png"))
     return 0
 
 

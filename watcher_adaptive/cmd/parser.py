@@ -300,16 +300,23 @@ def build_parser() -> argparse.ArgumentParser:
                     help="finest granularity in seconds: the guest "
                          "agent's interval (default: %(default)s)")
 
-    pb = _sub(sub, "profile-backtest", "do behaviour-profile features "
-              "help the CPU forecast? a backtest on a recorded run of the "
-              "guest agent",
-              "watcher-adaptive profile-backtest "
-              "tools/data/profile-run.jsonl.gz --output profile-bt")
-    pb.add_argument("run", type=Path, help="a run recorded by "
-                    "tools/record_profile_run.py (.jsonl or .jsonl.gz)")
-    pb.add_argument("--horizons", default="1,5,15",
-                    help="forecast horizons in samples (default: "
-                         "%(default)s)")
+    pb = _sub(sub, "profile-backtest", "do behaviour profiles help the "
+              "CPU forecast? a backtest on the recorded applications "
+              "(fitted on the development runs, reported on the "
+              "evaluation runs and the held-out kind), or on one "
+              "recorded run of the guest agent",
+              "watcher-adaptive profile-backtest --output profile-bt")
+    pb.add_argument("run", type=Path, nargs="?",
+                    help="one run recorded by tools/record_profile_run.py "
+                         "(.jsonl or .jsonl.gz) instead of the data set")
+    pb.add_argument("--data", type=Path, metavar="DIR",
+                    help="the recorded applications, <kind>-<seed>.jsonl.gz "
+                         "(default: tools/data/profile-apps of the source "
+                         "tree this package runs from)")
+    pb.add_argument("--horizons", default=None,
+                    help="forecast horizons: seconds for the data set "
+                         "(default: 60,300), samples for one run "
+                         "(default: 1,5,15)")
     pb.add_argument("--output", type=Path, metavar="DIR",
                     help="write results.json and profile_backtest.png here")
     pb.add_argument("--max-iter", type=_positive_int, default=200,

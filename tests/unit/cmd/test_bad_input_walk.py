@@ -199,6 +199,10 @@ CASES = [
                           "x"], "--horizons"),
     ("watcher-adaptive", ["profile-backtest", "run.jsonl", "--output",
                           f"{F}/out"], "is a file"),
+    ("watcher-adaptive", ["profile-backtest", "--data", "/nonexistent"],
+     "no such directory"),
+    ("watcher-adaptive", ["profile-backtest", "run.jsonl", "--data", "."],
+     "not both"),
     # hotset-backtest
     ("watcher-adaptive", ["hotset-backtest", "--run", "/nonexistent"],
      "no such file"),
