@@ -18,11 +18,11 @@ that:
   seconds (``cpuacct.usage``) and memory in use per interval.
 
 Each output line (gzip'd JSON lines) is ``{"t", "phase", "level",
-"cpu_cores", "cpu_wait_cores", "mem_mib", "load1", "record"}``,
-``record`` being
-the agent's; ``cpu_wait_cores`` is the time the application's live
-threads waited for a CPU (a busy machine's neighbours), so that got +
-waited comes nearer to what it asked for.
+"agent_cpu_ms", "cpu_cores", "cpu_wait_cores", "mem_mib", "load1",
+"record"}``, ``record`` being the agent's and ``agent_cpu_ms`` the CPU
+time its sampling took; ``cpu_wait_cores`` is the time the application's
+live threads waited for a CPU (a busy machine's neighbours), so that
+got + waited comes nearer to what it asked for.
 Needs root, ``unshare`` and ``ip``.  Every kind has a driver:
 ``redis`` (``redis-server``, ``redis-benchmark``), ``postgres`` (a
 PostgreSQL server of its own under ``pgbench``), ``nginx`` (under
@@ -447,9 +447,14 @@ def inner(kind: str, schedule: profile_schedule.Schedule, interval_s: float,
                 app.drive(phase.name, phase.level_at(t), interval_s)
                 time.sleep(max(0.0, next_tick - time.monotonic()))
                 next_tick += interval_s
+                # the agent's own cost in a busy guest: the CPU time of
+                # its sampling (this thread's, nothing of the drivers')
+                spent = time.thread_time()
                 agent.tick()
+                spent = time.thread_time() - spent
                 print(json.dumps({"t": round(t, 1), "phase": phase.name,
                                   "level": round(phase.level_at(t), 3),
+                                  "agent_cpu_ms": round(spent * 1e3, 2),
                                   "record": json.loads(channel.last or "{}")},
                                  separators=(",", ":")), flush=True)
         finally:

@@ -15,11 +15,11 @@ def test_each_run_is_a_row_with_its_load_and_phases(tmp_path):
                  ("peak", 1.5, 2.5)]):
             f.write(json.dumps({"t": 2.0 * i, "phase": phase,
                                 "cpu_cores": cores, "cpu_wait_cores": 0.5,
-                                "load1": load,
+                                "load1": load, "agent_cpu_ms": 4.0 * i,
                                 "record": {"f": {}}}) + "\n")
     tool = tool_module.load("profile_apps_table")
     assert tool.rows(tmp_path) == [[
-        "nginx-5", "evaluation", "3", "1.50 / 2.50",
+        "nginx-5", "evaluation", "3", "1.50 / 2.50", "0.20",
         "quiet 0.70, peak 2.00"]]
     assert "   * - nginx-5" in tool.rst(tool.rows(tmp_path))
 
