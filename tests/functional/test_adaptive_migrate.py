@@ -17,8 +17,8 @@ import uuid
 import pytest
 
 from tests.functional.compute_api import ComputeApiStandIn
-from tests.functional.compute_api import wait_until
 from tests.functional.tcp_proxy import TcpProxy
+from tests.functional.waiting import until
 from tests.unit.nova_hooks.agent.test_manager import ThisProcessHost
 
 pytestmark = [pytest.mark.functional]
@@ -317,7 +317,7 @@ def test_abort_from_watcher_stops_a_running_migration(
     worker = threading.Thread(
         target=lambda: result.setdefault("ok", action.execute()))
     worker.start()
-    assert wait_until(lambda: any(m.status == "running" for m in
+    assert until(lambda: any(m.status == "running" for m in
                                   nova_api.migrations_of(vm)), 10)
     assert action.abort() is True
     worker.join(10)
@@ -388,7 +388,7 @@ def test_broker_cut_the_action_still_finishes(
     # every message ended (answered or given up); none left running
     assert [k for k, _ in action.messages][:3] == [
         "prepare", "started", "completed"], action.messages
-    assert wait_until(lambda: not agent_threads(), 5), agent_threads()
+    assert until(lambda: not agent_threads(), 5), agent_threads()
     got = agent.kinds()
     if when == "from_the_start":
         assert got == []

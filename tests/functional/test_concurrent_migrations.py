@@ -19,6 +19,7 @@ from tests.functional.test_destination_agent import hosts  # noqa: F401
 from tests.functional.test_destination_agent import rpc_call
 from tests.functional.test_destination_agent import transport_url  # noqa: F401
 from tests.functional.test_destination_agent import vcpu_affinity_on
+from tests.functional.waiting import until
 
 pytestmark = [pytest.mark.functional, pytest.mark.slow]
 CAP = 8
@@ -37,16 +38,6 @@ def guests(hosts):  # noqa: F811
 def _uuid_of(hosts_env: dict, host: str, name: str) -> str:
     with lh.connection(hosts_env, host) as conn:
         return conn.lookupByName(name).UUIDString()
-
-
-def _wait(predicate, timeout_s: float, step_s: float = 0.5):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step_s)
-    return predicate()
 
 
 @pytest.mark.timeout(1500)
@@ -99,7 +90,8 @@ def test_eight_concurrent_incoming_migrations_then_one_beyond_the_cap(
             return answer["status"]["phase"] if answer["found"] else None
 
         # the completion reached the agent for each (its own libvirt event)
-        assert _wait(lambda: all(phase(n) == "steady" for n in first), 120)
+        assert until(lambda: all(phase(n) == "steady" for n in first), 120,
+                      0.5)
         records = agent.records()
         by_guest = collections.defaultdict(list)
         for r in records:
@@ -132,8 +124,8 @@ def test_eight_concurrent_incoming_migrations_then_one_beyond_the_cap(
         # the ninth, while the eight are still managed: left alone
         tl9 = lh.postcopy_migrate(hosts, beyond, "A", "B", timeout_s=600)
         assert tl9["ok"], tl9
-        mine = _wait(lambda: [r for r in agent.records()
-                              if r["vm"] == ids[beyond]], 30)
+        mine = until(lambda: [r for r in agent.records()
+                              if r["vm"] == ids[beyond]], 30, 0.5)
         assert [(r["kind"], r["detail"]) for r in mine] == [
             ("open", "skipped: concurrency cap"), ("close", "skipped")], mine
         status9 = rpc_call(agent, "status",

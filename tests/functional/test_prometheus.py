@@ -10,6 +10,7 @@ import time
 import numpy as np
 import pytest
 
+from tests.functional.waiting import until
 from watcher_adaptive.adapters import datasource
 from watcher_adaptive.adapters import prometheus
 from watcher_adaptive.adapters import prometheus_write
@@ -29,16 +30,6 @@ def _grid(n: int) -> tuple[np.ndarray, datetime.datetime]:
 def _source(endpoint: str, **kwargs) -> prometheus.PrometheusSource:
     return prometheus.PrometheusSource(
         prometheus.prometheus_adapter(endpoint), **kwargs)
-
-
-def _wait_for(read, ready, timeout_s: float = 30.0):
-    """``read()`` until ``ready(result)``; the last result."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        result = read()
-        if ready(result) or time.monotonic() > deadline:
-            return result
-        time.sleep(0.5)
 
 
 def test_every_instance_in_one_query_per_metric(prometheus_endpoint,
@@ -95,7 +86,7 @@ def test_profiles_scraped_from_the_collector_are_read(
                 [guest], stop - datetime.timedelta(minutes=5), stop, 10,
                 metrics=datasource.PROFILE_METRICS)
 
-        window = _wait_for(read, lambda w: np.isfinite(
+        window = until(read, 30, 0.5, lambda w: np.isfinite(
             w.values["profile_mem_used"]).any())
     finally:
         server.shutdown()
@@ -132,9 +123,10 @@ def test_hosts_read_from_node_exporter_series(tmp_path,
                            [{"fqdn": fqdn}], times,
                            np.full((1, times.size), 6 * 2.0**30))
         source = _source(prometheus_endpoint)
-        window = _wait_for(lambda: source.read_host_usage(
+        window = until(lambda: source.read_host_usage(
             [short, "no-such-host"], stop - datetime.timedelta(hours=1),
-            stop, STEP), lambda w: np.isfinite(w.values["cpu_cores"]).any())
+            stop, STEP), 30, 0.5,
+            lambda w: np.isfinite(w.values["cpu_cores"]).any())
     finally:
         server.shutdown()
     np.testing.assert_allclose(window.values["cpu_cores"][0, 2:], 1.0)
