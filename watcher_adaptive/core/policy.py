@@ -33,7 +33,7 @@ def validate(policy: Policy) -> Policy:
         need(isinstance(value, int) and value >= 0,
              f"{name} must be a non-negative integer, got {value!r}")
     for name in ("vm_cooldown_s", "consolidation_cooldown_s",
-                 "wake_pause_s"):
+                 "wake_pause_s", "consolidation_settle_s"):
         value = getattr(policy, name)
         need(value >= 0, f"{name} must be >= 0, got {value}")
     return policy

@@ -56,6 +56,9 @@ class ClusterSnapshot:
     :param vm_vcpu_capacity: the most CPU one vCPU of each VM may ask for
         (its flavor's speed), same units; ``None``: not known, the
         forecast's peak per vCPU stands for it.
+    :param vm_seconds_since_consolidation: time since a consolidation
+        last moved each VM (``inf`` if none did); ``None``: not known,
+        and consolidation does not wait for it to settle.
     """
 
     host_names: tuple[str, ...]
@@ -78,6 +81,7 @@ class ClusterSnapshot:
     host_migrations_running: Optional[np.ndarray] = None
     seconds_since_wake: float = float("inf")
     host_core_capacity: Optional[np.ndarray] = None
+    vm_seconds_since_consolidation: Optional[np.ndarray] = None
     vm_vcpu_capacity: Optional[np.ndarray] = None
 
     @property
@@ -144,6 +148,10 @@ class Policy:
     consolidation_headroom: float = 0.0
     #: no consolidation this long after a plan woke a host (0: off)
     wake_pause_s: float = 6 * 3600.0
+    #: a consolidation settles this long: a host holding a VM that a
+    #: consolidation moved within it is not emptied, and no costlier
+    #: host is emptied in its stead (0: off)
+    consolidation_settle_s: float = 24 * 3600.0
 
 
 @dataclasses.dataclass(frozen=True)

@@ -74,6 +74,7 @@ class AdaptiveReplay(api.ReplayStrategy):
         self.model_path = model_path
         self.model = model
         self._last_move_s: Optional[np.ndarray] = None
+        self._last_consolidation_s: Optional[np.ndarray] = None
         self._last_wake_s = -np.inf
         self._recent: list[float] = []
         self._selector: Optional[online.Selector] = None
@@ -105,6 +106,7 @@ class AdaptiveReplay(api.ReplayStrategy):
                   "consolidation_cooldown": "consolidation_cooldown_s",
                   "headroom": "consolidation_headroom",
                   "wake_pause": "wake_pause_s",
+                  "settle": "consolidation_settle_s",
                   "per_audit": "max_migrations_per_audit",
                   "per_hour": "max_migrations_per_hour"}
         forecast_keys = {"quantile": "quantile", "window": "window",
@@ -187,6 +189,7 @@ class AdaptiveReplay(api.ReplayStrategy):
         self._selector = None
         self._seen_until_s = -np.inf
         self._last_move_s = None
+        self._last_consolidation_s = None
         self._last_wake_s = -np.inf
         self._recent = []
         self.spoke = {}
@@ -203,6 +206,8 @@ class AdaptiveReplay(api.ReplayStrategy):
             self._last_wake_s = now
         for move in result.moves:
             self._last_move_s[move.vm] = now
+            if move.reason == planner.CONSOLIDATION:
+                self._last_consolidation_s[move.vm] = now
             self._recent.append(now)
         return api.Decision(moves=tuple(
             api.Move(m.vm, m.target, m.reason) for m in result.moves))
@@ -280,6 +285,7 @@ class AdaptiveReplay(api.ReplayStrategy):
         n_v, n_h = view.vms.n, view.hosts.n
         if self._last_move_s is None or self._last_move_s.size != n_v:
             self._last_move_s = np.full(n_v, -np.inf)
+            self._last_consolidation_s = np.full(n_v, -np.inf)
         now = view.time_s
         self._recent = [t for t in self._recent if t > now - 3600.0]
         migrating = view.vm_in_migration
@@ -301,6 +307,7 @@ class AdaptiveReplay(api.ReplayStrategy):
             vm_movable=(view.vm_host >= 0) & ~migrating,
             vm_zone=("",) * n_v,
             vm_seconds_since_move=now - self._last_move_s,
+            vm_seconds_since_consolidation=now - self._last_consolidation_s,
             moves_last_hour=len(self._recent),
             host_migrations_running=running,
             seconds_since_wake=now - self._last_wake_s,

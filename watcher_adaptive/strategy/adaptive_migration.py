@@ -150,13 +150,18 @@ class AdaptiveMigration(base.WorkloadStabilizationBaseStrategy):
                 "budget need it across audits)")
         moves = journal.MoveJournal(path)
         last = moves.load()
-        woke_at = last.pop(journal.WAKE, None)
-        since = {uuid: now - t for uuid, t in last.items()}
+        woke_at = last.get(journal.WAKE)
+        moved_at = journal.moves(last)
         snapshot, index = cluster.build_snapshot(
-            self.compute_model, since,
-            moves_last_hour=sum(1 for t in last.values() if now - t < 3600),
+            self.compute_model,
+            {uuid: now - t for uuid, t in moved_at.items()},
+            moves_last_hour=sum(1 for t in moved_at.values()
+                                if now - t < 3600),
             allow_pinned_moves=bool(
-                self._config_value("allow_pinned_moves")))
+                self._config_value("allow_pinned_moves")),
+            seconds_since_consolidation={
+                uuid: now - t
+                for uuid, t in journal.consolidations(last).items()})
         if woke_at is not None:
             snapshot = dataclasses.replace(snapshot,
                                            seconds_since_wake=now - woke_at)
@@ -197,10 +202,11 @@ class AdaptiveMigration(base.WorkloadStabilizationBaseStrategy):
                          int(params.horizon_s), move.source_load_before,
                          move.source_load_after, move.target_load_after)
         self._emit(moved, now)
-        if woke_at is not None:
-            last[journal.WAKE] = woke_at
         moves.record((e["instance"] for e in self.explanations), now, last,
-                     woke_host=self.plan.woke_host)
+                     woke_host=self.plan.woke_host,
+                     consolidated=(e["instance"] for e in self.explanations
+                                   if e["reason"] == planner.CONSOLIDATION),
+                     keep_s=params.policy.consolidation_settle_s)
         if self.explanations:
             self._notify_listeners()
 

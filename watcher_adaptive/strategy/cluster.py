@@ -45,10 +45,14 @@ def build_snapshot(model, seconds_since_move: Mapping[str, float],
                    host_zones: Optional[Mapping[str, str]] = None,
                    allow_pinned_moves: bool = False,
                    excluded_hosts: frozenset = frozenset(),
+                   seconds_since_consolidation: Optional[
+                       Mapping[str, float]] = None,
                    ) -> tuple[ClusterSnapshot, ModelIndex]:
     """The snapshot of ``model`` (a Watcher ``ModelRoot``).
 
     :param seconds_since_move: per instance uuid, from the move journal.
+    :param seconds_since_consolidation: likewise, the moves a
+        consolidation made; ``None``: not known.
     :param host_zones: availability zone per hostname; instances pinned
         to a zone only move within it, and stay put when zones are
         unknown.
@@ -99,6 +103,10 @@ def build_snapshot(model, seconds_since_move: Mapping[str, float],
         vm_zone=tuple(inst.pinned_az or "" for inst in instances),
         vm_seconds_since_move=np.array(
             [seconds_since_move.get(inst.uuid, np.inf)
+             for inst in instances], dtype=float),
+        vm_seconds_since_consolidation=None
+        if seconds_since_consolidation is None else np.array(
+            [seconds_since_consolidation.get(inst.uuid, np.inf)
              for inst in instances], dtype=float),
         moves_last_hour=moves_last_hour)
     return snapshot, ModelIndex(nodes, tuple(instances))

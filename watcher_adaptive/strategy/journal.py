@@ -23,11 +23,28 @@ KEEP_S = 86400.0
 #: the entry that holds when a plan last woke a host (not an instance
 #: uuid, so it cannot collide with one)
 WAKE = "host-woken"
+#: the prefix of the entries that hold when a consolidation last moved an
+#: instance (``consolidated:<uuid>``)
+CONSOLIDATED = "consolidated:"
+
+
+def consolidations(entries: Mapping[str, float]) -> dict[str, float]:
+    """``{instance uuid: when a consolidation last moved it}``."""
+    return {k[len(CONSOLIDATED):]: v for k, v in entries.items()
+            if k.startswith(CONSOLIDATED)}
+
+
+def moves(entries: Mapping[str, float]) -> dict[str, float]:
+    """``{instance uuid: when it last moved}``, whatever moved it."""
+    return {k: v for k, v in entries.items()
+            if k != WAKE and not k.startswith(CONSOLIDATED)}
 
 
 class MoveJournal:
-    """``{instance uuid: epoch seconds of its last planned move}``, and
-    under :data:`WAKE` when a plan last woke a host."""
+    """``{instance uuid: epoch seconds of its last planned move}``, under
+    :data:`WAKE` when a plan last woke a host, and under
+    :data:`CONSOLIDATED` ``+ uuid`` when a consolidation last moved an
+    instance."""
 
     def __init__(self, path: str) -> None:
         self.path = Path(path) if path else None
@@ -44,12 +61,18 @@ class MoveJournal:
             return {}
 
     def record(self, moved: Iterable[str], now: float,
-               previous: Mapping[str, float], woke_host: bool = False
+               previous: Mapping[str, float], woke_host: bool = False,
+               consolidated: Iterable[str] = (), keep_s: float = KEEP_S
                ) -> None:
+        """Write ``previous`` (entries older than ``keep_s`` dropped)
+        with this plan's moves, those of them a consolidation made, and
+        whether it woke a host."""
         if self.path is None:
             return
-        entries = {k: v for k, v in previous.items() if now - v < KEEP_S}
+        keep_s = max(keep_s, KEEP_S)
+        entries = {k: v for k, v in previous.items() if now - v < keep_s}
         entries.update({uuid: now for uuid in moved})
+        entries.update({CONSOLIDATED + uuid: now for uuid in consolidated})
         if woke_host:
             entries[WAKE] = now
         self.path.parent.mkdir(parents=True, exist_ok=True)

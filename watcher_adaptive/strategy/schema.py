@@ -70,6 +70,14 @@ SCHEMA: dict[str, Any] = {
                            "never pause); needs the strategy's journal.",
             "type": "integer", "minimum": 0, "maximum": 604800,
             "default": int(_POLICY.wake_pause_s)},
+        "consolidation_settle": {
+            "description": "Seconds a consolidation settles: a host "
+                           "holding an instance a consolidation moved "
+                           "within them is not emptied, nor a costlier "
+                           "host in its stead (0: off); needs the "
+                           "strategy's journal.",
+            "type": "integer", "minimum": 0, "maximum": 604800,
+            "default": int(_POLICY.consolidation_settle_s)},
         "max_migrations_per_audit": {
             "description": "At most this many live migrations per audit.",
             "type": "integer", "minimum": 0, "maximum": 10000,
@@ -148,7 +156,8 @@ def to_parameters(values: Mapping[str, Any]) -> AuditParameters:
         vm_cooldown_s=float(merged["vm_cooldown"]),
         consolidation_cooldown_s=float(merged["consolidation_cooldown"]),
         consolidation_headroom=float(merged["consolidation_headroom"]),
-        wake_pause_s=float(merged["wake_pause"])))
+        wake_pause_s=float(merged["wake_pause"]),
+        consolidation_settle_s=float(merged["consolidation_settle"])))
     if merged["period"] < 2 * merged["granularity"]:
         raise PolicyError(
             "period must cover at least two granularity steps")

@@ -156,6 +156,30 @@ def test_consolidation_waits_after_a_wake():
     assert off.released == (2,)
 
 
+def test_a_consolidation_settles_before_the_next():
+    policy = dataclasses.replace(POLICY, consolidate=True,
+                                 consolidation_settle_s=86400.0)
+    fc = forecast([5.0, 1.0, 1.0, 1.0])
+    # h1 (one VM) goes first, then h2 (two); h1's VM came there by a
+    # consolidation an hour ago: neither is emptied this audit
+    recent = np.array([np.inf, 3600.0, np.inf, np.inf])
+    plan = planner.plan(snapshot([0, 1, 2, 2],
+                                 vm_seconds_since_consolidation=recent),
+                        fc, policy)
+    assert plan.moves == () and plan.released == ()
+    assert dict(plan.skipped)["consolidation_settling"] == 1
+    # a day later, with settling off, or where it is not known: both go
+    later = planner.plan(snapshot([0, 1, 2, 2],
+                                  vm_seconds_since_consolidation=recent
+                                  + 86400.0), fc, policy)
+    assert later.released == (1, 2)
+    for snap, pol in (
+            (snapshot([0, 1, 2, 2], vm_seconds_since_consolidation=recent),
+             dataclasses.replace(policy, consolidation_settle_s=0.0)),
+            (snapshot([0, 1, 2, 2]), policy)):
+        assert planner.plan(snap, fc, pol).released == (1, 2)
+
+
 def test_a_plan_that_wakes_a_host_says_so_and_does_not_consolidate():
     # h0 at 9.5/10 is overloaded; h1 (7.5) has no room, h2 holds no VM,
     # h3 takes no VM; h3's small VM could otherwise go to h1 (7.9 <= 8)

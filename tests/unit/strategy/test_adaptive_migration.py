@@ -444,6 +444,41 @@ def test_consolidation_pauses_after_a_wake_recorded_in_the_journal(tmp_path):
     assert not done.plan.woke_host
 
 
+def test_a_consolidation_recorded_in_the_journal_settles(tmp_path):
+    from watcher_adaptive.strategy import journal
+
+    # two calm hosts: one can be emptied onto the other
+    hosts = {"cmp-1": {}, "cmp-2": {}}
+    vms = {f"vm-{i}": {"host": f"cmp-{1 + i % 2}"} for i in range(4)}
+    cpu = {builders.vm_uuid(f"vm-{i}"): [0.1] * 12 for i in range(4)}
+    path = tmp_path / "moves.json"
+
+    def audit(entries):
+        path.unlink(missing_ok=True)
+        strategy = load_strategy(tmp_path, builders.RecordingSource(cpu),
+                                 consolidate=True)
+        now = strategy._clock()
+        path.write_text(json.dumps({k: now - ago
+                                    for k, ago in entries.items()}))
+        strategy._compute_model = builders.make_model(hosts, vms)
+        strategy.execute()
+        return strategy, json.loads(path.read_text())
+
+    # a consolidation moved every VM an hour ago: none is moved again
+    settling, _ = audit({journal.CONSOLIDATED + builders.vm_uuid(f"vm-{i}"):
+                         3600 for i in range(4)})
+    assert settling.plan.moves == ()
+    assert dict(settling.plan.skipped)["consolidation_settling"] == 1
+    # two days later one host is emptied, and the journal says which
+    # instances a consolidation moved (and when any instance moved)
+    done, kept = audit({journal.CONSOLIDATED + builders.vm_uuid(f"vm-{i}"):
+                        2 * 86400 for i in range(4)})
+    moved = {m["instance"] for m in done.explanations}
+    assert len(done.plan.released) == 1 and len(moved) == 2
+    assert journal.consolidations(kept).keys() == moved
+    assert journal.moves(kept).keys() == moved
+
+
 def test_plans_go_through_watchers_weight_planner(tmp_path):
     """Watcher picks the planner from the strategy: the base class's
     workload_stabilization planner refuses adaptive_migrate
