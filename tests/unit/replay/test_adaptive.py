@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from watcher_adaptive.core.types import Policy
 from watcher_adaptive.exceptions import PolicyError
 from watcher_adaptive.replay import adaptive
 from watcher_adaptive.replay import api
@@ -20,6 +21,8 @@ def test_spec_sets_policy_and_a_distinct_name():
     assert strategy.policy.target_utilization == 0.8
     assert strategy.policy.vm_cooldown_s == 7200
     assert registry.build_strategies("adaptive")[0].name == "adaptive"
+    assert registry.build_strategies("adaptive:settle=0")[0] \
+        .policy.consolidation_settle_s == 0
 
 
 @pytest.mark.parametrize("spec, error, match", [
@@ -48,8 +51,8 @@ class _Placed(adaptive.AdaptiveReplay):
         return decision
 
 
-def _run(cpu, placement):
-    n_hosts, n_vms = 3, cpu.shape[0]
+def _run(cpu, placement, n_hosts=3, **kw):
+    n_vms = cpu.shape[0]
     hosts = api.HostTable(
         names=tuple(f"h{i}" for i in range(n_hosts)),
         pes=np.full(n_hosts, 2), mips_per_pe=np.full(n_hosts, 1000.0),
@@ -63,7 +66,7 @@ def _run(cpu, placement):
                       bw_mbps=np.full(n_vms, 100.0))
     eng = engine.ReplayEngine(hosts, vms, cpu.astype(np.float32),
                               duration_s=cpu.shape[1] * 300.0)
-    strategy = _Placed(placement)
+    strategy = _Placed(placement, **kw)
     run = eng.run(strategy)
     assert run.error is None
     return strategy, run
@@ -88,3 +91,24 @@ def test_calm_spread_cluster_is_consolidated_once_then_left_alone():
     strategy, run = _run(cpu, [0, 1])
     assert run.metrics.migrations == 1
     assert [m.reason for m in strategy.moves_seen] == ["consolidation"]
+
+
+
+@pytest.mark.parametrize("settle_s, wait", [(None, True), (0.0, False)])
+def test_a_host_just_filled_by_a_consolidation_is_not_emptied(settle_s,
+                                                               wait):
+    """h2's calm VM d goes to h0 at once; six hours later h0 is calm
+    too and could go to h1, but d came there by a consolidation: with
+    settling (24 h, the default) h0 waits a day, without it not."""
+    t, change = 36 * 12, 6 * 12
+    busy = np.r_[np.full(change, 0.9), np.full(t - change, 0.6)]
+    calm = np.r_[np.full(change, 0.9), np.full(t - change, 0.1)]
+    cpu = np.vstack([calm, busy, busy, np.full(t, 0.1)])  # a, b, c, d
+    policy = Policy() if settle_s is None else Policy(
+        consolidation_settle_s=settle_s)
+    strategy, run = _run(cpu, [0, 1, 1, 2], n_hosts=4, policy=policy)
+    frames = np.flatnonzero(run.timeline.migrations)
+    assert [m.reason for m in strategy.moves_seen] == ["consolidation"] * 3
+    first, last = frames[0] * 300.0, frames[-1] * 300.0
+    assert first < 3600
+    assert bool(last - first >= 24 * 3600) is wait, (first, last)
