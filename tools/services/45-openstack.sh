@@ -166,18 +166,10 @@ key_repository = $STATE/keystone/fernet
 [credential]
 key_repository = $STATE/keystone/credential
 CONF
-    local km=("$VENV/bin/keystone-manage" --config-file "$STATE/etc/keystone/keystone.conf")
     db_create keystone
-    {
-        "${km[@]}" db_sync
-        "${km[@]}" fernet_setup --keystone-user root --keystone-group root
-        "${km[@]}" credential_setup --keystone-user root --keystone-group root
-        "${km[@]}" bootstrap --bootstrap-password "$PASSWORD" \
-            --bootstrap-admin-url "http://127.0.0.1:$KS_PORT/v3" \
-            --bootstrap-internal-url "http://127.0.0.1:$KS_PORT/v3" \
-            --bootstrap-public-url "http://127.0.0.1:$KS_PORT/v3" \
-            --bootstrap-region-id "$REGION"
-    } >"$STATE/logs/keystone-manage.log" 2>&1
+    keystone_bootstrap "$VENV/bin/keystone-manage" \
+        "$STATE/etc/keystone/keystone.conf" "$KS_PORT" "$PASSWORD" "$REGION" \
+        "$STATE/logs/keystone-manage.log"
 }
 
 configure_placement() {
@@ -211,15 +203,7 @@ connection = $DB_URL/${DB_PREFIX}_nova_api
 connection = $DB_URL/${DB_PREFIX}_nova
 [glance]
 region_name = $REGION
-[neutron]
-auth_type = password
-auth_url = http://127.0.0.1:$KS_PORT/v3
-username = admin
-password = $PASSWORD
-project_name = admin
-user_domain_name = Default
-project_domain_name = Default
-region_name = $REGION
+$(authtoken neutron)
 endpoint_override = http://127.0.0.1:$NEUTRON_PORT
 [oslo_concurrency]
 lock_path = $STATE/nova/locks

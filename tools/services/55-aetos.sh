@@ -68,18 +68,9 @@ key_repository = $STATE/keystone/fernet
 [credential]
 key_repository = $STATE/keystone/credential
 CONF
-    local km=("$VENV/bin/keystone-manage" --config-file "$STATE/keystone/keystone.conf")
-    {
-        "${km[@]}" db_sync
-        "${km[@]}" fernet_setup --keystone-user root --keystone-group root
-        "${km[@]}" credential_setup --keystone-user root --keystone-group root
-        "${km[@]}" bootstrap --bootstrap-password "$PASSWORD" \
-            --bootstrap-admin-url "http://127.0.0.1:$KS_PORT/v3" \
-            --bootstrap-internal-url "http://127.0.0.1:$KS_PORT/v3" \
-            --bootstrap-public-url "http://127.0.0.1:$KS_PORT/v3" \
-            --bootstrap-region-id RegionOne
-    } >"$STATE/keystone-manage.log" 2>&1 \
-        || unavailable "keystone-manage failed, see $STATE/keystone-manage.log"
+    keystone_bootstrap "$VENV/bin/keystone-manage" \
+        "$STATE/keystone/keystone.conf" "$KS_PORT" "$PASSWORD" RegionOne \
+        "$STATE/keystone-manage.log"
 }
 
 configure_aetos() {

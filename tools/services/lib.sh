@@ -126,3 +126,21 @@ region_name = $region
 CONF
     done
 }
+
+# keystone_bootstrap KEYSTONE_MANAGE CONF PORT PASSWORD REGION LOG: a
+# new Keystone's keys and its admin (password PASSWORD) with the
+# identity endpoints on 127.0.0.1:PORT; gives up when keystone-manage
+# fails
+keystone_bootstrap() {
+    local km=("$1" --config-file "$2") port=$3 password=$4 region=$5 log=$6
+    {
+        "${km[@]}" db_sync
+        "${km[@]}" fernet_setup --keystone-user root --keystone-group root
+        "${km[@]}" credential_setup --keystone-user root --keystone-group root
+        "${km[@]}" bootstrap --bootstrap-password "$password" \
+            --bootstrap-admin-url "http://127.0.0.1:$port/v3" \
+            --bootstrap-internal-url "http://127.0.0.1:$port/v3" \
+            --bootstrap-public-url "http://127.0.0.1:$port/v3" \
+            --bootstrap-region-id "$region"
+    } >"$log" 2>&1 || unavailable "keystone-manage failed, see $log"
+}
