@@ -92,23 +92,13 @@ mariadb_up() {
 }
 
 ensure_venv() {
-    local want
-    want=$( (cat "$CONSTRAINTS" "$REPO/requirements.txt"; echo "${PKGS[*]}") \
-        | sha256sum | cut -c1-16)
-    if [ "$(cat "$VENV/.stamp" 2>/dev/null)" = "$want" ]; then
-        return 0
-    fi
-    say "installing the OpenStack virtualenv $VENV (log: $STATE/pip.log)"
-    rm -rf "$VENV"
-    mkdir -p "$(dirname "$VENV")"
-    python3 -m venv "$VENV"
     local reqs
     reqs=$(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$REPO/requirements.txt")
     # shellcheck disable=SC2086  # one requirement per word
-    "$VENV/bin/pip" install -q --disable-pip-version-check \
-        -c "$CONSTRAINTS" "${PKGS[@]}" $reqs >"$STATE/pip.log" 2>&1 \
-        || unavailable "pip could not install the OpenStack packages: $(tail -3 "$STATE/pip.log")"
-    echo "$want" > "$VENV/.stamp"
+    venv_install "$VENV" "$( (cat "$CONSTRAINTS" "$REPO/requirements.txt"
+                              echo "${PKGS[*]}") | sha256sum | cut -c1-16)" \
+        "the OpenStack packages" "$STATE/pip.log" \
+        -c "$CONSTRAINTS" "${PKGS[@]}" $reqs
 }
 
 # this checkout's package, beside the virtualenv: its entry points
@@ -131,10 +121,6 @@ wait_for() {  # wait_for WHAT FILE UNAVAILABLE_FILE
     done
 }
 
-json_get() {  # json_get FILE PYTHON_EXPRESSION_ON_d
-    python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"
-}
-
 db_create() {  # db_create NAME: a fresh database
     mysql -uroot -h127.0.0.1 -e "DROP DATABASE IF EXISTS ${DB_PREFIX}_$1;
         CREATE DATABASE ${DB_PREFIX}_$1 CHARACTER SET utf8mb4;"
@@ -142,10 +128,8 @@ db_create() {  # db_create NAME: a fresh database
 
 start() {  # start NAME COMMAND...: a daemon, its PID in $STATE/pids/NAME
     local name=$1; shift
-    mkdir -p "$STATE/pids" "$STATE/logs"
-    PYTHONPATH="$STATE/site" setsid nohup "$@" \
-        >>"$STATE/logs/$name.log" 2>&1 </dev/null &
-    echo $! > "$STATE/pids/$name"
+    daemon "$STATE/pids/$name" "$STATE/logs/$name.log" \
+        env "PYTHONPATH=$STATE/site" "$@"
 }
 
 gunicorn_start() {  # gunicorn_start NAME PORT MODULE:APP [ENV=VALUE...]
@@ -159,33 +143,12 @@ gunicorn_start() {  # gunicorn_start NAME PORT MODULE:APP [ENV=VALUE...]
         --name "wa-os-$name" wsgi_app:application
 }
 
-wait_http() {  # wait_http NAME URL: any HTTP answer within 300 s
-    local i
-    for i in $(seq 1 600); do
-        curl -s -o /dev/null "$2" && return 0
-        alive "$STATE/pids/$1" \
-            || unavailable "$1 exited, see $STATE/logs/$1.log: $(tail -2 "$STATE/logs/$1.log")"
-        sleep 0.5
-    done
-    unavailable "$1 did not answer at $2 in 300 s, see $STATE/logs/$1.log"
+http_up() {  # http_up NAME URL: any HTTP answer within 300 s
+    wait_http "$1" "$2" "$STATE/pids/$1" "$STATE/logs/$1.log" 300
 }
 
-ks_authtoken() {  # the [keystone_authtoken] / service-user sections
-    local section
-    for section in "$@"; do
-        cat <<CONF
-[$section]
-auth_type = password
-auth_url = http://127.0.0.1:$KS_PORT/v3
-www_authenticate_uri = http://127.0.0.1:$KS_PORT/v3
-username = admin
-password = $PASSWORD
-project_name = admin
-user_domain_name = Default
-project_domain_name = Default
-region_name = $REGION
-CONF
-    done
+authtoken() {  # authtoken SECTION...: Keystone client sections
+    ks_authtoken "$KS_PORT" "$PASSWORD" "$REGION" "$@"
 }
 
 configure_keystone() {
@@ -203,18 +166,10 @@ key_repository = $STATE/keystone/fernet
 [credential]
 key_repository = $STATE/keystone/credential
 CONF
-    local km=("$VENV/bin/keystone-manage" --config-file "$STATE/etc/keystone/keystone.conf")
     db_create keystone
-    {
-        "${km[@]}" db_sync
-        "${km[@]}" fernet_setup --keystone-user root --keystone-group root
-        "${km[@]}" credential_setup --keystone-user root --keystone-group root
-        "${km[@]}" bootstrap --bootstrap-password "$PASSWORD" \
-            --bootstrap-admin-url "http://127.0.0.1:$KS_PORT/v3" \
-            --bootstrap-internal-url "http://127.0.0.1:$KS_PORT/v3" \
-            --bootstrap-public-url "http://127.0.0.1:$KS_PORT/v3" \
-            --bootstrap-region-id "$REGION"
-    } >"$STATE/logs/keystone-manage.log" 2>&1
+    keystone_bootstrap "$VENV/bin/keystone-manage" \
+        "$STATE/etc/keystone/keystone.conf" "$KS_PORT" "$PASSWORD" "$REGION" \
+        "$STATE/logs/keystone-manage.log"
 }
 
 configure_placement() {
@@ -227,7 +182,7 @@ auth_strategy = keystone
 [placement_database]
 connection = $DB_URL/${DB_PREFIX}_placement
 CONF
-      ks_authtoken keystone_authtoken; } > "$STATE/etc/placement/placement.conf"
+      authtoken keystone_authtoken; } > "$STATE/etc/placement/placement.conf"
     db_create placement
     OS_PLACEMENT_CONFIG_DIR=$STATE/etc/placement \
         "$VENV/bin/placement-manage" --config-dir "$STATE/etc/placement" db sync \
@@ -248,15 +203,7 @@ connection = $DB_URL/${DB_PREFIX}_nova_api
 connection = $DB_URL/${DB_PREFIX}_nova
 [glance]
 region_name = $REGION
-[neutron]
-auth_type = password
-auth_url = http://127.0.0.1:$KS_PORT/v3
-username = admin
-password = $PASSWORD
-project_name = admin
-user_domain_name = Default
-project_domain_name = Default
-region_name = $REGION
+$(authtoken neutron)
 endpoint_override = http://127.0.0.1:$NEUTRON_PORT
 [oslo_concurrency]
 lock_path = $STATE/nova/locks
@@ -277,7 +224,7 @@ workers = 1
 api_paste_config = $STATE/etc/nova/api-paste.ini
 $2
 CONF
-    ks_authtoken keystone_authtoken placement service_user
+    authtoken keystone_authtoken placement service_user
 }
 
 configure_nova() {
@@ -363,7 +310,7 @@ filesystem_store_datadir = $STATE/glance/tasks
 flavor = keystone
 config_file = $STATE/etc/glance/glance-api-paste.ini
 CONF
-      ks_authtoken keystone_authtoken; } > "$STATE/etc/glance/glance-api.conf"
+      authtoken keystone_authtoken; } > "$STATE/etc/glance/glance-api.conf"
     : > "$STATE/etc/glance/glance-image-import.conf"
     db_create glance
     "$VENV/bin/glance-manage" --config-file "$STATE/etc/glance/glance-api.conf" \
@@ -395,7 +342,7 @@ action_plan_expiry = 60
 [oslo_concurrency]
 lock_path = $STATE/watcher
 CONF
-      ks_authtoken keystone_authtoken watcher_clients_auth; } > "$conf"
+      authtoken keystone_authtoken watcher_clients_auth; } > "$conf"
     # the plugin's options, as DevStack writes them (in a subshell:
     # DevStack's globals stay there)
     # shellcheck disable=SC2030,SC2031
@@ -478,7 +425,7 @@ gnocchi_front() {  # Gnocchi's API with Keystone auth, on 20-gnocchi's data
         -e "s/^port = .*/port = $GNOCCHI_PORT/" \
         -e "s/^workers = .*/workers = 1/" \
         "$g/gnocchi.conf" > "$STATE/etc/gnocchi/gnocchi.conf"
-    ks_authtoken keystone_authtoken >> "$STATE/etc/gnocchi/gnocchi.conf"
+    authtoken keystone_authtoken >> "$STATE/etc/gnocchi/gnocchi.conf"
     "$g/venv/bin/python" -c "import keystonemiddleware" 2>/dev/null \
         || unavailable "20-gnocchi.sh's virtualenv has no keystonemiddleware"
     VIRTUAL_ENV="$g/venv" PATH="$g/venv/bin:$PATH" start gnocchi-keystone \
@@ -621,7 +568,7 @@ up() {
         wait "${pids[$i]}" || unavailable "${steps[$i]} failed: $(tail -3 "$STATE/logs/${steps[$i]}.out")"
     done
     write_stack_json
-    wait_http keystone "http://127.0.0.1:$KS_PORT/v3"
+    http_up keystone "http://127.0.0.1:$KS_PORT/v3"
     PYTHONPATH='' "$VENV/bin/python" "$HERE/openstack/bootstrap.py" catalog \
         "$STATE/stack.json.draft" >"$STATE/logs/bootstrap.log" 2>&1 \
         || unavailable "the Keystone catalog could not be made, see $STATE/logs/bootstrap.log"
@@ -650,11 +597,11 @@ up() {
     start watcher-applier "$VENV/bin/watcher-applier" \
         --config-file "$STATE/etc/watcher/watcher.conf"
     gnocchi_front
-    wait_http placement "http://127.0.0.1:$PLACEMENT_PORT/"
-    wait_http nova-api "http://127.0.0.1:$NOVA_PORT/"
-    wait_http glance "http://127.0.0.1:$GLANCE_PORT/"
-    wait_http watcher-api "http://127.0.0.1:$WATCHER_PORT/"
-    wait_http gnocchi-keystone "http://127.0.0.1:$GNOCCHI_PORT/"
+    http_up placement "http://127.0.0.1:$PLACEMENT_PORT/"
+    http_up nova-api "http://127.0.0.1:$NOVA_PORT/"
+    http_up glance "http://127.0.0.1:$GLANCE_PORT/"
+    http_up watcher-api "http://127.0.0.1:$WATCHER_PORT/"
+    http_up gnocchi-keystone "http://127.0.0.1:$GNOCCHI_PORT/"
     say "APIs answer"
     PYTHONPATH='' "$VENV/bin/python" "$HERE/openstack/bootstrap.py" resources \
         "$STATE/stack.json.draft" >>"$STATE/logs/bootstrap.log" 2>&1 \

@@ -34,45 +34,25 @@ unavailable() { give_up "$1" "the Aetos datasource tests"; }
 
 port_busy() { curl -s -o /dev/null "http://127.0.0.1:$1/" 2>/dev/null; }
 
-json_get() {  # json_get KEY: a value of $STATE/aetos.json
-    python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' \
-        "$STATE/aetos.json" "$1"
+value() {  # value KEY: a value of $STATE/aetos.json
+    json_get "$STATE/aetos.json" "d['$1']"
 }
 
 start() {  # start NAME COMMAND...: a daemon, its PID in $STATE/NAME.pid
     local name=$1; shift
-    setsid nohup "$@" >>"$STATE/$name.log" 2>&1 </dev/null &
-    echo $! > "$STATE/$name.pid"
+    daemon "$STATE/$name.pid" "$STATE/$name.log" "$@"
 }
 
-wait_http() {  # wait_http NAME URL: an HTTP answer within 120 s
-    local _
-    for _ in $(seq 1 240); do
-        curl -s -o /dev/null "$2" && return 0
-        alive "$STATE/$1.pid" \
-            || unavailable "$1 exited, see $STATE/$1.log: $(tail -2 "$STATE/$1.log")"
-        sleep 0.5
-    done
-    unavailable "$1 did not answer at $2 in 120 s, see $STATE/$1.log"
+http_up() {  # http_up NAME URL: an HTTP answer within 120 s
+    wait_http "$1" "$2" "$STATE/$1.pid" "$STATE/$1.log" 120
 }
 
 ensure_venv() {
-    local want
-    want=$(cat "$CONSTRAINTS" <(printf '%s\n' "${PKGS[@]}") | md5sum | cut -c1-12)
-    if [ -x "$VENV/bin/keystone-manage" ] && [ -x "$VENV/bin/gunicorn" ] \
-        && [ "$(cat "$VENV/.stamp" 2>/dev/null)" = "$want" ]; then
-        return 0
-    fi
-    say "installing Keystone and Aetos into $VENV (log: $STATE/pip.log)"
-    rm -rf "$VENV"
-    mkdir -p "$(dirname "$VENV")"
-    python3 -m venv "$VENV"
     # aetos is not in the constraints: its own pins come from its
     # requirements, the shared ones from the file
-    "$VENV/bin/pip" install -q --disable-pip-version-check \
-        -c "$CONSTRAINTS" "${PKGS[@]}" >"$STATE/pip.log" 2>&1 \
-        || unavailable "pip could not install Keystone and Aetos: $(tail -3 "$STATE/pip.log")"
-    echo "$want" > "$VENV/.stamp"
+    venv_install "$VENV" \
+        "$(cat "$CONSTRAINTS" <(printf '%s\n' "${PKGS[@]}") | md5sum | cut -c1-12)" \
+        "Keystone and Aetos" "$STATE/pip.log" -c "$CONSTRAINTS" "${PKGS[@]}"
 }
 
 configure_keystone() {
@@ -88,18 +68,9 @@ key_repository = $STATE/keystone/fernet
 [credential]
 key_repository = $STATE/keystone/credential
 CONF
-    local km=("$VENV/bin/keystone-manage" --config-file "$STATE/keystone/keystone.conf")
-    {
-        "${km[@]}" db_sync
-        "${km[@]}" fernet_setup --keystone-user root --keystone-group root
-        "${km[@]}" credential_setup --keystone-user root --keystone-group root
-        "${km[@]}" bootstrap --bootstrap-password "$PASSWORD" \
-            --bootstrap-admin-url "http://127.0.0.1:$KS_PORT/v3" \
-            --bootstrap-internal-url "http://127.0.0.1:$KS_PORT/v3" \
-            --bootstrap-public-url "http://127.0.0.1:$KS_PORT/v3" \
-            --bootstrap-region-id RegionOne
-    } >"$STATE/keystone-manage.log" 2>&1 \
-        || unavailable "keystone-manage failed, see $STATE/keystone-manage.log"
+    keystone_bootstrap "$VENV/bin/keystone-manage" \
+        "$STATE/keystone/keystone.conf" "$KS_PORT" "$PASSWORD" RegionOne \
+        "$STATE/keystone-manage.log"
 }
 
 configure_aetos() {
@@ -117,16 +88,9 @@ log_file = $STATE/aetos-app.log
 [prometheus]
 host = 127.0.0.1
 port = $PROM_PORT
-[keystone_authtoken]
-auth_type = password
-auth_url = http://127.0.0.1:$KS_PORT/v3
-www_authenticate_uri = http://127.0.0.1:$KS_PORT/v3
-username = admin
-password = $PASSWORD
-project_name = admin
-user_domain_name = Default
-project_domain_name = Default
 CONF
+    ks_authtoken "$KS_PORT" "$PASSWORD" RegionOne keystone_authtoken \
+        >> "$STATE/aetos.conf"
 }
 
 catalog() {  # the metric-storage service and its endpoints: this Aetos
@@ -157,8 +121,8 @@ up() {
     fi
     if alive "$STATE/keystone.pid" && alive "$STATE/aetos.pid" \
         && [ -s "$STATE/aetos.json" ] \
-        && curl -sf "$(json_get aetos_url)/healthcheck" >/dev/null; then
-        say "already running (Aetos $(json_get aetos_url))"
+        && curl -sf "$(value aetos_url)/healthcheck" >/dev/null; then
+        say "already running (Aetos $(value aetos_url))"
         return 0
     fi
     down >/dev/null
@@ -187,10 +151,10 @@ up() {
         --workers 1 --threads 4 --timeout 120 --graceful-timeout 5 \
         --no-control-socket \
         "aetos.app:build_wsgi_app(argv=['--config-file', '$STATE/aetos.conf'])"
-    wait_http keystone "http://127.0.0.1:$KS_PORT/v3"
+    http_up keystone "http://127.0.0.1:$KS_PORT/v3"
     catalog >"$STATE/catalog.log" 2>&1 \
         || unavailable "the Keystone catalog could not be made, see $STATE/catalog.log"
-    wait_http aetos "http://127.0.0.1:$AETOS_PORT/healthcheck"
+    http_up aetos "http://127.0.0.1:$AETOS_PORT/healthcheck"
     cat > "$STATE/aetos.json" <<JSON
 {"auth_url": "http://127.0.0.1:$KS_PORT/v3", "username": "admin",
  "password": "$PASSWORD", "project_name": "admin",
