@@ -4,7 +4,12 @@ what the application got, so each row says how busy it was), the guest
 agent's own CPU and the median demand (cores got + waited) of each
 phase.
 
-    python tools/profile_apps_table.py [DIR]
+    python tools/profile_apps_table.py [DIR]          # print it
+    python tools/profile_apps_table.py --docs [DIR]   # into the docs
+
+``--docs`` rewrites the table between the ``.. profile-apps-table-start``
+and ``.. profile-apps-table-end`` comments of
+``doc/source/user/profiler.rst``; everything else is left alone.
 """
 from __future__ import annotations
 
@@ -19,6 +24,20 @@ from watcher_adaptive.predict import app_dataset
 
 DATA = Path(__file__).resolve().parents[1] / "tools" / "data" \
     / "profile-apps"
+PAGE = Path(__file__).resolve().parents[1] / "doc" / "source" / "user" \
+    / "profiler.rst"
+START = ".. profile-apps-table-start\n"
+END = ".. profile-apps-table-end"
+
+
+def into_page(page: str, table: str) -> str:
+    """``page`` with ``table`` between the markers."""
+    if START not in page or END not in page:
+        raise ProfileDataError(f"{PAGE}: no {START.strip()} / {END} "
+                               "markers")
+    head, rest = page.split(START, 1)
+    return head + START + "\n" + table + "\n\n" + END + \
+        rest.split(END, 1)[1]
 
 
 def rows(root: Path) -> list[list[str]]:
@@ -54,9 +73,16 @@ def rst(table: list[list[str]]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    docs = "--docs" in args
+    args = [a for a in args if a != "--docs"]
     root = Path(args[0]) if args else DATA
     try:
-        print(rst(rows(root)))
+        table = rst(rows(root))
+        if docs:
+            PAGE.write_text(into_page(PAGE.read_text(), table))
+            print(f"wrote the table into {PAGE}")
+        else:
+            print(table)
     except ProfileDataError as exc:
         print(f"profile_apps_table: {exc}", file=sys.stderr)
         return 2

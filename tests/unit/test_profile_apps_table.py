@@ -28,3 +28,13 @@ def test_a_directory_without_runs_is_one_line_and_exit_2(tmp_path, capsys):
     tool = tool_module.load("profile_apps_table")
     assert tool.main([str(tmp_path)]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_the_docs_table_is_replaced_between_its_markers():
+    tool = tool_module.load("profile_apps_table")
+    page = ("intro\n.. profile-apps-table-start\n\nold\n\n"
+            ".. profile-apps-table-end\n\nafter\n")
+    out = tool.into_page(page, "NEW")
+    assert out == ("intro\n.. profile-apps-table-start\n\nNEW\n\n"
+                   ".. profile-apps-table-end\n\nafter\n")
+    assert tool.into_page(out, "NEW") == out
