@@ -73,6 +73,16 @@ def as_user(user: str, argv: list[str]) -> list[str]:
             "--init-groups", "--", *argv]
 
 
+def answers(probe: Callable[[], bool], seconds: float, what: str) -> None:
+    """Wait until the server answers ``probe``, at most ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while not probe():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not answer within "
+                               f"{seconds:g} s")
+        time.sleep(0.1)
+
+
 class _Job:
     """At most one process at a time: a load batch or a duty cycle."""
 
@@ -126,13 +136,9 @@ class Redis:
             ["redis-server", "--port", str(self.port), "--bind",
              "127.0.0.1", "--dir", str(self.workdir), "--save", "",
              "--appendonly", "no"])
-        for _ in range(100):
-            if self._cli("PING") == "PONG":
-                # a data set for the snapshots to write
-                self._cli("DEBUG", "POPULATE", "200000", "key", "256")
-                return
-            time.sleep(0.1)
-        raise RuntimeError("redis-server did not answer within 10 s")
+        answers(lambda: self._cli("PING") == "PONG", 10, "redis-server")
+        # a data set for the snapshots to write
+        self._cli("DEBUG", "POPULATE", "200000", "key", "256")
 
     def drive(self, phase: str, level: float, seconds: float) -> None:
         """Start the next ``seconds`` of load at ``level`` and return at
@@ -209,13 +215,9 @@ class Postgres:
             f"{bindir}/postgres", "-D", str(self.home / "data"), "-k",
             str(self.home), "-c", "listen_addresses=", "-c",
             "synchronous_commit=off", "-c", "shared_buffers=64MB"))
-        for _ in range(300):
-            if subprocess.run(["pg_isready", "-q", "-h", str(self.home)],
-                              check=False).returncode == 0:
-                break
-            time.sleep(0.1)
-        else:
-            raise RuntimeError("postgres did not start within 30 s")
+        answers(lambda: subprocess.run(
+            ["pg_isready", "-q", "-h", str(self.home)],
+            check=False).returncode == 0, 30, "postgres")
         subprocess.run(self._as_user(
             "pgbench", "-h", str(self.home), "-i", "-q", "-s",
             str(self.scale), self.user), check=True,
@@ -304,14 +306,10 @@ class Nginx:
             "}\n")
         self.server.run(["nginx", "-p", str(w), "-c", str(w / "nginx.conf"),
                          "-e", str(w / "error.log")])
-        for _ in range(100):
-            if subprocess.run(["ab", "-q", "-n", "1",
-                               f"http://127.0.0.1:{self.port}/page.html"],
-                              capture_output=True, check=False
-                              ).returncode == 0:
-                return
-            time.sleep(0.1)
-        raise RuntimeError("nginx did not answer within 10 s")
+        answers(lambda: subprocess.run(
+            ["ab", "-q", "-n", "1",
+             f"http://127.0.0.1:{self.port}/page.html"],
+            capture_output=True, check=False).returncode == 0, 10, "nginx")
 
     def drive(self, phase: str, level: float, seconds: float) -> None:
         requests = int(self.max_rate * level * seconds)
