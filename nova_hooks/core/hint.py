@@ -95,6 +95,9 @@ class ForecastSummary:
         "expected CPU demand (cores)"))
     upper_cpu_cores: Optional[float] = _field(_nonneg(
         "the forecast's upper CPU demand (cores)"))
+    profile_shift_cpu_cores: Optional[float] = _field(Spec(
+        "number", "how far the guest's behaviour profile moved the upper "
+        "CPU demand (cores, signed)"))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -113,6 +113,11 @@ class DemandForecast:
         ``expected`` stands for it.
     :param upper_long: the peak over the consolidation horizon at the
         audit's quantile; ``None``: ``upper`` stands for it.
+    :param profile_shift: per VM, how far its behaviour profile moved
+        ``upper`` (capacity units, signed: the forecast with the profile
+        minus the one from its usage history alone; 0 where the profile
+        was not believed, NaN where the VM reported none); ``None``: no
+        profile was in use.  The evidence an action's reason names.
     """
 
     expected: np.ndarray
@@ -123,6 +128,7 @@ class DemandForecast:
     cold_start: Optional[np.ndarray] = None
     expected_long: Optional[np.ndarray] = None
     upper_long: Optional[np.ndarray] = None
+    profile_shift: Optional[np.ndarray] = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,6 +10,7 @@ handles NaN natively).
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Callable
 from typing import Mapping
 from typing import Optional
@@ -110,11 +111,15 @@ def model_forecast(predictor: Predictor, history: np.ndarray,
     samples = np.isfinite(np.asarray(history, dtype=float)).sum(axis=1)
     vm = predictor.vm_quantiles(X, history_samples=samples)
     values, cold = vm.values, vm.cold_start
-    if max_profile_shift is not None and profile is not None and \
-            np.isfinite(profile).any():
+    plain = None
+    if profile is not None and np.isfinite(profile).any():
+        # the same model on the usage history alone: what the profile
+        # adds is the evidence a move's reason names, and what the
+        # distrust check bounds
         plain = predictor.vm_quantiles(
             features_now(history, vm_size, interval_s, last_sample_epoch_s,
                          None), history_samples=samples)
+    if max_profile_shift is not None and plain is not None:
         shift = profile_shift(vm.values, plain.values)
         distrusted = shift > max_profile_shift
         if distrusted.any():
@@ -123,10 +128,18 @@ def model_forecast(predictor: Predictor, history: np.ndarray,
             if on_distrust is not None:
                 on_distrust(distrusted, shift)
     try:
-        return demand.from_quantiles(vm.quantiles, values, vm_size,
-                                     quantile, horizon_s, cold_start=cold)
+        forecast = demand.from_quantiles(vm.quantiles, values, vm_size,
+                                         quantile, horizon_s,
+                                         cold_start=cold)
+        if plain is None:
+            return forecast
+        alone = demand.from_quantiles(vm.quantiles, plain.values, vm_size,
+                                      quantile, horizon_s)
     except ValueError as exc:
         raise ModelMismatch(str(exc)) from None
+    reported = np.isfinite(np.asarray(profile, dtype=float)).any(axis=1)
+    return dataclasses.replace(forecast, profile_shift=np.where(
+        reported, forecast.upper - alone.upper, np.nan))
 
 
 def profile_shift(with_profile: np.ndarray,

@@ -106,6 +106,9 @@ class AdaptiveMigration(base.WorkloadStabilizationBaseStrategy):
         self.datasource: Optional[str] = None
         #: instances whose behaviour profile was not believed this audit
         self.distrusted_profiles: list[str] = []
+        #: the behaviour columns the model read this audit (``(n, 3)``,
+        #: :data:`~watcher_adaptive.predict.online.PROFILE_COLUMNS`)
+        self.profile_columns: Optional[np.ndarray] = None
 
     @classmethod
     def get_name(cls) -> str:
@@ -191,16 +194,23 @@ class AdaptiveMigration(base.WorkloadStabilizationBaseStrategy):
                 # the behaviour profile arrives with the profiler's
                 # metrics; None until then
                 "profile": None,
+                "profile_evidence": self._profile_evidence(
+                    move.vm, snapshot.vm_names[move.vm]),
             }
             self.explanations.append(why)
             moved.append((inst, src, dst, why))
             if params.explain == "full":
+                evidence = why["profile_evidence"]
                 LOG.info("%s: migrate %s %s -> %s (%s): predicted load at "
-                         "q%.2f over %d s %.2f -> %.2f, target %.2f",
+                         "q%.2f over %d s %.2f -> %.2f, target %.2f%s",
                          NAME, inst.uuid, src.hostname, dst.hostname,
                          move.reason, params.quantile,
                          int(params.horizon_s), move.source_load_before,
-                         move.source_load_after, move.target_load_after)
+                         move.source_load_after, move.target_load_after,
+                         "" if not evidence else
+                         f"; its behaviour profile {evidence['profile']} "
+                         f"moved its upper forecast "
+                         f"{evidence['upper_shift_cpu_cores']:+.2f} cores")
         self._emit(moved, now)
         moves.record((e["instance"] for e in self.explanations), now, last,
                      woke_host=self.plan.woke_host,
@@ -209,6 +219,24 @@ class AdaptiveMigration(base.WorkloadStabilizationBaseStrategy):
                      keep_s=params.policy.consolidation_settle_s)
         if self.explanations:
             self._notify_listeners()
+
+    def _profile_evidence(self, vm: int, name: str) -> Optional[dict]:
+        """What VM ``vm``'s behaviour profile said and how far it moved
+        its upper forecast (cores; 0 when the profile was not believed),
+        or None where no profile spoke."""
+        shift = None if self.forecast is None else \
+            self.forecast.profile_shift
+        if shift is None or self.profile_columns is None or \
+                not np.isfinite(shift[vm]):
+            return None
+        from watcher_adaptive.predict import online
+
+        columns = {name: round(float(value), 3) for name, value in zip(
+            online.PROFILE_COLUMNS, self.profile_columns[vm], strict=True)
+            if np.isfinite(value)}
+        return {"upper_shift_cpu_cores": round(float(shift[vm]), 3),
+                "believed": name not in self.distrusted_profiles,
+                "profile": columns}
 
     def _emit(self, moved: list, now: float) -> None:
         """One action per move: ``migrate``, or ``adaptive_migrate``
@@ -438,7 +466,8 @@ class AdaptiveMigration(base.WorkloadStabilizationBaseStrategy):
                 from watcher_adaptive.predict import online
                 from watcher_adaptive.predict import predictor
                 model = predictor.load(model_path)
-                profile = self._profiles(snapshot, start, stop, params)
+                profile = self.profile_columns = self._profiles(
+                    snapshot, start, stop, params)
 
                 def distrust(mask, shift) -> None:
                     # a guest reports its own profile: one that pulls its
