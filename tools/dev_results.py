@@ -256,7 +256,13 @@ WHY = {
         "/ 5.45e-8, 4 h 1,298.6 / 775 / 7.9e-8, 8 h 1,297.7 / 714 / "
         "1.44e-7 on the Bitbrains VMs, not monotonic and none under "
         "LR-MMT's energy or migrations; no PlanetLab day changes (every "
-        "move there is the first hours' consolidation): kept at 1 h."),
+        "move there is the first hours' consolidation): kept at 1 h.  "
+        "Running the hosts hotter does not buy the energy either (with "
+        "settling, Bitbrains VMs, energy kWh / migrations / SLAV): "
+        "``quantile`` 0.8 1,331.6 / 618 / 6.4e-8, ``target`` 0.95 "
+        "1,307.4 / 601 / 5.0e-8, ``threshold`` 1.1 1,312.2 / 563 / "
+        "9.4e-8, ``quantile`` 0.8 with ``target`` 0.95 1,321.3 / 600 / "
+        "3.3e-8: none within 3.9 % of LR-MMT's 1,257.1 kWh."),
     "within 2 % of adaptive-reactive": (
         "On one PlanetLab day the seasonal forecasters have no daily "
         "profile yet and speak for 5-21 % of the VM-audits in the "
