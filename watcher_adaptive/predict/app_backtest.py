@@ -22,10 +22,12 @@ data of the origin's class says (by the same rule).  So profiles are
 dropped where they do not help.
 
 Cold start: a VM with no history gets a prior for its demand: the
-fleet's (the development runs' mean demand over their first
+fleet's (the development runs' median demand over their first
 ``COLD_START_S``), or, once ``CLASS_S`` of profile is there, its class's
-(the same mean over the development runs of the kind its profile
-resembles most).
+(the same median over the development runs of the kind its profile
+resembles most).  The median, not the mean: the score is a mean absolute
+error, which the median minimises (on the development runs, each left
+out in turn: class prior 0.492 cores against 0.513 with the mean).
 """
 from __future__ import annotations
 
@@ -311,9 +313,9 @@ def cold_start(fit_runs: Sequence[AppRun], runs: Sequence[AppRun]
     def first(run: AppRun) -> np.ndarray:
         return run.demand[:_samples(COLD_START_S, run)]
 
-    fleet = float(np.mean(np.concatenate([first(r) for r in fit_runs])))
+    fleet = float(np.median(np.concatenate([first(r) for r in fit_runs])))
     kinds = sorted({r.kind for r in fit_runs}, key=profile_split.KINDS.index)
-    prior = {k: float(np.mean(np.concatenate(
+    prior = {k: float(np.median(np.concatenate(
         [first(r) for r in fit_runs if r.kind == k]))) for k in kinds}
     start = np.vstack([r.profile[:_samples(CLASS_S, r)].mean(axis=0)
                        for r in fit_runs])
