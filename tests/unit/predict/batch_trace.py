@@ -19,7 +19,7 @@ BUSY_CPU = 0.85         # in a job's compute hour
 WRITING, READING = 0.9, 0.1     # disk write share in and out of a job
 
 
-def trace(n_vms: int = 30, days: int = 4, seed: int = 0) -> TraceSet:
+def trace(n_vms: int = 20, days: int = 3, seed: int = 0) -> TraceSet:
     rng = np.random.default_rng(seed)
     t = days * 288
     cpu = QUIET_CPU + 0.03 * rng.standard_normal((n_vms, t))
@@ -40,15 +40,15 @@ def trace(n_vms: int = 30, days: int = 4, seed: int = 0) -> TraceSet:
 
 
 def trained(horizon_s: float = 1800.0) -> predictor.Predictor:
-    """The product's predictor fitted on :func:`trace` (about 10 s)."""
+    """The product's predictor fitted on :func:`trace` (about 5 s)."""
     fleet = trace()
     h = int(round(horizon_s / fleet.interval_s))
     vm = dataset.vm_rows(fleet, h, np.full(fleet.n_vms, 1000.0),
-                         max_rows=6_000)
+                         max_rows=4_000)
     host = dataset.host_rows(fleet, h,
                              membership.LrMmtMembership()(fleet))
     return predictor.Predictor(horizon_s, interval_s=fleet.interval_s,
-                               max_train_rows=6_000).fit(
+                               max_train_rows=4_000).fit(
         vm, host, [fleet.name])
 
 
