@@ -54,6 +54,28 @@ GATE_MIN = 10
 #: how much lower the profile model's loss must be for it to answer: a
 #: noisy profile wins a short comparison by chance about half the time
 GATE_MARGIN = 0.1
+
+
+@dataclasses.dataclass(frozen=True)
+class GateSettings:
+    """When the profile model answers for a run (a VM).
+
+    :param window: its last forecasts whose outcome is known that the
+        comparison looks at.
+    :param least: known outcomes before the comparison decides.
+    :param margin: how much lower the profile model's loss must be.
+    :param class_prior: before ``least`` outcomes are known, answer as
+        the held-back development data of the origin's class says
+        (``False``: the model without profiles answers).
+    """
+
+    window: int = GATE_WINDOW
+    least: int = GATE_MIN
+    margin: float = GATE_MARGIN
+    class_prior: bool = True
+
+
+GATE = GateSettings()
 #: groups of development runs for cross-fitting (calibration and the
 #: gate's prior are judged on runs the model was not fitted on)
 FOLDS = 4
@@ -171,9 +193,18 @@ class Models:
     classes: Classes
     without: Quantile
     with_profiles: Quantile
-    #: per class: whether the profile model was the better one on the
-    #: runs it was not fitted on (the gate's answer before evidence)
-    prefer_profiles: np.ndarray
+    #: per class: the mean pinball loss of the profile model and of the
+    #: model without, both calibrated, on the runs they were not fitted
+    #: on (NaN for a class without such forecasts)
+    class_losses: np.ndarray
+
+    def prefer_profiles(self, margin: float = GATE_MARGIN) -> np.ndarray:
+        """Per class: was the profile model the better one by
+        ``margin`` (the gate's answer before evidence)?"""
+        profile, history = self.class_losses[:, 0], self.class_losses[:, 1]
+        better: np.ndarray = np.isfinite(profile) & (
+            profile < (1 - margin) * history)
+        return better
 
 
 def _only_development(runs: Sequence[AppRun]) -> None:
@@ -242,44 +273,42 @@ def fit(runs: Sequence[AppRun], horizon_s: float, max_iter: int = 200,
     shift = {f: models[f].shift for f in models}
     y_out = {f: np.concatenate(resid[f]) for f in resid}
     adjusted = {f: _pinball(y_out[f] - shift[f], np.zeros(1)) for f in resid}
-    prefer = np.array([bool((c == k).any()) and _better(
-        adjusted["profile"][c == k], adjusted["history"][c == k])
-        for k in range(len(classes.kinds))])
-    return Models(classes, models["history"], models["profile"], prefer)
+    losses = np.array([[adjusted[f][c == k].mean() if (c == k).any()
+                        else np.nan for f in ("profile", "history")]
+                       for k in range(len(classes.kinds))])
+    return Models(classes, models["history"], models["profile"], losses)
 
 
 def gate(y: np.ndarray, without: np.ndarray, with_profiles: np.ndarray,
          origins: np.ndarray, horizon: int, default: np.ndarray,
-         window: int = GATE_WINDOW, least: int = GATE_MIN) -> np.ndarray:
+         settings: GateSettings = GATE) -> np.ndarray:
     """Per origin, whether the profile model answers: its pinball loss
-    over its last ``window`` forecasts whose outcome was known at that
-    origin is lower than the other's by ``GATE_MARGIN``; ``default`` (per
-    origin) until ``least`` are known."""
+    over its last ``settings.window`` forecasts whose outcome was known
+    at that origin is lower than the other's by ``settings.margin``;
+    ``default`` (per origin) until ``settings.least`` are known."""
     loss_w = _pinball(y, without)
     loss_p = _pinball(y, with_profiles)
     use: np.ndarray = default.astype(bool).copy()
     for i, t in enumerate(origins):
-        known = np.flatnonzero(origins + horizon <= t)[-window:]
-        if known.size >= least:
-            use[i] = _better(loss_p[known], loss_w[known])
+        known = np.flatnonzero(origins + horizon <= t)[-settings.window:]
+        if known.size >= settings.least:
+            use[i] = bool(loss_p[known].mean()
+                          < (1 - settings.margin) * loss_w[known].mean())
     return use
 
 
-def _better(loss_p: np.ndarray, loss_w: np.ndarray) -> bool:
-    """The profile model's losses beat the other's by the margin."""
-    return bool(loss_p.mean() < (1 - GATE_MARGIN) * loss_w.mean())
-
-
-def forecast(models: Models, run: AppRun, horizon_s: float
-             ) -> dict[str, np.ndarray]:
+def forecast(models: Models, run: AppRun, horizon_s: float,
+             settings: GateSettings = GATE) -> dict[str, np.ndarray]:
     """A run's targets and P90s: without, with (ungated) and gated."""
     d = design(run, horizon_s, models.classes)
     ok = np.isfinite(d.y)
     y, origins = d.y[ok], d.origins[ok]
     without = models.without.predict(d.history[ok])
     with_p = models.with_profiles.predict(d.profile[ok])
+    default = models.prefer_profiles(settings.margin)[d.cls[ok]] \
+        if settings.class_prior else np.zeros(y.size, dtype=bool)
     use = gate(y, without, with_p, origins, _samples(horizon_s, run),
-               models.prefer_profiles[d.cls[ok]])
+               default, settings)
     return {"y": y, "without": without, "with_ungated": with_p,
             "gated": np.where(use, with_p, without), "use": use}
 
