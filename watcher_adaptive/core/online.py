@@ -16,6 +16,10 @@ here reads history twice: each keeps a compact per-VM state.
     expected value plus a *calibrated* multiple of each VM's recent error
     scale (split-conformal: the multiple is the empirical quantile of the
     standardised errors of forecasts whose outcome is now known).
+``fleet``
+    what the VMs share: the fleet's mean as a first-order autoregression
+    around its slow mean, plus each VM's smoothed offset from it, with
+    the same calibrated upper quantile (opt-in: :data:`OPT_IN`).
 
 :class:`Selector` keeps, per group of hosts, a decaying pinball loss of
 every forecaster at the audit's quantile on outcomes it did not see when
@@ -46,6 +50,9 @@ MIN_EVIDENCE = 24
 LOSS_DECAY = 0.9976
 #: standardised errors kept for the conformal multiple
 CONFORMAL_MEMORY = 2000
+#: forecasters that speak only when asked for by name, never in
+#: ``auto``
+OPT_IN = frozenset({"fleet"})
 #: least error scale of a VM (fraction of its size), so that a flat VM
 #: keeps a spread
 SCALE_FLOOR = 0.002
@@ -153,7 +160,7 @@ class Seasonal:
                 fresh_errors.append((y[ok] - expected[ok]) / scale[ok])
         if len(fresh_errors) > 1:
             self.errors = np.concatenate(fresh_errors)[-CONFORMAL_MEMORY:]
-        season = self._seasonal(slot)
+        season = self._seasonal(slot) + self._common_now(y)
         base = y - season
         fresh = have & ~np.isfinite(self.level)
         self.level[fresh] = base[fresh]
@@ -181,8 +188,17 @@ class Seasonal:
         """Level plus the daily profile for the next ``steps`` steps."""
         ahead = (self.step + np.arange(max(1, steps))) % self.slots
         seasons = np.where(self.seen[:, ahead], self.profile[:, ahead], 0.0)
-        path: np.ndarray = self.level[:, None] + seasons
+        path: np.ndarray = self.level[:, None] + seasons \
+            + self._common_path(max(1, steps))[None, :]
         return path
+
+    def _common_now(self, values: np.ndarray) -> np.ndarray | float:
+        """What every VM shares in this sample (none here)."""
+        return 0.0
+
+    def _common_path(self, steps: int) -> np.ndarray:
+        """What every VM shares over the next ``steps`` (none here)."""
+        return np.zeros(steps)
 
     def _summarise(self, path: np.ndarray, q: float
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -219,6 +235,63 @@ class Seasonal:
         return float(np.quantile(self.errors, q))
 
 
+class Fleet(Seasonal):
+    """The fleet's mean, forecast as a first-order autoregression around
+    its slow mean, plus each VM's own EWMA offset from it and the same
+    conformal upper quantile as :class:`Seasonal` (no daily profile).
+
+    Why: where each VM's series is close to white noise, the fleet's
+    mean still moves slowly and persistently (PlanetLab: the per-VM lag-1
+    autocorrelation is low, the fleet mean's high), so the common part is
+    forecastable when the VM's own part is not, and needs no day of
+    history to be.
+    """
+
+    name = "fleet"
+    #: weight of a new sample in the fleet's slow mean and in the
+    #: moments its autocorrelation is estimated from (a day or so)
+    SLOW = 0.01
+
+    def __init__(self, n_vms: int, alpha: float = 0.1,
+                 scale_decay: float = 0.05, track: float = 0.05) -> None:
+        super().__init__(n_vms, 1, alpha=alpha, beta=0.0,
+                         scale_decay=scale_decay, track=track)
+        self.fleet = np.nan          # the fleet's mean at the last sample
+        self.mean = np.nan           # its slow mean
+        self.cov1 = 0.0              # lag-1 autocovariance around it
+        self.var = 0.0               # variance around it
+
+    def _common_now(self, values: np.ndarray) -> np.ndarray | float:
+        have = np.isfinite(values)
+        if not have.any():
+            return 0.0 if not np.isfinite(self.fleet) else self.fleet
+        now = float(values[have].mean())
+        if not np.isfinite(self.mean):
+            self.mean = now
+        else:
+            prev = self.fleet - self.mean
+            dev = now - self.mean
+            self.cov1 += self.SLOW * (dev * prev - self.cov1)
+            self.var += self.SLOW * (prev * prev - self.var)
+            self.mean += self.SLOW * (now - self.mean)
+        self.fleet = now
+        return now
+
+    def persistence(self) -> float:
+        """The fleet mean's estimated lag-1 autocorrelation, in [0, 1)."""
+        if self.var <= 0:
+            return 0.0
+        return float(np.clip(self.cov1 / self.var, 0.0, 0.999))
+
+    def _common_path(self, steps: int) -> np.ndarray:
+        if not np.isfinite(self.fleet):
+            return np.zeros(steps)
+        phi = self.persistence()
+        path: np.ndarray = self.mean + phi ** np.arange(1, steps + 1) * (
+            self.fleet - self.mean)
+        return path
+
+
 @dataclasses.dataclass
 class _Score:
     loss: dict[str, float]
@@ -248,10 +321,15 @@ class Selector:
                                  beta=0.2, scale_decay=0.05, track=0.05),
             "seasonal-fast": Seasonal(n_vms, slots_per_day, alpha=0.9,
                                       beta=0.1, scale_decay=0.2,
-                                      track=0.05)}
+                                      track=0.05),
+            "fleet": Fleet(n_vms)}
         if forecaster != "auto" and forecaster not in self.members:
             raise ValueError(f"unknown forecaster {forecaster!r}; choose "
                              f"auto or {', '.join(self.members)}")
+        if forecaster == "auto":
+            # never chosen there: not run either (each costs every step)
+            for name in OPT_IN:
+                del self.members[name]
         self.mode = forecaster
         self.slots_per_day = max(1, slots_per_day)
         self.scores: dict[int, _Score] = {}
@@ -294,13 +372,16 @@ class Selector:
         if self.mode != "auto":
             return self.mode
         score = self.scores.get(group)
+        if score is None or score.n < MIN_EVIDENCE:
+            return "reactive"
         # a seasonal forecaster without a whole day seen has no season:
         # it is an EWMA, and on the one-day PlanetLab traces its few
         # different decisions went either way (development days)
-        if score is None or score.n < MIN_EVIDENCE \
-                or self.step < self.slots_per_day:
-            return "reactive"
-        best = min(score.loss, key=lambda n: (score.loss[n], n))
+        ready = [n for n in score.loss
+                 if self.step >= self.slots_per_day
+                 or not isinstance(self.members[n], Seasonal)
+                 or isinstance(self.members[n], Fleet)]
+        best = min(ready, key=lambda n: (score.loss[n], n))
         if best != "reactive" and score.loss[best] < \
                 (1 - MARGIN) * score.loss["reactive"]:
             return best

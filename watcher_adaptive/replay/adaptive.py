@@ -112,7 +112,8 @@ class AdaptiveReplay(api.ReplayStrategy):
         forecast_keys = {"quantile": "quantile", "window": "window",
                          "horizon": "horizon_s",
                          "consolidation_horizon": "consolidation_horizon_s"}
-        forecasters = ("auto", "reactive", "seasonal", "seasonal-fast")
+        forecasters = ("auto", "reactive", "seasonal", "seasonal-fast",
+                       "fleet")
         changes: dict = {}
         forecast: dict = {}
         model_path: Optional[str] = None

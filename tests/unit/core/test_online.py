@@ -91,3 +91,41 @@ def test_the_peak_over_a_longer_horizon_sees_the_coming_daily_high():
     for got, want in zip(reactive.peak(0.9, 26), reactive.forecast(0.9, 2),
                          strict=True):
         np.testing.assert_array_equal(got, want)
+
+
+def _moving_fleet(rng: np.random.Generator, n: int, steps: int
+                  ) -> np.ndarray:
+    """Every VM noise around a level they all share, which wanders
+    slowly (a first-order autoregression at 0.98)."""
+    common = np.zeros(steps)
+    for k in range(1, steps):
+        common[k] = 0.98 * common[k - 1] + rng.normal(0, 0.02)
+    return np.clip(0.4 + common[None, :] + rng.normal(0, 0.08, (n, steps)),
+                   0.0, 1.0)
+
+
+def test_the_fleet_forecaster_follows_a_fleet_that_moves_together():
+    rng = np.random.default_rng(5)
+    series = _moving_fleet(rng, 100, 1500)
+    fleet, reactive = online.Fleet(100), online.Reactive(100)
+    err = {"fleet": [], "reactive": []}
+    for k in range(series.shape[1] - 6):
+        for model in (fleet, reactive):
+            model.observe(series[:, k])
+        if k >= 500:
+            coming = series[:, k + 1:k + 7].mean(axis=1)
+            for name, model in (("fleet", fleet), ("reactive", reactive)):
+                expected, _ = model.peak(0.9, 6)
+                err[name].append(np.abs(expected - coming).mean())
+    assert 0.9 < fleet.persistence() < 1.0
+    assert np.mean(err["fleet"]) < 0.9 * np.mean(err["reactive"])
+
+
+def test_auto_never_lets_an_opt_in_forecaster_speak():
+    rng = np.random.default_rng(6)
+    spoke = _feed(online.Selector(60, 288), _moving_fleet(rng, 60, 800))
+    assert "fleet" not in spoke
+    # asked for by name, it speaks
+    forced = _feed(online.Selector(60, 288, forecaster="fleet"),
+                   _moving_fleet(rng, 60, 50))
+    assert set(forced) == {"fleet"}
