@@ -332,20 +332,51 @@ def _scores(parts: list[dict[str, np.ndarray]]) -> dict[str, Any]:
         "origins": int(y.size)}
 
 
-def cold_start(fit_runs: Sequence[AppRun], runs: Sequence[AppRun]
-               ) -> dict[str, Any]:
+#: how a cold-start prior is shaped: ``constant`` (the median demand of
+#: the first ``COLD_START_S``) or ``curve`` (at each second since the
+#: start, the median over the runs, smoothed over ``CURVE_SMOOTH_S``)
+PRIOR_SHAPES = ("constant", "curve")
+CURVE_SMOOTH_S = 30.0
+
+
+def _prior(runs: Sequence[AppRun], shape: str) -> np.ndarray:
+    """The prior demand over the first ``COLD_START_S`` from ``runs``
+    (one value per sample of the shortest)."""
+    firsts = [r.demand[:_samples(COLD_START_S, r)] for r in runs]
+    m = min(f.size for f in firsts)
+    if shape == "constant":
+        return np.full(m, float(np.median(np.concatenate(firsts))))
+    curve = np.median(np.vstack([f[:m] for f in firsts]), axis=0)
+    width = max(1, min(m, _samples(CURVE_SMOOTH_S, runs[0])))
+    padded = np.pad(curve, (width // 2, width - 1 - width // 2),
+                    mode="edge")
+    smooth: np.ndarray = np.convolve(padded, np.ones(width) / width,
+                                     mode="valid")
+    return smooth
+
+
+def cold_start(fit_runs: Sequence[AppRun], runs: Sequence[AppRun],
+               shape: str = "constant") -> dict[str, Any]:
     """Mean absolute error over each run's first ``COLD_START_S`` of the
     fleet prior and of the class prior (the fleet's until ``CLASS_S`` of
-    profile is there), averaged over ``runs``."""
+    profile is there), averaged over ``runs``; both priors have the
+    same ``shape`` (:data:`PRIOR_SHAPES`)."""
     _only_development(fit_runs)
+    if shape not in PRIOR_SHAPES:
+        raise ValueError(f"prior shape {shape!r}; known: "
+                         f"{', '.join(PRIOR_SHAPES)}")
 
     def first(run: AppRun) -> np.ndarray:
         return run.demand[:_samples(COLD_START_S, run)]
 
-    fleet = float(np.median(np.concatenate([first(r) for r in fit_runs])))
+    def at(prior: np.ndarray, n: int) -> np.ndarray:
+        return np.pad(prior, (0, max(0, n - prior.size)),
+                      mode="edge")[:n]
+
+    fleet = _prior(fit_runs, shape)
     kinds = sorted({r.kind for r in fit_runs}, key=profile_split.KINDS.index)
-    prior = {k: float(np.median(np.concatenate(
-        [first(r) for r in fit_runs if r.kind == k]))) for k in kinds}
+    prior = {k: _prior([r for r in fit_runs if r.kind == k], shape)
+             for k in kinds}
     start = np.vstack([r.profile[:_samples(CLASS_S, r)].mean(axis=0)
                        for r in fit_runs])
     mean = start.mean(axis=0)
@@ -359,8 +390,10 @@ def cold_start(fit_runs: Sequence[AppRun], runs: Sequence[AppRun]
         z = (run.profile[:n].mean(axis=0) - mean) / scale
         kind = min(kinds, key=lambda k: float(((z - centroids[k]) ** 2)
                                               .sum()))
-        guess = np.where(np.arange(y.size) < n, fleet, prior[kind])
-        mae_fleet.append(float(np.mean(np.abs(y - fleet))))
+        fleet_y = at(fleet, y.size)
+        guess = np.where(np.arange(y.size) < n, fleet_y,
+                         at(prior[kind], y.size))
+        mae_fleet.append(float(np.mean(np.abs(y - fleet_y))))
         mae_class.append(float(np.mean(np.abs(y - guess))))
         chosen.append({"run": run.name, "class": kind})
     return {"first_10min_mae_class_prior": float(np.mean(mae_class)),

@@ -154,3 +154,30 @@ def test_the_checkout_holds_the_data_set():
     runs = app_dataset.read_dir(app_dataset.source_tree_data())
     assert all(r.demand.size >= 400 for r in runs)
     assert {r.name for r in runs} >= {"redis-1"}
+
+
+def _starting(kind: str, seed: int, rise_at: int) -> app_dataset.AppRun:
+    """Idle, then busy from sample ``rise_at`` on: every seed of a kind
+    starts its schedule alike."""
+    rng = np.random.default_rng([KINDS.index(kind), seed])
+    demand = np.where(np.arange(T) < rise_at, 0.05, 1.5) \
+        + rng.normal(0, 0.02, T)
+    profile = np.full((T, len(app_dataset.PROFILE_NAMES)),
+                      1.0 + KINDS.index(kind))
+    return app_dataset.AppRun(kind, seed, 2.0, np.maximum(demand, 0),
+                              profile, ("x",) * T)
+
+
+def test_a_curve_prior_follows_how_a_kind_starts():
+    rise = {"redis": 100, "etl": 200, "postgres": 280}
+    fit = [_starting(k, s, rise[k]) for k in KINDS for s in (1, 2)]
+    new = [_starting(k, 3, rise[k]) for k in KINDS]
+    constant = ab.cold_start(fit, new, "constant")
+    curve = ab.cold_start(fit, new, "curve")
+    # each new run is classed as its kind and its rise is where its kind
+    # rose, so the curve answers it; a constant prior cannot
+    assert [c["class"] for c in curve["classes"]] == list(KINDS)
+    assert curve["first_10min_mae_class_prior"] < \
+        0.5 * constant["first_10min_mae_class_prior"]
+    with pytest.raises(ValueError, match="prior shape"):
+        ab.cold_start(fit, new, "spline")

@@ -1,4 +1,5 @@
-"""Choose the behaviour-profile gate on development runs only.
+"""Choose the behaviour-profile gate and the cold-start prior's shape on
+development runs only.
 
 The gate (:class:`watcher_adaptive.predict.app_backtest.GateSettings`)
 decides per run and origin whether the model with profiles answers.  The
@@ -18,9 +19,13 @@ Every setting of the grid is scored in both; the chosen one is the
 setting with the highest ``same_kind`` gain at 300 s among those whose
 ``other_kind`` gain holds -0.02 at every horizon (without a
 ``same_kind`` fold yet: the highest ``other_kind`` gain at 300 s).  The
-evaluation and held-out runs are never read.
+cold-start priors of each shape
+(:data:`~watcher_adaptive.predict.app_backtest.PRIOR_SHAPES`) are scored
+in the same folds (mean absolute error over the first 10 minutes of the
+class prior and of the fleet prior).  The evaluation and held-out runs
+are never read.
 
-    python tools/profile_gate_cv.py [--data DIR] [--max-iter N]
+    python tools/profile_dev_cv.py [--data DIR] [--max-iter N]
 
 Prints a table, its verdict first, then one JSON line (the scores of
 every setting and the choice).
@@ -89,6 +94,21 @@ def score(runs: Sequence[app_dataset.AppRun], horizons: Sequence[int],
     return out
 
 
+def cold_start(runs: Sequence[app_dataset.AppRun]) -> dict[str, Any]:
+    """Per situation and prior shape, the class and fleet priors' mean
+    absolute error over the left-out runs' first 10 minutes."""
+    out: dict[str, Any] = {}
+    for situation, pairs in folds(runs).items():
+        out[situation] = {}
+        for shape in ab.PRIOR_SHAPES:
+            got = [ab.cold_start(fit, [r], shape) for r, fit in pairs]
+            out[situation][shape] = None if not got else {
+                key: float(sum(g[key] for g in got) / len(got))
+                for key in ("first_10min_mae_class_prior",
+                            "first_10min_mae_fleet_prior")}
+    return out
+
+
 def choose(scores: dict[str, Any], grid: Sequence[ab.GateSettings]
            ) -> int:
     """The index of the chosen setting (see the module docstring)."""
@@ -150,14 +170,22 @@ def main(argv: list[str] | None = None) -> int:
         scores = score(runs, ab.HORIZONS_S, GRID, args.max_iter,
                        say=lambda m: print(m, file=sys.stderr, flush=True))
     except ProfileDataError as exc:
-        print(f"profile_gate_cv: {exc}", file=sys.stderr)
+        print(f"profile_dev_cv: {exc}", file=sys.stderr)
         return 2
     chosen = choose(scores, GRID)
+    priors = cold_start(runs)
     print(table(scores, GRID, chosen))
+    for situation, by_shape in priors.items():
+        for shape, s in by_shape.items():
+            if s is not None:
+                print(f"cold start, {situation}, {shape}: class prior "
+                      f"{s['first_10min_mae_class_prior']:.4f}, fleet "
+                      f"prior {s['first_10min_mae_fleet_prior']:.4f} cores")
     print(json.dumps({"runs": [r.name for r in runs],
                       "grid": [dataclasses.asdict(g) for g in GRID],
                       "scores": scores,
-                      "chosen": dataclasses.asdict(GRID[chosen])}))
+                      "chosen": dataclasses.asdict(GRID[chosen]),
+                      "cold_start": priors}))
     return 0
 
 

@@ -1,4 +1,4 @@
-"""tools/profile_gate_cv.py: the gate is chosen on development runs only,
+"""tools/profile_dev_cv.py: the gate is chosen on development runs only,
 a kind left out is never fitted on, and the choice keeps the held-out
 goal before it looks for gain."""
 from __future__ import annotations
@@ -14,7 +14,7 @@ from watcher_adaptive.predict import app_backtest as ab
 
 @pytest.fixture(scope="module")
 def cv():
-    return tool_module.load("profile_gate_cv")
+    return tool_module.load("profile_dev_cv")
 
 
 def _run(kind: str, seed: int, split: str = "development"):
