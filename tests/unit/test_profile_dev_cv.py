@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import types
 
+import numpy as np
 import pytest
 
 from tests import tool_module
@@ -61,3 +62,16 @@ def test_the_choice_keeps_the_held_out_goal_then_takes_the_gain(cv):
                      grid) == 1
     # without a same-kind fold, the unseen kinds' gain decides
     assert cv.choose(_scores([-0.05, -0.01, 0.0], None), grid) == 2
+
+
+def test_with_no_setting_safe_the_least_harmful_is_chosen(cv):
+    grid = [ab.GateSettings(margin=m) for m in (0.1, 0.2)]
+    assert cv.choose(_scores([-0.09, -0.03], [0.30, 0.01]), grid) == 1
+
+
+def test_never_is_in_the_grid_and_never_lets_profiles_answer(cv):
+    assert cv.NEVER in cv.GRID
+    y = np.array([1.0, 2.0, 3.0] * 20)
+    use = ab.gate(y, y + 5.0, y, np.arange(y.size), 1,
+                  np.zeros(y.size, dtype=bool), cv.NEVER)
+    assert not use.any()        # even a perfect profile model is not used
