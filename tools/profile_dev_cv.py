@@ -51,7 +51,7 @@ from watcher_adaptive.predict import app_dataset
 HELD_OUT_GOAL = -0.02
 #: the profile model never answers: gain 0 everywhere, the setting to
 #: fall back on when no other keeps an unseen kind's loss
-NEVER = ab.GateSettings(margin=1.0, class_prior=False)
+NEVER = ab.NEVER
 GRID = [ab.GateSettings(window, least, margin, prior)
         for window, least, margin, prior in itertools.product(
             (30, 150), (10, 30), (0.1, 0.2, 0.3), (True, False))

@@ -81,7 +81,8 @@ def test_the_evaluation_runs_never_change_the_models(monkeypatch):
 
 
 def test_the_gate_drops_profiles_that_are_noise():
-    report = ab.run(_data_set(noise=True), (60, 300), max_iter=25)
+    report = ab.run(_data_set(noise=True), (60, 300), max_iter=25,
+                    gate=ab.EVIDENCE)
     for split in ab.REPORTED:
         for h in ("60", "300"):
             s = report["splits"][split][h]
@@ -91,7 +92,8 @@ def test_the_gate_drops_profiles_that_are_noise():
 
 def test_profiles_that_announce_the_demand_lower_the_loss():
     # the profile announces each burst 60 s ahead: it helps at 60 s
-    report = ab.run(_data_set(noise=False), (60,), max_iter=25)
+    report = ab.run(_data_set(noise=False), (60,), max_iter=25,
+                    gate=ab.EVIDENCE)
     for split in ab.REPORTED:
         s = report["splits"][split]["60"]
         assert s["gain"] >= 0.15, (split, s)
@@ -181,3 +183,15 @@ def test_a_curve_prior_follows_how_a_kind_starts():
         0.5 * constant["first_10min_mae_class_prior"]
     with pytest.raises(ValueError, match="prior shape"):
         ab.cold_start(fit, new, "spline")
+
+
+def test_the_shipped_gate_never_lets_profiles_answer():
+    # chosen on the development runs (tools/profile_dev_cv.py): the
+    # report's "with profiles" is then the model without them
+    report = ab.run(_data_set(noise=False), (60,), max_iter=25)
+    for split in ab.REPORTED:
+        s = report["splits"][split]["60"]
+        assert s["profile_share"] == 0.0
+        assert s["gain"] == 0.0
+        # what the profile model alone would have done is still reported
+        assert s["pinball_p90_profiles_ungated"] < s["pinball_p90_without"]
