@@ -372,16 +372,14 @@ class Selector:
         if self.mode != "auto":
             return self.mode
         score = self.scores.get(group)
-        if score is None or score.n < MIN_EVIDENCE:
-            return "reactive"
         # a seasonal forecaster without a whole day seen has no season:
         # it is an EWMA, and on the one-day PlanetLab traces its few
-        # different decisions went either way (development days)
-        ready = [n for n in score.loss
-                 if self.step >= self.slots_per_day
-                 or not isinstance(self.members[n], Seasonal)
-                 or isinstance(self.members[n], Fleet)]
-        best = min(ready, key=lambda n: (score.loss[n], n))
+        # different decisions went either way (development days); the
+        # opt-in members, which would need no day, are not run here
+        if score is None or score.n < MIN_EVIDENCE \
+                or self.step < self.slots_per_day:
+            return "reactive"
+        best = min(score.loss, key=lambda n: (score.loss[n], n))
         if best != "reactive" and score.loss[best] < \
                 (1 - MARGIN) * score.loss["reactive"]:
             return best

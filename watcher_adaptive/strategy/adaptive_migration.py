@@ -231,7 +231,7 @@ class AdaptiveMigration(base.WorkloadStabilizationBaseStrategy):
             return None
         from watcher_adaptive.predict import online
 
-        columns = {name: round(float(value), 3) for name, value in zip(
+        columns = {column: round(float(value), 3) for column, value in zip(
             online.PROFILE_COLUMNS, self.profile_columns[vm], strict=True)
             if np.isfinite(value)}
         return {"upper_shift_cpu_cores": round(float(shift[vm]), 3),
