@@ -21,9 +21,12 @@
      |    +-- DatasourceConflict       prometheus and aetos both in a
      |    |                            datasources list (adapters/)
      |    +-- ProfileDataError         an application kind, seed or
-     |                                 schedule outside the behaviour-
-     |                                 profile data set (predict/,
-     |                                 evaluate/)
+     |    |                            schedule outside the behaviour-
+     |    |                            profile data set (predict/,
+     |    |                            evaluate/)
+     |    +-- StaleForecasterState     online forecasters whose last
+     |                                 sample is too old to go on from
+     |                                 (core/)
      +-- PeerError (RuntimeError)      a Watcher strategy failed inside
      |                                 the replay (replay/)
      +-- ServiceError (RuntimeError)   a service the plug-in talks to
@@ -105,6 +108,11 @@ class DatasourceConflict(InvalidData):
 class ProfileDataError(InvalidData):
     """An application kind, seed or schedule that the behaviour-profile
     data set does not hold, or a schedule file that cannot be read."""
+
+
+class StaleForecasterState(InvalidData):
+    """Online forecasters that last saw a sample too long ago: what they
+    learnt is stale, and they start afresh."""
 
 
 class PeerError(WatcherAdaptiveError, RuntimeError):

@@ -98,6 +98,9 @@ class ForecastSummary:
     profile_shift_cpu_cores: Optional[float] = _field(Spec(
         "number", "how far the guest's behaviour profile moved the upper "
         "CPU demand (cores, signed)"))
+    forecaster: Optional[str] = _field(Spec(
+        "string", "the forecaster that spoke for the instance (reactive, "
+        "seasonal, model, ...)", min_length=1, max_length=64))
 
 
 @dataclasses.dataclass(frozen=True)

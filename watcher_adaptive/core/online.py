@@ -27,6 +27,15 @@ it forecast, and uses the challenger only while its loss is clearly lower
 than the reactive rule's (by :data:`MARGIN`); otherwise the reactive rule
 speaks; :meth:`Selector.forecast` returns, per VM, the name of the one
 that spoke, for the report and the action's reason.
+
+Everything a selector has learnt is plain arrays: :meth:`Selector.state`
+gives them, :meth:`Selector.from_state` builds the selector back and
+:meth:`Selector.reindex` follows the VMs when the set of VMs changes (the
+Watcher strategy keeps them between audits; the replay keeps the object).
+:func:`steps_to_feed` places a store's sample times on the selector's
+steps, and :func:`demand_forecast` turns the chosen forecasts into the
+planner's :class:`~watcher_adaptive.core.types.DemandForecast`: one
+definition for the replay and the strategy.
 """
 from __future__ import annotations
 
@@ -38,6 +47,9 @@ from typing import Protocol
 import numpy as np
 
 from watcher_adaptive.core import demand
+from watcher_adaptive.core.types import DemandForecast
+from watcher_adaptive.core.types import ForecastSettings
+from watcher_adaptive.exceptions import StaleForecasterState
 
 #: a challenger replaces the reactive rule only when its decayed pinball
 #: loss is lower by this fraction (it must earn its place; on white noise
@@ -53,10 +65,17 @@ CONFORMAL_MEMORY = 2000
 #: forecasters that speak only when asked for by name, never in
 #: ``auto``
 OPT_IN = frozenset({"fleet"})
+#: what a replay spec or an audit may ask for: ``auto`` (choose on
+#: evidence) or one forecaster by name (the members of :class:`Selector`)
+CHOICES = ("auto", "reactive", "seasonal", "seasonal-fast", "fleet")
 #: least error scale of a VM (fraction of its size), so that a flat VM
 #: keeps a spread
 SCALE_FLOOR = 0.002
 
+
+#: the layout of :meth:`Selector.state`; a state of another version is
+#: refused by :meth:`Selector.from_state`
+STATE_VERSION = 1
 
 #: (due step, expected per VM, error scale per VM)
 _Pending = tuple[int, np.ndarray, np.ndarray]
@@ -85,11 +104,71 @@ def pinball(y: np.ndarray, forecast: np.ndarray, q: float) -> np.ndarray:
     return loss
 
 
-class Reactive:
+def _take(array: np.ndarray, rows: np.ndarray, fill: float | bool,
+          axis: int = 0) -> np.ndarray:
+    """``array``'s entries ``rows`` along ``axis``; a row of -1 is a new
+    VM and holds ``fill``."""
+    rows = np.asarray(rows, dtype=np.int64)
+    if array.shape[axis] == 0:
+        shape = list(array.shape)
+        shape[axis] = rows.size
+        return np.full(shape, fill, dtype=array.dtype)
+    out: np.ndarray = np.take(array, np.maximum(rows, 0), axis=axis)
+    new: list[slice | np.ndarray] = [slice(None)] * out.ndim
+    new[axis] = rows < 0
+    out[tuple(new)] = fill
+    return out
+
+
+class _Stateful:
+    """:meth:`state`, :meth:`restore` and :meth:`reindex` from two class
+    tables: the per-VM arrays (with the value a new VM starts from) and
+    the scalars; a subclass adds what the tables cannot say through the
+    ``_extra`` hooks."""
+
+    #: attribute -> the value of a VM not seen before
+    _ROWS: dict[str, float | bool] = {}
+    _SCALARS: tuple[str, ...] = ()
+
+    def state(self) -> dict[str, np.ndarray]:
+        out = {name: np.asarray(getattr(self, name)) for name in self._ROWS}
+        out.update({name: np.asarray(getattr(self, name))
+                    for name in self._SCALARS})
+        out.update(self._extra_state())
+        return out
+
+    def restore(self, state: dict[str, np.ndarray]) -> None:
+        for name in self._ROWS:
+            setattr(self, name, np.array(state[name]))
+        for name in self._SCALARS:
+            # the constructor's type (step an int, levels floats)
+            setattr(self, name, type(getattr(self, name))(
+                state[name].item()))
+        self._restore_extra(state)
+
+    def reindex(self, rows: np.ndarray) -> None:
+        """Keep row ``rows[i]`` as row ``i`` (-1: a new VM)."""
+        for name, fill in self._ROWS.items():
+            setattr(self, name, _take(getattr(self, name), rows, fill))
+        self._reindex_extra(rows)
+
+    def _extra_state(self) -> dict[str, np.ndarray]:
+        return {}
+
+    def _restore_extra(self, state: dict[str, np.ndarray]) -> None:
+        return None
+
+    def _reindex_extra(self, rows: np.ndarray) -> None:
+        return None
+
+
+class Reactive(_Stateful):
     """The last ``window`` samples' mean and empirical quantile, exactly
     as :func:`~watcher_adaptive.core.demand.reactive_forecast` gives it."""
 
     name = "reactive"
+    _ROWS = {"buf": np.nan}
+    _SCALARS: tuple[str, ...] = ("pos",)
 
     def __init__(self, n_vms: int, window: int = 12) -> None:
         self.window = window
@@ -112,11 +191,23 @@ class Reactive:
         """The rule sees no further than its window: its forecast."""
         return self.forecast(q, steps)
 
+    def backfill(self, new: np.ndarray, recent: np.ndarray) -> None:
+        """Give the VMs ``new`` marks their ``recent`` samples (oldest
+        first, the last one at the step last observed), so that a VM that
+        joins late is not judged on its first sample alone."""
+        rows = np.flatnonzero(new)
+        for back in range(min(self.window, recent.shape[1], self.pos)):
+            self.buf[rows, (self.pos - 1 - back) % self.window] = \
+                recent[rows, -1 - back]
 
-class Seasonal:
+
+class Seasonal(_Stateful):
     """EWMA level + smoothed daily profile + conformal upper quantile."""
 
     name = "seasonal"
+    _ROWS = {"level": np.nan, "profile": 0.0, "seen": False,
+             "scale": np.nan, "offset": 0.0}
+    _SCALARS: tuple[str, ...] = ("q", "step")
 
     def __init__(self, n_vms: int, slots_per_day: int,
                  alpha: float = 0.3, beta: float = 0.2,
@@ -227,6 +318,38 @@ class Seasonal:
                                  self.scale.copy()))
         return expected, upper
 
+    def _extra_state(self) -> dict[str, np.ndarray]:
+        n = self.level.size
+        return {
+            "errors": self.errors,
+            # an empty array stands for "no forecast yet"
+            "last_upper": np.empty(0) if self._last_upper is None
+            else self._last_upper,
+            "pending_due": np.array([p[0] for p in self.pending],
+                                    dtype=np.int64),
+            "pending_expected": np.array([p[1] for p in self.pending])
+            .reshape(len(self.pending), n),
+            "pending_scale": np.array([p[2] for p in self.pending])
+            .reshape(len(self.pending), n)}
+
+    def _restore_extra(self, state: dict[str, np.ndarray]) -> None:
+        self.errors = np.array(state["errors"], dtype=float)
+        last = state["last_upper"]
+        self._last_upper = None if last.size == 0 and self.level.size \
+            else np.array(last, dtype=float)
+        self.pending = collections.deque(
+            (int(due), np.array(expected), np.array(scale))
+            for due, expected, scale in zip(
+                state["pending_due"], state["pending_expected"],
+                state["pending_scale"], strict=True))
+
+    def _reindex_extra(self, rows: np.ndarray) -> None:
+        if self._last_upper is not None:
+            self._last_upper = _take(self._last_upper, rows, np.nan)
+        self.pending = collections.deque(
+            (due, _take(expected, rows, np.nan), _take(scale, rows, np.nan))
+            for due, expected, scale in self.pending)
+
     def multiple(self, q: float) -> float:
         """The conformal multiple: the ``q`` quantile of standardised
         errors seen so far (a Gaussian guess while there are few)."""
@@ -248,6 +371,7 @@ class Fleet(Seasonal):
     """
 
     name = "fleet"
+    _SCALARS = Seasonal._SCALARS + ("fleet", "mean", "cov1", "var")
     #: weight of a new sample in the fleet's slow mean and in the
     #: moments its autocorrelation is estimated from (a day or so)
     SLOW = 0.01
@@ -331,12 +455,107 @@ class Selector:
             for name in OPT_IN:
                 del self.members[name]
         self.mode = forecaster
+        self.n_vms = n_vms
+        self.window = window
         self.slots_per_day = max(1, slots_per_day)
         self.scores: dict[int, _Score] = {}
         # (due step, quantile, {name: upper}) waiting for the outcome
         self.pending: collections.deque[_Scored] = collections.deque()
         self.step = 0
 
+    # -- what it has learnt, as arrays ---------------------------------
+    def state(self) -> dict[str, np.ndarray]:
+        """Everything the selector has learnt, as named arrays (none of
+        them an object array: the state may be saved without pickle)."""
+        names = list(self.members)
+        groups = sorted(self.scores)
+        out = {
+            "version": np.asarray(STATE_VERSION),
+            "mode": np.asarray(self.mode),
+            "members": np.asarray(names),
+            "n_vms": np.asarray(self.n_vms),
+            "window": np.asarray(self.window),
+            "slots_per_day": np.asarray(self.slots_per_day),
+            "step": np.asarray(self.step),
+            "score_groups": np.asarray(groups, dtype=np.int64),
+            "score_loss": np.array([[self.scores[g].loss[m] for m in names]
+                                    for g in groups]).reshape(len(groups),
+                                                              len(names)),
+            "score_weight": np.array([self.scores[g].weight
+                                      for g in groups]),
+            "score_n": np.array([self.scores[g].n for g in groups],
+                                dtype=np.int64),
+            "pending_due": np.array([p[0] for p in self.pending],
+                                    dtype=np.int64),
+            "pending_q": np.array([p[1] for p in self.pending]),
+            "pending_upper": np.array(
+                [[p[2][m] for m in names] for p in self.pending]).reshape(
+                    len(self.pending), len(names), self.n_vms)}
+        for name, member in self.members.items():
+            for key, value in member.state().items():  # type: ignore[attr-defined]
+                out[f"{name}.{key}"] = value
+        return out
+
+    @classmethod
+    def from_state(cls, state: dict[str, np.ndarray]) -> "Selector":
+        """The selector :meth:`state` described.
+
+        :raises ValueError: a state of another version or with other
+            members, or one that lacks an array.
+        """
+        try:
+            if int(state["version"]) != STATE_VERSION:
+                raise ValueError(f"state version {int(state['version'])}, "
+                                 f"expected {STATE_VERSION}")
+            selector = cls(int(state["n_vms"]), int(state["slots_per_day"]),
+                           window=int(state["window"]),
+                           forecaster=str(state["mode"]))
+            names = [str(m) for m in state["members"]]
+            if names != list(selector.members):
+                raise ValueError(f"members {names}, expected "
+                                 f"{list(selector.members)}")
+            for name, member in selector.members.items():
+                prefix = name + "."
+                member.restore({  # type: ignore[attr-defined]
+                    k[len(prefix):]: v for k, v in state.items()
+                    if k.startswith(prefix)})
+            selector.step = int(state["step"])
+            for g, loss, weight, n in zip(
+                    state["score_groups"], state["score_loss"],
+                    state["score_weight"], state["score_n"], strict=True):
+                selector.scores[int(g)] = _Score(
+                    {m: float(v) for m, v in zip(names, loss, strict=True)},
+                    float(weight), int(n))
+            for due, q, uppers in zip(state["pending_due"],
+                                      state["pending_q"],
+                                      state["pending_upper"], strict=True):
+                selector.pending.append((int(due), float(q), {
+                    m: np.array(u) for m, u in zip(names, uppers,
+                                                   strict=True)}))
+        except KeyError as exc:
+            raise ValueError(f"state lacks {exc}") from None
+        return selector
+
+    def reindex(self, rows: np.ndarray) -> None:
+        """Follow the VMs: row ``rows[i]`` of the old state becomes row
+        ``i`` (-1: a VM not seen before, which starts afresh)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        for member in self.members.values():
+            member.reindex(rows)  # type: ignore[attr-defined]
+        self.pending = collections.deque(
+            (due, q, {m: _take(u, rows, np.nan) for m, u in uppers.items()})
+            for due, q, uppers in self.pending)
+        self.n_vms = rows.size
+
+    def backfill(self, new: np.ndarray, recent: np.ndarray) -> None:
+        """Give the VMs ``new`` marks their ``recent`` samples (oldest
+        first, ending at the step last observed) where a forecaster can
+        use them without replaying the steps (the reactive rule)."""
+        for member in self.members.values():
+            if isinstance(member, Reactive):
+                member.backfill(new, recent)
+
+    # -- one step --------------------------------------------------------
     def observe(self, values: np.ndarray, vm_group: np.ndarray) -> None:
         """One new sample per VM (NaN where none) and each VM's host
         group now (-1: not placed)."""
@@ -423,6 +642,96 @@ class Selector:
             expected[sel] = e[sel]
             upper[sel] = u[sel]
         return expected, upper
+
+
+#: the longest gap (in steps) a selector is carried across by steps of
+#: no sample; after a longer one what it learnt is stale and it starts
+#: afresh (a week)
+MAX_GAP_DAYS = 7
+
+
+def steps_to_feed(times_s: np.ndarray, complete: np.ndarray,
+                  last_s: Optional[float], interval_s: float
+                  ) -> list[Optional[int]]:
+    """Which of a window's columns a selector that last observed the
+    sample of ``last_s`` must observe next, in order: a column index, or
+    ``None`` for a step the window has no column for (a gap).
+
+    :param times_s: the columns' times (epoch seconds, increasing).
+    :param complete: columns the store has finished writing; the
+        incomplete ones at the window's end wait for a later read (a
+        store that writes late would otherwise be scored on its gaps).
+    :param last_s: ``None``: nothing observed yet (feed the window).
+    :raises StaleForecasterState: a gap longer than
+        :data:`MAX_GAP_DAYS` (start afresh).
+    :raises ValueError: times that do not increase.
+    """
+    times = np.asarray(times_s, dtype=float)
+    if times.size > 1 and not np.all(np.diff(times) > 0):
+        raise ValueError("the window's sample times do not increase")
+    done_writing = np.flatnonzero(np.asarray(complete, dtype=bool))
+    ready = int(done_writing[-1]) + 1 if done_writing.size else 0
+    if ready == 0:
+        return []
+    # nothing observed yet: the window's first column is the first step
+    anchor = times[0] - interval_s if last_s is None else last_s
+    out: list[Optional[int]] = []
+    done = 0
+    for col in range(ready):
+        step = int(round((times[col] - anchor) / interval_s))
+        if step <= done:
+            continue
+        gap = step - done - 1
+        if gap > MAX_GAP_DAYS * 86400.0 / interval_s:
+            raise StaleForecasterState(f"{gap} steps without a sample "
+                                       "since the last one observed")
+        out.extend([None] * gap)
+        out.append(col)
+        done = step
+    return out
+
+
+def demand_forecast(selector: Selector, history: np.ndarray,
+                    size: np.ndarray, vm_group: np.ndarray,
+                    settings: ForecastSettings, interval_s: float
+                    ) -> DemandForecast:
+    """The forecast of the audit that follows the selector's last
+    observed sample, in the units of ``size``.
+
+    The chosen forecaster speaks per host group; a VM it has nothing for
+    takes the reactive rule on ``history`` (the recent samples,
+    fractions of each VM's size, oldest first); the longer horizon's
+    peak covers the shorter one's.  The forecast is recorded for
+    scoring, so call this once per step.
+    """
+    steps = max(1, int(np.ceil(settings.horizon_s / interval_s)))
+    expected, upper, chosen = selector.forecast(settings.quantile, steps,
+                                                vm_group)
+    fallback = demand.reactive_forecast(history, np.ones(len(size)),
+                                        settings.quantile,
+                                        settings.horizon_s,
+                                        window=settings.window)
+    expected, upper = combine(expected, upper, fallback.expected,
+                              fallback.upper)
+    upper = np.clip(np.maximum(upper, expected), 0.0, 1.0)
+    expected = np.clip(expected, 0.0, 1.0)
+    long_steps = max(steps, int(np.ceil(
+        settings.consolidation_horizon_s / interval_s)))
+    expected_long, upper_long = selector.peak(settings.quantile, long_steps,
+                                              chosen)
+    expected_long, upper_long = combine(expected_long, upper_long,
+                                        expected, upper)
+    upper_long = np.clip(np.maximum(upper_long, upper), 0.0, 1.0)
+    expected_long = np.clip(expected_long, 0.0, 1.0)
+    placed = chosen[vm_group >= 0]
+    return DemandForecast(expected=expected * size, upper=upper * size,
+                          expected_long=expected_long * size,
+                          upper_long=upper_long * size,
+                          quantile=settings.quantile,
+                          horizon_s=settings.horizon_s,
+                          source="+".join(sorted(set(placed))) or "reactive",
+                          cold_start=fallback.cold_start,
+                          forecaster=chosen)
 
 
 def combine(expected: np.ndarray, upper: np.ndarray,

@@ -103,9 +103,9 @@ class DemandForecast:
         VMs as independent spreads (root of the summed squares).
     :param quantile: the quantile ``upper`` stands for.
     :param horizon_s: the horizon the forecast covers.
-    :param source: ``model`` (the trained predictor) or ``reactive`` (the
-        fallback on recent history when the model or its inputs are
-        missing).
+    :param source: ``model`` (the trained predictor), ``reactive`` (the
+        rule on recent history), or the online forecasters that spoke,
+        joined by ``+``.
     :param cold_start: VMs whose forecast is a prior, not their history.
     :param expected_long: the central forecast over the longer
         consolidation horizon (see :class:`ForecastSettings`); ``None``:
@@ -118,6 +118,9 @@ class DemandForecast:
         minus the one from its usage history alone; 0 where the profile
         was not believed, NaN where the VM reported none); ``None``: no
         profile was in use.  The evidence an action's reason names.
+    :param forecaster: per VM, the name of the online forecaster that
+        spoke for it (:mod:`~watcher_adaptive.core.online`); ``None``:
+        the forecast came from elsewhere and ``source`` names it.
     """
 
     expected: np.ndarray
@@ -129,6 +132,7 @@ class DemandForecast:
     expected_long: Optional[np.ndarray] = None
     upper_long: Optional[np.ndarray] = None
     profile_shift: Optional[np.ndarray] = None
+    forecaster: Optional[np.ndarray] = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -112,8 +112,7 @@ class AdaptiveReplay(api.ReplayStrategy):
         forecast_keys = {"quantile": "quantile", "window": "window",
                          "horizon": "horizon_s",
                          "consolidation_horizon": "consolidation_horizon_s"}
-        forecasters = ("auto", "reactive", "seasonal", "seasonal-fast",
-                       "fleet")
+        forecasters = online.CHOICES
         changes: dict = {}
         forecast: dict = {}
         model_path: Optional[str] = None
@@ -249,38 +248,13 @@ class AdaptiveReplay(api.ReplayStrategy):
         for k in range(hist.shape[1] - new, hist.shape[1]):
             self._selector.observe(hist[:, k], group)
         self._seen_until_s = view.time_s
-        steps = max(1, int(np.ceil(self.settings.horizon_s / interval)))
-        expected, upper, chosen = self._selector.forecast(
-            self.settings.quantile, steps, group)
-        fallback = demand.reactive_forecast(hist, np.ones(view.vms.n),
-                                            self.settings.quantile,
-                                            self.settings.horizon_s,
-                                            window=self.settings.window)
-        expected, upper = online.combine(expected, upper,
-                                         fallback.expected,
-                                         fallback.upper)
-        upper = np.clip(np.maximum(upper, expected), 0.0, 1.0)
-        expected = np.clip(expected, 0.0, 1.0)
-        long_steps = max(steps, int(np.ceil(
-            self.settings.consolidation_horizon_s / interval)))
-        expected_long, upper_long = self._selector.peak(
-            self.settings.quantile, long_steps, chosen)
-        expected_long, upper_long = online.combine(
-            expected_long, upper_long, expected, upper)
-        # the peak over the longer horizon covers the shorter one's
-        upper_long = np.clip(np.maximum(upper_long, upper), 0.0, 1.0)
-        expected_long = np.clip(expected_long, 0.0, 1.0)
+        forecast = online.demand_forecast(self._selector, hist, size, group,
+                                          self.settings, interval)
+        chosen = forecast.forecaster if forecast.forecaster is not None \
+            else np.array([])
         for name in chosen[view.vm_host >= 0]:
             self.spoke[name] = self.spoke.get(name, 0) + 1
-        return DemandForecast(expected=expected * size, upper=upper * size,
-                              expected_long=expected_long * size,
-                              upper_long=upper_long * size,
-                              quantile=self.settings.quantile,
-                              horizon_s=self.settings.horizon_s,
-                              source="+".join(sorted(set(
-                                  chosen[view.vm_host >= 0]))) or
-                              "reactive",
-                              cold_start=fallback.cold_start)
+        return forecast
 
     def snapshot(self, view: api.ClusterView) -> ClusterSnapshot:
         n_v, n_h = view.vms.n, view.hosts.n

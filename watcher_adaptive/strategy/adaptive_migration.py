@@ -3,14 +3,17 @@
 Thin on purpose: it turns Watcher's compute model into a snapshot
 (:mod:`.cluster`), reads recent usage for every instance in a few batched
 Gnocchi requests (a :class:`UsageSource`), forecasts (the trained
-predictor, or the reactive rule when the model or its inputs are
-missing — logged as a fallback), lets the pure planner decide, and
+predictor when one is configured, else the online forecasters kept
+across audits by :mod:`.forecasters`, which let the reactive rule speak
+until another clearly wins; the reactive rule alone where neither can
+answer — logged as a fallback), lets the pure planner decide, and
 writes one live migration action per planned move: our own
 ``adaptive_migrate`` (the default ``action_type``), whose ``hint``
 carries the forecast, the profile class and the expected hot working
 set (:mod:`.hints`) to the destination agent, or with ``action_type =
 migrate`` Watcher's own ``migrate``.  The why of each action (host
-at risk, forecast quantile and horizon, expected loads) is logged at
+at risk, forecast quantile and horizon, the forecaster that spoke,
+expected loads) is logged at
 ``explain=full``, kept in
 :attr:`AdaptiveMigration.explanations` and summed up in the efficacy
 indicators.
@@ -184,6 +187,10 @@ class AdaptiveMigration(base.WorkloadStabilizationBaseStrategy):
                 "destination": dst.hostname, "reason": move.reason,
                 "quantile": params.quantile, "horizon_s": params.horizon_s,
                 "forecast_source": self.forecast.source,
+                # the online forecaster that spoke for this instance
+                "forecaster": self.forecast.source
+                if self.forecast.forecaster is None
+                else str(self.forecast.forecaster[move.vm]),
                 "expected_cpu_cores": round(float(
                     self.forecast.expected[move.vm]), 3),
                 "upper_cpu_cores": round(float(
@@ -202,10 +209,11 @@ class AdaptiveMigration(base.WorkloadStabilizationBaseStrategy):
             if params.explain == "full":
                 evidence = why["profile_evidence"]
                 LOG.info("%s: migrate %s %s -> %s (%s): predicted load at "
-                         "q%.2f over %d s %.2f -> %.2f, target %.2f%s",
+                         "q%.2f over %d s (%s) %.2f -> %.2f, target %.2f%s",
                          NAME, inst.uuid, src.hostname, dst.hostname,
                          move.reason, params.quantile,
-                         int(params.horizon_s), move.source_load_before,
+                         int(params.horizon_s), why["forecaster"],
+                         move.source_load_before,
                          move.source_load_after, move.target_load_after,
                          "" if not evidence else
                          f"; its behaviour profile {evidence['profile']} "
@@ -427,7 +435,10 @@ class AdaptiveMigration(base.WorkloadStabilizationBaseStrategy):
 
     def _forecast(self, snapshot, params: schema.AuditParameters,
                   now: float) -> DemandForecast:
-        """The trained model's forecast, else the reactive rule (logged).
+        """The trained model's forecast if one is configured, else the
+        online forecasters' (:mod:`.forecasters`: the audit's
+        ``forecaster``), else, where neither can answer, the reactive
+        rule (logged with the reason).
 
         :raises Exception: the usage source's error when recent usage
             cannot be read at all: with no data there is no safe
@@ -437,6 +448,7 @@ class AdaptiveMigration(base.WorkloadStabilizationBaseStrategy):
         start = stop - datetime.timedelta(seconds=params.period_s)
         n = snapshot.n_vms
         history = np.full((n, 1), np.nan)
+        window = None
         if n:
             window = self.usage_source().read_usage(
                 snapshot.vm_names, start, stop, params.granularity_s)
@@ -461,6 +473,7 @@ class AdaptiveMigration(base.WorkloadStabilizationBaseStrategy):
                         "last %d s; counted at their full size and not "
                         "moved", NAME, no_usage, n, params.period_s)
         model_path = self._config_value("model_path")
+        self.fallback_reason = None
         if model_path and n:
             try:
                 from watcher_adaptive.predict import online
@@ -492,12 +505,41 @@ class AdaptiveMigration(base.WorkloadStabilizationBaseStrategy):
             except Exception as exc:  # noqa: BLE001 - fall back, logged
                 self.fallback_reason = (f"model {model_path} unusable "
                                         f"({type(exc).__name__}: {exc})")
-        else:
-            self.fallback_reason = "no trained model configured"
-        LOG.warning("%s: reactive rule on recent usage: %s", NAME,
-                    self.fallback_reason)
+                LOG.warning("%s: %s; the online forecasters instead", NAME,
+                            self.fallback_reason)
+        if n and params.forecaster != "reactive" and window is not None:
+            try:
+                return self._online_forecast(snapshot, window, history,
+                                             params)
+            except Exception as exc:  # noqa: BLE001 - fall back, logged
+                reason = (f"online forecasters unusable "
+                          f"({type(exc).__name__}: {exc})")
+                self.fallback_reason = reason if not self.fallback_reason \
+                    else f"{self.fallback_reason}; {reason}"
+                LOG.warning("%s: reactive rule on recent usage: %s", NAME,
+                            self.fallback_reason)
         return demand.reactive_forecast(
             history, snapshot.vm_vcpus, params.quantile, params.horizon_s)
+
+    def _online_forecast(self, snapshot, window, history: np.ndarray,
+                         params: schema.AuditParameters) -> DemandForecast:
+        """The online forecasters' answer (:mod:`.forecasters`), their
+        state kept beside the move journal."""
+        from watcher_adaptive.strategy import forecasters
+
+        path = forecasters.state_path(self._config_value("journal_path"))
+        times = np.asarray(window.times).astype("datetime64[s]").astype(
+            np.int64).astype(float)
+        outcome = forecasters.forecast(
+            path, snapshot.vm_names, forecasters.host_groups(snapshot),
+            history, times, snapshot.vm_vcpus, params.forecast_settings(),
+            float(params.granularity_s))
+        if outcome.restarted:
+            LOG.info("%s: online forecasters start afresh: %s", NAME,
+                     outcome.restarted)
+        LOG.info("%s: online forecasters fed %d new step(s); %s spoke",
+                 NAME, outcome.fed, outcome.forecast.source)
+        return outcome.forecast
 
 
 def _aligned(window, names: Sequence[str], key: str = "cpu_cores"

@@ -87,7 +87,9 @@ def build(instance_uuid: str, why: Mapping[str, Any],
         expected_cpu_cores=max(float(why["expected_cpu_cores"]), 0.0),
         upper_cpu_cores=max(float(why["upper_cpu_cores"]), 0.0),
         profile_shift_cpu_cores=None if not why.get("profile_evidence")
-        else float(why["profile_evidence"]["upper_shift_cpu_cores"]))
+        else float(why["profile_evidence"]["upper_shift_cpu_cores"]),
+        forecaster=str(why["forecaster"])[:64] if why.get("forecaster")
+        else None)
     return MigrationHint(
         instance_uuid=instance_uuid, forecast=forecast,
         expected_hot_kib=hotset.expected_hot_kib(share, memory_kib),

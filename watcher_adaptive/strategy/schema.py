@@ -7,6 +7,7 @@ import dataclasses
 from typing import Any
 from typing import Mapping
 
+from watcher_adaptive.core import online
 from watcher_adaptive.core import policy as policy_mod
 from watcher_adaptive.core.types import ForecastSettings
 from watcher_adaptive.core.types import Policy
@@ -32,6 +33,16 @@ SCHEMA: dict[str, Any] = {
                            "under the threshold in 9 cases out of 10).",
             "type": "number", "minimum": 0.5, "maximum": 0.99,
             "default": _FORECAST.quantile},
+        "forecaster": {
+            "description": "Which forecast the plan rests on when no "
+                           "trained model is configured: auto (per host "
+                           "group, the online forecaster whose recent "
+                           "errors are lowest; the reactive rule until "
+                           "another clearly wins over a day of evidence), "
+                           "or one by name. The forecasters' state is "
+                           "kept beside the strategy's journal.",
+            "type": "string", "enum": list(online.CHOICES),
+            "default": _FORECAST.forecaster},
         "overload_threshold": {
             "description": "Predicted CPU load (fraction of a host's "
                            "physical cores) above which a host is at "
@@ -127,6 +138,14 @@ class AuditParameters:
     granularity_s: int
     period_s: int
     explain: str
+    forecaster: str = _FORECAST.forecaster
+
+    def forecast_settings(self) -> ForecastSettings:
+        """The audit's forecast settings (the rest at the product's
+        defaults, as the replay's ``adaptive`` runs them)."""
+        return dataclasses.replace(_FORECAST, quantile=self.quantile,
+                                   horizon_s=self.horizon_s,
+                                   forecaster=self.forecaster)
 
 
 def defaults() -> dict[str, Any]:
@@ -166,4 +185,5 @@ def to_parameters(values: Mapping[str, Any]) -> AuditParameters:
                            quantile=float(merged["quantile"]),
                            granularity_s=int(merged["granularity"]),
                            period_s=int(merged["period"]),
-                           explain=str(merged["explain"]))
+                           explain=str(merged["explain"]),
+                           forecaster=str(merged["forecaster"]))

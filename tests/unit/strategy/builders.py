@@ -39,7 +39,7 @@ class RecordingSource:
                     series = by_vm.get(rid, [])
                     arr[i, width - len(series):] = series
                 values[key] = arr
-            return gnocchi.UsageWindow(ids, np.zeros(width, "datetime64[s]"),
+            return gnocchi.UsageWindow(ids, grid(stop, granularity, width),
                                        values, 1)
         self.calls.append((tuple(resource_ids), start, stop, granularity))
         ids = tuple(r for r in resource_ids if r in self.cpu_by_vm)
@@ -49,8 +49,16 @@ class RecordingSource:
             series = self.cpu_by_vm[rid]
             cpu[i, width - len(series):] = series
         return gnocchi.UsageWindow(
-            ids, np.zeros(width, dtype="datetime64[s]"),
+            ids, grid(stop, granularity, width),
             {"cpu_cores": cpu * self.vcpus}, 1)
+
+
+def grid(stop, granularity: int, width: int) -> np.ndarray:
+    """``width`` sample times on the store's grid, the last at or before
+    ``stop`` (as Gnocchi aligns its points)."""
+    last = int(stop.timestamp()) // granularity * granularity
+    return (last - granularity * np.arange(width)[::-1]).astype(
+        "datetime64[s]")
 
 
 class BrokenSource:

@@ -6,6 +6,7 @@ import json
 import logging
 
 import jsonschema
+import numpy as np
 import pytest
 
 from tests.unit.strategy import builders
@@ -163,8 +164,8 @@ def test_disabled_host_receives_nothing(tmp_path):
     assert targets == {"cmp-3"}
 
 
-def test_unusable_model_falls_back_to_reactive_rule_and_logs(tmp_path,
-                                                             caplog):
+def test_unusable_model_falls_back_to_the_online_forecasters_and_logs(
+        tmp_path, caplog):
     model, cpu = hot_cluster()
     strategy = load_strategy(tmp_path, builders.RecordingSource(cpu))
     strategy.config.model_path = str(tmp_path / "missing-model")
@@ -172,9 +173,27 @@ def test_unusable_model_falls_back_to_reactive_rule_and_logs(tmp_path,
     with caplog.at_level(logging.WARNING):
         actions = strategy.execute().actions
     assert actions
+    # with an hour of evidence the reactive rule speaks for every VM
     assert strategy.forecast.source == "reactive"
+    assert set(strategy.forecast.forecaster) == {"reactive"}
     assert "missing-model" in strategy.fallback_reason
-    assert "reactive rule" in caplog.text
+    assert "the online forecasters instead" in caplog.text
+
+
+def test_unusable_forecaster_state_falls_back_to_the_reactive_rule(
+        tmp_path, caplog):
+    model, cpu = hot_cluster()
+    strategy = load_strategy(tmp_path, builders.RecordingSource(cpu))
+    # where the state would be written is a directory
+    (tmp_path / "moves.forecasters.npz" / "x").mkdir(parents=True)
+    strategy._compute_model = model
+    with caplog.at_level(logging.WARNING):
+        actions = strategy.execute().actions
+    assert actions
+    assert strategy.forecast.source == "reactive"
+    assert strategy.forecast.forecaster is None
+    assert "online forecasters unusable" in strategy.fallback_reason
+    assert "reactive rule on recent usage" in caplog.text
 
 
 def test_unreachable_usage_fails_the_audit_with_the_reason(tmp_path):
@@ -486,3 +505,59 @@ def test_plans_go_through_watchers_weight_planner(tmp_path):
     planner takes it with the weights the DevStack plugin writes."""
     strategy = load_strategy(tmp_path, builders.RecordingSource({}))
     assert strategy.planner == "weight"
+
+
+def daily_hot_cluster():
+    """hot_cluster's hosts over two days: cmp-1's five VMs follow a
+    daily cycle with little noise that peaks now (0.9 of their size,
+    9 cores on 8), the calm VMs sit at 0.1."""
+    model, _ = hot_cluster()
+    rng = np.random.default_rng(8)
+    t = np.arange(576)
+    cycle = 0.5 + 0.4 * np.sin(2 * np.pi * (t - 575 + 72) / 288)
+    cpu = {builders.vm_uuid(f"busy-{i}"): list(np.clip(
+        cycle + rng.normal(0, 0.01, t.size), 0, 1)) for i in range(5)}
+    cpu.update({builders.vm_uuid(n): [0.1] * 576
+                for n in ("calm-a", "calm-b")})
+    return model, cpu
+
+
+def test_each_action_names_the_forecaster_that_spoke(tmp_path, caplog):
+    """With two days of a daily cycle in its window, the first audit's
+    online forecasters have the evidence to let a seasonal one speak;
+    the explanation and the hint say so, and the next audit goes on from
+    the saved state with the one new sample."""
+    from watcher_adaptive.strategy import forecasters
+
+    model, cpu = daily_hot_cluster()
+    source = builders.RecordingSource(cpu)
+    strategy = load_strategy(tmp_path, source, period=2 * 86400,
+                             explain="full")
+    strategy.config.action_type = "adaptive_migrate"
+    strategy._history_source = FakeHistory({})
+    strategy._compute_model = model
+    now = 1_800_000_000.0
+    strategy._clock = lambda: now
+    with caplog.at_level(logging.INFO):
+        actions = strategy.execute().actions
+    assert actions
+    spoke = {why["forecaster"] for why in strategy.explanations}
+    assert spoke and "reactive" not in spoke
+    hints = {a["input_parameters"]["hint"]["forecast"]["forecaster"]
+             for a in actions}
+    assert hints == spoke
+    assert f"({spoke.pop()})" in caplog.text
+    assert "fed 576 new step(s)" in caplog.text
+    state = forecasters.state_path(strategy.config.journal_path)
+    assert state.exists()
+    # five minutes later: one more sample, the evidence kept
+    for series in cpu.values():
+        series.append(series[-1])
+    caplog.clear()
+    later = load_strategy(tmp_path, source, period=2 * 86400)
+    later._clock = lambda: now + 300
+    later._compute_model = model
+    with caplog.at_level(logging.INFO):
+        later.execute()
+    assert "fed 1 new step(s)" in caplog.text
+    assert "start afresh" not in caplog.text
