@@ -18,8 +18,9 @@ OPTS = [
                help="Saved predictor (the path given to `watcher-adaptive "
                     "backtest --save-model`, without suffix). Empty, "
                     "missing or not matching the audit's horizon: the "
-                    "strategy falls back to its reactive rule on recent "
-                    "history and logs why."),
+                    "strategy forecasts with its online forecasters (the "
+                    "audit's 'forecaster'; their state is kept beside "
+                    "journal_path), logging why when a model was set."),
     cfg.FloatOpt("max_profile_shift",
                  default=0.15, min=0.0, max=1.0,
                  help="The most a VM's behaviour profile (reported by its "
