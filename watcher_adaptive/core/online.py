@@ -84,7 +84,8 @@ _Scored = tuple[int, float, dict[str, np.ndarray]]
 
 
 class Forecaster(Protocol):
-    """What the selector runs: one sample per VM in, a forecast out."""
+    """What the selector runs: one sample per VM in, a forecast out; what
+    it has learnt as named arrays, rows following the VMs."""
 
     name: str
 
@@ -95,6 +96,12 @@ class Forecaster(Protocol):
 
     def peak(self, q: float, steps: int
              ) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def state(self) -> dict[str, np.ndarray]: ...
+
+    def restore(self, state: dict[str, np.ndarray]) -> None: ...
+
+    def reindex(self, rows: np.ndarray) -> None: ...
 
 
 def pinball(y: np.ndarray, forecast: np.ndarray, q: float) -> np.ndarray:
@@ -492,7 +499,7 @@ class Selector:
                 [[p[2][m] for m in names] for p in self.pending]).reshape(
                     len(self.pending), len(names), self.n_vms)}
         for name, member in self.members.items():
-            for key, value in member.state().items():  # type: ignore[attr-defined]
+            for key, value in member.state().items():
                 out[f"{name}.{key}"] = value
         return out
 
@@ -516,7 +523,7 @@ class Selector:
                                  f"{list(selector.members)}")
             for name, member in selector.members.items():
                 prefix = name + "."
-                member.restore({  # type: ignore[attr-defined]
+                member.restore({
                     k[len(prefix):]: v for k, v in state.items()
                     if k.startswith(prefix)})
             selector.step = int(state["step"])
@@ -541,7 +548,7 @@ class Selector:
         ``i`` (-1: a VM not seen before, which starts afresh)."""
         rows = np.asarray(rows, dtype=np.int64)
         for member in self.members.values():
-            member.reindex(rows)  # type: ignore[attr-defined]
+            member.reindex(rows)
         self.pending = collections.deque(
             (due, q, {m: _take(u, rows, np.nan) for m, u in uppers.items()})
             for due, q, uppers in self.pending)
