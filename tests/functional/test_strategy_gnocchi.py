@@ -39,7 +39,7 @@ def _cluster(client, owned, cores_by_host: dict[str, list[np.ndarray]]):
     return builders.make_model(hosts, vms)
 
 
-def _execute(tmp_path, client, model, **params):
+def _execute(tmp_path, client, model, clock=None, **params):
     from watcher.common import utils
     from watcher.decision_engine.loading import default
 
@@ -57,6 +57,8 @@ def _execute(tmp_path, client, model, **params):
     strategy.config.action_type = "migrate"
     strategy._usage_source = gnocchi.GnocchiMetricSource(client)
     strategy._compute_model = model
+    if clock is not None:
+        strategy._clock = clock
     return strategy, strategy.execute()
 
 
@@ -81,6 +83,47 @@ def test_cluster_about_to_overload_gets_a_valid_plan(tmp_path,
     assert strategy.plan.hosts_at_risk_before == 1
     assert strategy.plan.hosts_at_risk_after == 0
     assert strategy.forecast.source == "reactive"
+
+
+def _forecaster_state(tmp_path) -> tuple[int, float]:
+    """The saved online forecasters' step count and last sample time."""
+    from watcher_adaptive.strategy import forecasters
+
+    path = forecasters.state_path(str(tmp_path / "moves.json"))
+    with np.load(path, allow_pickle=False) as state:
+        return int(state["step"]), float(state["audit.last_s"])
+
+
+def test_online_forecasters_see_each_gnocchi_sample_once(
+        tmp_path, gnocchi_client, gnocchi_instances):
+    """Two audits five minutes apart on a real Gnocchi: the first feeds
+    the forecasters the window up to its last written sample (the grid
+    point of the clock's own five minutes, not written yet, waits), the
+    second only the sample written since; no fallback to the reactive
+    rule."""
+    model = _cluster(gnocchi_client, gnocchi_instances, {
+        "cmp-1": [np.full(SAMPLES, 0.4)] * 2,
+        "cmp-2": [np.full(SAMPLES, 0.4)] * 2})
+    now = int(time.time()) // 300 * 300
+    strategy, _ = _execute(tmp_path, gnocchi_client, model,
+                           clock=lambda: float(now + 150))
+    assert strategy.fallback_reason is None
+    assert set(strategy.forecast.forecaster) == {"reactive"}
+    steps, last = _forecaster_state(tmp_path)
+    assert last == now - 300
+    ids = [inst.uuid for inst in model.get_all_instances().values()]
+    # the next point of the cumulative counter _cluster integrated (its
+    # first sample counts no time): 0.4 cores for five more minutes
+    gnocchi.GnocchiWriter(gnocchi_client).push_usage(
+        ids, np.array([now], dtype="datetime64[s]"),
+        np.full((len(ids), 1), 0.4),
+        cpu_ns_start=np.full(len(ids), SAMPLES * 0.4 * 300e9))
+    wait_for_measures(gnocchi_client,
+                      {(rid, "cpu"): SAMPLES + 1 for rid in ids})
+    later, _ = _execute(tmp_path, gnocchi_client, model,
+                        clock=lambda: float(now + 450))
+    assert later.fallback_reason is None
+    assert _forecaster_state(tmp_path) == (steps + 1, float(now))
 
 
 def test_calm_cluster_gets_an_empty_plan(tmp_path, gnocchi_client,
