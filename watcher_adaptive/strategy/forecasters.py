@@ -12,12 +12,13 @@ host groups are hosts of one shape (physical cores and RAM), by name.
 The selector sees each sample once, in time order, and forecasts after
 each as the replay's ``adaptive`` does at every step, so that its
 choice rests on the same evidence; the first audit feeds its whole
-window (``period``).  Samples at the window's end that the store has
-not finished writing wait for a later audit.  A state that cannot be
-read, that was built for other settings (forecaster, window,
-granularity) or that is more than a week behind is replaced by a fresh
-one, and the reason is returned for the log: a lost state only makes
-the reactive rule speak until the evidence is gathered again.
+window (``period``) from its first sample on.  Samples at the window's
+end that the store has not finished writing wait for a later audit.
+A state that cannot be read, that was built for other settings
+(forecaster, window, granularity) or that is more than a week behind is
+replaced by a fresh one, and the reason is returned for the log: a lost
+state only makes the reactive rule speak until the evidence is gathered
+again.
 """
 from __future__ import annotations
 
@@ -176,7 +177,14 @@ def forecast(path: Path, names: Sequence[str], groups: Sequence[str],
     except StaleForecasterState as exc:
         restarted = str(exc)
         loaded = _fresh(n, settings, interval_s)
-        plan = online.steps_to_feed(times_s, complete, None, interval_s)
+    if loaded.last_s is None:
+        # afresh: from the window's first sample (the columns before it,
+        # a window reaching back before the instances' usage, hold none)
+        first = int(np.argmax(counts > 0)) if counts.any() else 0
+        plan = [None if col is None else col + first
+                for col in online.steps_to_feed(
+                    np.asarray(times_s)[first:], complete[first:], None,
+                    interval_s)]
     selector = loaded.selector
     # the instances of this audit, in its order: rows follow the uuids
     if list(names) != loaded.names:

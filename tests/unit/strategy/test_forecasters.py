@@ -119,3 +119,12 @@ def test_times_and_samples_that_disagree_are_refused(tmp_path):
         forecasters.forecast(tmp_path / "x.npz", ["a"], ["g"],
                              np.zeros((1, 3)), np.arange(2.0),
                              np.ones(1), ForecastSettings(), STEP)
+
+
+def test_a_fresh_state_starts_at_the_windows_first_sample(tmp_path):
+    # a 3 h window over instances with an hour of usage: the two empty
+    # hours before it are not steps
+    series = np.full((3, 36), np.nan)
+    series[:, 24:] = 0.3
+    outcome = audit(tmp_path / "m.forecasters.npz", series, 35, width=36)
+    assert outcome.fed == 12
