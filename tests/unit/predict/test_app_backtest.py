@@ -185,13 +185,17 @@ def test_a_curve_prior_follows_how_a_kind_starts():
         ab.cold_start(fit, new, "spline")
 
 
-def test_the_shipped_gate_never_lets_profiles_answer():
-    # chosen on the development runs (tools/profile_dev_cv.py): the
-    # report's "with profiles" is then the model without them
+def test_the_shipped_gate_answers_only_on_evidence():
+    # chosen on the development runs (tools/profile_dev_cv.py): no
+    # class's answer before evidence, so a run starts on the model
+    # without profiles and the profile model answers only once it has
+    # been clearly better on the run's own known forecasts
+    assert ab.GATE.class_prior is False and ab.GATE.margin < 1.0
     report = ab.run(_data_set(noise=False), (60,), max_iter=25)
     for split in ab.REPORTED:
         s = report["splits"][split]["60"]
-        assert s["profile_share"] == 0.0
-        assert s["gain"] == 0.0
+        # profiles that inform: the gate lets them answer, not always
+        assert 0.0 < s["profile_share"] < 1.0
+        assert s["gain"] > 0.0
         # what the profile model alone would have done is still reported
         assert s["pinball_p90_profiles_ungated"] < s["pinball_p90_without"]
