@@ -651,9 +651,9 @@ class Selector:
         return expected, upper
 
 
-#: the longest gap (in steps) a selector is carried across by steps of
+#: the longest gap (in days) a selector is carried across by steps of
 #: no sample; after a longer one what it learnt is stale and it starts
-#: afresh (a week)
+#: afresh
 MAX_GAP_DAYS = 7
 
 

@@ -23,8 +23,6 @@ again.
 from __future__ import annotations
 
 import dataclasses
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Optional
@@ -37,6 +35,7 @@ from watcher_adaptive.core.types import ClusterSnapshot
 from watcher_adaptive.core.types import DemandForecast
 from watcher_adaptive.core.types import ForecastSettings
 from watcher_adaptive.exceptions import StaleForecasterState
+from watcher_adaptive.strategy import journal
 
 #: the state file's name is the journal's stem plus this
 STATE_SUFFIX = ".forecasters.npz"
@@ -130,15 +129,8 @@ def _save(path: Path, loaded: _Loaded, interval_s: float) -> None:
         _META + "groups": np.asarray(loaded.groups, dtype=str),
         _META + "last_s": np.asarray(loaded.last_s, dtype=float),
         _META + "interval_s": np.asarray(interval_s)})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **state)  # type: ignore[arg-type]
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    journal.write_atomically(
+        path, lambda handle: np.savez(handle, **state))  # type: ignore[arg-type]
 
 
 def forecast(path: Path, names: Sequence[str], groups: Sequence[str],
@@ -171,12 +163,13 @@ def forecast(path: Path, names: Sequence[str], groups: Sequence[str],
     counts = np.isfinite(history).sum(axis=0)
     complete = (counts > 0) & (counts >= COMPLETE_SHARE * max(
         int(counts.max(initial=0)), 1))
-    try:
-        plan = online.steps_to_feed(times_s, complete, loaded.last_s,
-                                    interval_s)
-    except StaleForecasterState as exc:
-        restarted = str(exc)
-        loaded = _fresh(n, settings, interval_s)
+    if loaded.last_s is not None:
+        try:
+            plan = online.steps_to_feed(times_s, complete, loaded.last_s,
+                                        interval_s)
+        except StaleForecasterState as exc:
+            restarted = str(exc)
+            loaded = _fresh(n, settings, interval_s)
     if loaded.last_s is None:
         # afresh: from the window's first sample (the columns before it,
         # a window reaching back before the instances' usage, hold none)

@@ -14,6 +14,8 @@ import logging
 import os
 import tempfile
 from pathlib import Path
+from typing import IO
+from typing import Callable
 from typing import Iterable
 from typing import Mapping
 
@@ -75,13 +77,21 @@ class MoveJournal:
         entries.update({CONSOLIDATED + uuid: now for uuid in consolidated})
         if woke_host:
             entries[WAKE] = now
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent,
-                                   prefix=self.path.name + ".")
-        try:
-            with os.fdopen(fd, "w") as handle:
-                json.dump(entries, handle)
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomically(self.path, lambda handle: handle.write(
+            json.dumps(entries).encode()))
+
+
+def write_atomically(path: Path, write: Callable[[IO[bytes]], object]
+                     ) -> None:
+    """``write`` the file at ``path`` through a temporary file beside it
+    and a rename: a reader sees the old file or the new one, never half
+    of one (the strategy's files across audits)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
