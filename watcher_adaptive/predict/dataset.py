@@ -28,6 +28,11 @@ from watcher_adaptive.traces.model import TraceSet
 MIN_HISTORY = 12
 #: samples of host history the host features look at
 HOST_WINDOW = 48
+#: scheduling frames whose host features are computed together (bounds
+#: the memory of one batch: about 1,000 frames of 10 hosts, 20 MB)
+FRAMES_PER_BATCH = 1024
+#: the column of the EWMA among :func:`features.feature_names`
+_EWMA = F.feature_names("").index("ewma")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -211,58 +216,112 @@ def host_rows(trace: TraceSet, horizon: int, membership: Membership
     """Rows for every (host, frame) of ``membership``, a replay of
     ``trace``."""
     vm_mips = membership.vm_mips.astype(np.float64)
-    host_mips = membership.host_mips.astype(np.float64)
-    times, vm_host = membership.times_s, membership.vm_host
     cpu = trace.cpu.astype(np.float64)
-    n_vms, t = cpu.shape
-    demand = cpu * vm_mips[:, None]
     fleet = F.series_stats(_fleet(cpu, vm_mips)[None, :])
-    per_day = _samples_per_day(trace)
-    blocks = []
-    for j, when in enumerate(times):
-        s = int(round((when - membership.start_offset_s)
-                      / trace.interval_s))
-        if s < 1 or s + horizon > t - 1:
-            continue
-        members = vm_host[j]
-        placed = members >= 0
-        hosts = np.unique(members[placed])
-        if hosts.size == 0:
-            continue
-        lo = max(0, s - HOST_WINDOW + 1)
-        win = np.zeros((hosts.size, s + horizon + 1 - lo))
-        where = np.searchsorted(hosts, members[placed])
-        np.add.at(win, where, demand[placed, lo:s + horizon + 1])
-        win /= host_mips[hosts][:, None]
-        local = s - lo
-        st = F.series_stats(win[:, :local + 1])
-        idx = np.arange(hosts.size)
-        at = np.full(hosts.size, local)
-        own = F.features_at(st, idx, at)
-        fleet_x = F.features_at(fleet, np.zeros(hosts.size, dtype=int),
-                                np.full(hosts.size, s))
-        tod = F.time_features(np.full(hosts.size, s), per_day,
-                              trace.start_epoch_s, trace.interval_s)
-        count = np.bincount(where, minlength=hosts.size)
-        biggest = np.zeros(hosts.size)
-        np.maximum.at(biggest, where, vm_mips[placed])
-        X = np.column_stack([own, fleet_x, tod, count,
-                             biggest / host_mips[hosts]])
-        y = win[:, local + 1:local + 1 + horizon].max(axis=1)
-        last10 = win[:, max(0, local - 9):local + 1][:, ::-1]
-        base = _host_baselines(win, local, horizon, last10, st, per_day,
-                               s, cpu, members, hosts, vm_mips, host_mips)
-        lr_event = _lr_mmt_rule(last10, cpu[:, :s + 1], members, hosts,
-                                vm_mips, host_mips, s)
-        blocks.append(Rows(X, y, base, hosts, np.full(hosts.size, s),
-                           y > 1.0, lr_event))
-    if not blocks:
+    frames = [f for f in (_host_frame(trace, cpu, horizon, membership, j)
+                          for j in range(len(membership.times_s)))
+              if f is not None]
+    if not frames:
         raise ValueError(f"{trace.name}: no host rows (trace too short "
                          f"for a {horizon}-sample horizon?)")
+    blocks = []
+    # the hosts' own features, for frames of one batch at once: a call
+    # of series_stats per frame cost more in numpy's per-call overhead
+    # than in arithmetic (row by row the results are the same)
+    for lo in range(0, len(frames), FRAMES_PER_BATCH):
+        batch = frames[lo:lo + FRAMES_PER_BATCH]
+        owns = _own_features_last([f.history for f in batch])
+        blocks += [_host_block(trace, cpu, horizon, membership, fleet,
+                               frame, own)
+                   for frame, own in zip(batch, owns, strict=True)]
     return Rows.concat(blocks)
 
 
-def _host_baselines(win, local, horizon, last10, st, per_day, s, cpu,
+@dataclasses.dataclass(frozen=True)
+class _HostFrame:
+    """One scheduling frame's hosts and their demand windows."""
+
+    s: int
+    members: np.ndarray
+    hosts: np.ndarray
+    where: np.ndarray
+    #: ``(hosts, samples)`` demand over capacity, up to ``s + horizon``
+    win: np.ndarray
+    #: index of sample ``s`` in ``win``
+    local: int
+
+    @property
+    def history(self) -> np.ndarray:
+        return self.win[:, :self.local + 1]
+
+
+def _host_frame(trace: TraceSet, cpu: np.ndarray, horizon: int,
+                membership: Membership, j: int) -> Optional[_HostFrame]:
+    t = cpu.shape[1]
+    s = int(round((membership.times_s[j] - membership.start_offset_s)
+                  / trace.interval_s))
+    if s < 1 or s + horizon > t - 1:
+        return None
+    members = membership.vm_host[j]
+    placed = members >= 0
+    hosts = np.unique(members[placed])
+    if hosts.size == 0:
+        return None
+    lo = max(0, s - HOST_WINDOW + 1)
+    win = np.zeros((hosts.size, s + horizon + 1 - lo))
+    where = np.searchsorted(hosts, members[placed])
+    demand = cpu[placed, lo:s + horizon + 1] * \
+        membership.vm_mips.astype(np.float64)[placed, None]
+    np.add.at(win, where, demand)
+    win /= membership.host_mips.astype(np.float64)[hosts][:, None]
+    return _HostFrame(s, members, hosts, where, win, s - lo)
+
+
+def _own_features_last(histories: list[np.ndarray]) -> list[np.ndarray]:
+    """:func:`features_at` of each history's last sample, the histories
+    of one length stacked into one :func:`series_stats` call."""
+    out: dict[int, np.ndarray] = {}
+    for width in {h.shape[1] for h in histories}:
+        picked = [k for k, h in enumerate(histories) if h.shape[1] == width]
+        stacked = np.concatenate([histories[k] for k in picked])
+        own = F.features_at(F.series_stats(stacked),
+                            np.arange(stacked.shape[0]),
+                            np.full(stacked.shape[0], width - 1))
+        bounds = np.cumsum([histories[k].shape[0] for k in picked])[:-1]
+        out.update(zip(picked, np.split(own, bounds), strict=True))
+    return [out[k] for k in range(len(histories))]
+
+
+def _host_block(trace: TraceSet, cpu: np.ndarray, horizon: int,
+                membership: Membership, fleet: F.SeriesStats,
+                frame: _HostFrame, own: np.ndarray) -> Rows:
+    vm_mips = membership.vm_mips.astype(np.float64)
+    host_mips = membership.host_mips.astype(np.float64)
+    s, hosts, where, win, local = (frame.s, frame.hosts, frame.where,
+                                   frame.win, frame.local)
+    members = frame.members
+    placed = members >= 0
+    per_day = _samples_per_day(trace)
+    fleet_x = F.features_at(fleet, np.zeros(hosts.size, dtype=int),
+                            np.full(hosts.size, s))
+    tod = F.time_features(np.full(hosts.size, s), per_day,
+                          trace.start_epoch_s, trace.interval_s)
+    count = np.bincount(where, minlength=hosts.size)
+    biggest = np.zeros(hosts.size)
+    np.maximum.at(biggest, where, vm_mips[placed])
+    X = np.column_stack([own, fleet_x, tod, count,
+                         biggest / host_mips[hosts]])
+    y = win[:, local + 1:local + 1 + horizon].max(axis=1)
+    last10 = win[:, max(0, local - 9):local + 1][:, ::-1]
+    base = _host_baselines(win, local, horizon, last10, own[:, _EWMA],
+                           per_day, s, cpu, members, hosts, vm_mips,
+                           host_mips)
+    lr_event = _lr_mmt_rule(last10)
+    return Rows(X, y, base, hosts, np.full(hosts.size, s), y > 1.0,
+                lr_event)
+
+
+def _host_baselines(win, local, horizon, last10, ewma, per_day, s, cpu,
                     members, hosts, vm_mips, host_mips
                     ) -> dict[str, np.ndarray]:
     n = win.shape[0]
@@ -278,18 +337,16 @@ def _host_baselines(win, local, horizon, last10, st, per_day, s, cpu,
         seasonal /= host_mips[hosts]
     else:
         seasonal = np.full(n, np.nan)
-    idx = np.arange(n)
     return {"last": win[:, local], "seasonal": seasonal,
-            "ewma": st.ewma[idx, local], "lr": lr}
+            "ewma": ewma, "lr": lr}
 
 
-def _lr_mmt_rule(last10, cpu_past, members, hosts, vm_mips, host_mips,
-                 s) -> np.ndarray:
+def _lr_mmt_rule(last10: np.ndarray) -> np.ndarray:
     """LR-MMT's own overload decision for these hosts at this frame."""
     if last10.shape[1] == local_regression.WINDOW and \
             np.all(last10 > 0):
         return 1.2 * local_regression.predict(last10) >= 1.0
-    out = np.zeros(hosts.size, dtype=bool)
+    out = np.zeros(last10.shape[0], dtype=bool)
     full = (last10.shape[1] == local_regression.WINDOW) & \
         np.all(last10 > 0, axis=1)
     if full.any():

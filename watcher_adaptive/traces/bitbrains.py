@@ -21,15 +21,21 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import TYPE_CHECKING
 from typing import Sequence
 from typing import Union
 
 import numpy as np
-import pandas as pd
 
 from watcher_adaptive.exceptions import TraceError
 from watcher_adaptive.traces.model import LoadReport
 from watcher_adaptive.traces.model import TraceSet
+
+# pandas is imported by the functions that read a file: importing it
+# here cost every command line half a second before it parsed its
+# arguments
+if TYPE_CHECKING:
+    import pandas as pd
 
 INTERVAL_S = 300.0
 #: gaps up to one hour are bridged with the last value
@@ -128,6 +134,7 @@ def load_bitbrains(paths: Sequence[Union[str, Path]],
 
 
 def _read(path: Path, counts: dict) -> _Vm:
+    import pandas as pd
     try:
         frame = pd.read_csv(path, sep=";", skipinitialspace=True)
     except (OSError, ValueError, UnicodeDecodeError, EOFError) as exc:

@@ -12,15 +12,21 @@ ones take the VM's previous value (0 before its first); both are counted.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 from typing import Optional
 from typing import Union
 
 import numpy as np
-import pandas as pd
 
 from watcher_adaptive.exceptions import TraceError
 from watcher_adaptive.traces.model import LoadReport
 from watcher_adaptive.traces.model import TraceSet
+
+# pandas is imported by the functions that read a file: importing it
+# here cost every command line half a second before it parsed its
+# arguments
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def load_wide_csv(path: Union[str, Path],
@@ -35,6 +41,7 @@ def load_wide_csv(path: Union[str, Path],
     :raises TraceError: unreadable file, no VM columns, a column that is
         empty or not numeric, a missing interval, a mismatched memory file.
     """
+    import pandas as pd
     path = Path(path)
     frame = _read(path)
     time_col, vm_cols = frame.columns[0], list(frame.columns[1:])
@@ -79,6 +86,7 @@ def load_wide_csv(path: Union[str, Path],
 
 
 def _read(path: Path) -> pd.DataFrame:
+    import pandas as pd
     if not path.is_file():
         raise TraceError(f"CSV trace not found: {path}")
     try:
@@ -94,6 +102,7 @@ def _time_axis(path: Path, col: pd.Series
                ) -> tuple[np.ndarray, Optional[float], Optional[float]]:
     """Times in seconds, the start epoch, and the inferred step
     (``None`` for sample numbers)."""
+    import pandas as pd
     numeric = pd.to_numeric(col, errors="coerce")
     if numeric.notna().all():
         values = numeric.to_numpy(dtype=np.float64)
@@ -123,6 +132,7 @@ def is_sample_number(values: np.ndarray) -> bool:
 
 def _values(path: Path, frame: pd.DataFrame,
             clip: Optional[float]) -> tuple[np.ndarray, int, int]:
+    import pandas as pd
     numeric = frame.apply(pd.to_numeric, errors="coerce")
     for col in frame.columns:
         if numeric[col].isna().all():

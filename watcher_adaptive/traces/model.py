@@ -113,6 +113,17 @@ class TraceSet:
     def duration_s(self) -> float:
         return self.n_samples * self.interval_s
 
+    def head(self, n_samples: int) -> "TraceSet":
+        """The first ``n_samples`` samples of every series (all of them
+        when the trace is shorter)."""
+        def cut(arr: Optional[np.ndarray]) -> Optional[np.ndarray]:
+            return None if arr is None else arr[:, :n_samples]
+
+        return dataclasses.replace(
+            self, cpu=self.cpu[:, :n_samples],
+            memory_mb=cut(self.memory_mb),
+            extra={k: v[:, :n_samples] for k, v in self.extra.items()})
+
     def subset(self, rows: "np.ndarray | list[int]") -> "TraceSet":
         """A TraceSet restricted to the given VM rows, in that order."""
         rows = np.asarray(rows, dtype=int)

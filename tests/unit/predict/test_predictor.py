@@ -1,5 +1,4 @@
 """Predictor: persistence with a metadata check, cold start, backtest."""
-import dataclasses
 import json
 
 import numpy as np
@@ -119,11 +118,7 @@ def test_vm_exceedance_probability_is_monotone_in_the_level(fitted):
 
 
 def test_other_resources_are_forecast_where_the_trace_has_them():
-    bb = load_embedded("bitbrains").subset(np.arange(12))
-    bb = dataclasses.replace(bb, cpu=bb.cpu[:, :1500],
-                             memory_mb=bb.memory_mb[:, :1500],
-                             extra={k: v[:, :1500]
-                                    for k, v in bb.extra.items()})
+    bb = load_embedded("bitbrains").subset(np.arange(12)).head(1500)
     assert set(dataset.resource_series(bb)) == {
         "cpu", "memory", "disk_read_kbs", "disk_write_kbs", "net_rx_kbs",
         "net_tx_kbs"}

@@ -20,6 +20,19 @@ def test_embedded_sample_is_small_and_complete():
         embedded.load_embedded("azure")
 
 
+def test_head_cuts_every_series_and_keeps_the_rest():
+    bb = embedded.load_embedded("bitbrains")
+    first = bb.head(100)
+    assert first.cpu.shape == first.memory_mb.shape == (40, 100)
+    assert set(first.extra) == set(bb.extra) and bb.extra
+    for key, values in first.extra.items():
+        np.testing.assert_array_equal(values, bb.extra[key][:, :100])
+    np.testing.assert_array_equal(first.memory_mb, bb.memory_mb[:, :100])
+    assert (first.vm_ids, first.start_epoch_s) == (bb.vm_ids,
+                                                   bb.start_epoch_s)
+    assert bb.head(10 ** 6).n_samples == bb.n_samples
+
+
 def test_embedded_day_equals_the_shared_directory(shared_traces):
     day = load_planetlab_day(shared_traces / "planetlab" / "20110303")
     emb = embedded.load_embedded("planetlab")
