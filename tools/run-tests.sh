@@ -199,9 +199,15 @@ if [ $# -eq 0 ]; then
         -n 2 "${seed_args[@]}" tests/unit
     rc=$?
     wait_late_jobs || { [ "$rc" -ne 0 ] || rc=1; }
-    echo "==> pytest (functional)"
+    # the functional tests on two workers too, each taking whole groups
+    # (tests/functional/conftest.py): those sharing the libvirt hosts or
+    # Gnocchi's instance list one after the other, every other module
+    # beside them.  Most of a functional test is waiting (a migration, a
+    # periodic task, a service's answer), so two run in about the time
+    # of the longer group.
+    echo "==> pytest (functional, two workers)"
     python -m pytest -q -p no:cacheprovider --timeout=900 --durations=15 \
-        "${seed_args[@]}" tests/functional
+        -n 2 --dist loadgroup "${seed_args[@]}" tests/functional
     functional_rc=$?
     [ "$rc" -ne 0 ] || rc=$functional_rc
     [ "$rc" -ne 5 ] || rc=$functional_rc

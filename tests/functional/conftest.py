@@ -11,6 +11,59 @@ from pathlib import Path
 
 import pytest
 
+#: The functional tests run on two xdist workers (``--dist loadgroup``
+#: in tools/run-tests.sh), each worker taking whole groups.  Modules that
+#: share a machine-wide resource are one group, run one after the other:
+#: the two namespace libvirt hosts (and the OpenStack computes on them: a
+#: scenario kills a host's libvirtd), and Gnocchi's whole instance list
+#: (the 10,000-instance load, and the training job that reads every
+#: instance).  Every other module is a group of its own, so that its
+#: module-scoped fixtures are set up once.
+GROUPS = {
+    "libvirt-hosts": ("test_concurrent_migrations", "test_dest_reclaim",
+                      "test_destination_agent", "test_end_to_end_migration",
+                      "test_libvirt_hosts", "test_openstack_stack",
+                      "test_profiler_qemu_ga"),
+    "gnocchi-fleet": ("test_audit_at_scale", "test_train_job"),
+}
+_GROUP_OF = {module: group for group, modules in GROUPS.items()
+             for module in modules}
+
+
+def group_of(nodeid: str) -> str:
+    """The group of a functional test (its module's name but for the
+    modules of :data:`GROUPS`)."""
+    module = nodeid.split("::", 1)[0].rsplit("/", 1)[-1].removesuffix(".py")
+    return _GROUP_OF.get(module, module)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """``--dist loadgroup`` by :func:`group_of`: xdist's own loadgroup
+    renames each marked test's node id, which pytest 9 no longer lets
+    it do (the tests of a group then ran on both workers)."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return group_of(nodeid)
+
+    return GroupScheduling(config, log)
+
+
+def pytest_collection_modifyitems(config: pytest.Config,
+                                  items: list[pytest.Item]) -> None:
+    """A test on the libvirt hosts outside their group could run beside
+    one that kills a host's libvirtd: refused at collection."""
+    stray = sorted({item.nodeid.split("::", 1)[0] for item in items
+                    if "libvirt_hosts_env" in item.fixturenames
+                    and group_of(item.nodeid) != "libvirt-hosts"})
+    if stray:
+        raise pytest.UsageError(
+            f"{', '.join(stray)} use(s) the libvirt hosts: add the module "
+            "to GROUPS['libvirt-hosts'] in tests/functional/conftest.py")
+
 
 def state_dir() -> Path:
     default = Path(os.environ.get("TMPDIR", "/tmp")) / \
