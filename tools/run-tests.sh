@@ -75,6 +75,7 @@ done
 # shellcheck disable=SC2317,SC2329  # called by the EXIT trap
 stop_services() {
     local i
+    [ -z "${unit_pid:-}" ] || kill "$unit_pid" 2>/dev/null || true
     # a late job still coming up is let finish first: its 'down' would
     # not stop what it has not started yet
     wait_late_jobs >/dev/null 2>&1 || true
@@ -192,25 +193,36 @@ export WA_HARDENING_LOG="$WA_STATE_DIR/hardening.jsonl"
 rm -f "$WA_HARDENING_LOG"
 set +e
 if [ $# -eq 0 ]; then
-    # the unit and the functional tests each in a process of their own,
-    # both in the random order of the one seed printed above; the unit
-    # tests on two workers (they own no service, as in the quick lane)
+    # The unit and the functional tests at the same time, each on two
+    # workers, both in the random order of the one seed printed above.
+    # Most of a functional test is waiting (a migration, a periodic
+    # task, a service's answer) and the unit tests fill that time.  The
+    # functional tests do not wait for the late jobs: the tests that need
+    # the OpenStack stack or Aetos's Keystone wait for their job
+    # (WA_LATE_JOBS, tests/functional/conftest.py).  The unit tests'
+    # output goes to a log, printed whole when they end.
+    export WA_LATE_JOBS="$logs"
+    unit_log="$logs/pytest-unit.log"
+    echo "==> pytest (unit, two workers, beside the functional tests;" \
+         "log: $unit_log)"
     python -m pytest -q -p no:cacheprovider --timeout=900 --durations=15 \
-        -n 2 "${seed_args[@]}" tests/unit
-    rc=$?
-    wait_late_jobs || { [ "$rc" -ne 0 ] || rc=1; }
-    # the functional tests on two workers too, each taking whole groups
+        -n 2 "${seed_args[@]}" tests/unit >"$unit_log" 2>&1 &
+    unit_pid=$!
+    # the functional tests on two workers, each taking whole groups
     # (tests/functional/conftest.py): those sharing the libvirt hosts or
     # Gnocchi's instance list one after the other, every other module
-    # beside them.  Most of a functional test is waiting (a migration, a
-    # periodic task, a service's answer), so two run in about the time
-    # of the longer group.
+    # beside them
     echo "==> pytest (functional, two workers)"
     python -m pytest -q -p no:cacheprovider --timeout=900 --durations=15 \
         -n 2 --dist loadgroup "${seed_args[@]}" tests/functional
-    functional_rc=$?
-    [ "$rc" -ne 0 ] || rc=$functional_rc
-    [ "$rc" -ne 5 ] || rc=$functional_rc
+    rc=$?
+    unit_rc=0
+    wait "$unit_pid" || unit_rc=$?
+    unit_pid=
+    echo "==> pytest (unit): exit $unit_rc"
+    cat "$unit_log"
+    [ "$rc" -ne 0 ] && [ "$rc" -ne 5 ] || rc=$unit_rc
+    wait_late_jobs || { [ "$rc" -ne 0 ] || rc=1; }
 else
     wait_late_jobs || true
     python -m pytest -q -p no:cacheprovider --timeout=900 --durations=15 \

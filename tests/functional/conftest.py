@@ -71,6 +71,31 @@ def state_dir() -> Path:
     return Path(os.environ.get("WA_STATE_DIR", default))
 
 
+#: how long a test waits for a late job of tools/run-tests.sh (the
+#: OpenStack stack's install and bring-up took 1,113 s on a fresh,
+#: loaded machine)
+LATE_JOB_TIMEOUT_S = 2400.0
+
+
+def wait_for_late_job(job: str) -> None:
+    """Return once ``job`` (a background job of tools/run-tests.sh, e.g.
+    ``45-openstack-up``) has ended, when this run started it: the
+    functional tests start while the OpenStack stack and Aetos's
+    Keystone are still coming up (``$WA_LATE_JOBS``, the jobs' log
+    directory).  A run without the variable, or without that job, does
+    not wait."""
+    logs = os.environ.get("WA_LATE_JOBS")
+    if not logs or not (Path(logs) / f"{job}.log").exists():
+        return
+    done = Path(logs) / f"{job}.rc"
+    deadline = time.monotonic() + LATE_JOB_TIMEOUT_S
+    while not done.exists():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{job} still running after "
+                        f"{LATE_JOB_TIMEOUT_S:.0f} s (log: {logs}/{job}.log)")
+        time.sleep(2)
+
+
 @pytest.fixture(scope="session")
 def gnocchi_endpoint() -> str:
     base = state_dir() / "gnocchi"

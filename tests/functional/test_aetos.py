@@ -13,6 +13,7 @@ import pytest
 
 from tests.functional import test_strategy_prometheus as via_prometheus
 from tests.functional.conftest import state_dir
+from tests.functional.conftest import wait_for_late_job
 from watcher_adaptive.adapters import prometheus
 from watcher_adaptive.adapters import prometheus_write
 from watcher_adaptive.adapters.window_cache import WindowCache
@@ -26,6 +27,7 @@ UTC = datetime.timezone.utc
 def aetos_stack(prometheus_endpoint) -> dict:
     """``aetos.json`` of the running Aetos, whose Prometheus is the
     test one; skips with the reason otherwise."""
+    wait_for_late_job("55-aetos-up")
     base = state_dir() / "aetos"
     if (base / "unavailable").exists():
         pytest.skip("Aetos unavailable: "

@@ -27,12 +27,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.functional.conftest import wait_for_late_job
+
 pytestmark = [pytest.mark.functional, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def stack() -> dict:
+    wait_for_late_job("45-openstack-up")
     state = Path(os.environ.get(
         "WA_STATE_DIR", "/tmp/watcher-adaptive-state")) / "openstack"
     if (state / "unavailable").exists():
