@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.functional.conftest import state_dir
 from tests.functional.conftest import wait_for_late_job
 
 pytestmark = [pytest.mark.functional, pytest.mark.slow]
@@ -36,8 +37,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def stack() -> dict:
     wait_for_late_job("45-openstack-up")
-    state = Path(os.environ.get(
-        "WA_STATE_DIR", "/tmp/watcher-adaptive-state")) / "openstack"
+    state = state_dir() / "openstack"
     if (state / "unavailable").exists():
         pytest.skip("OpenStack stack unavailable: "
                     + (state / "unavailable").read_text().strip())

@@ -216,9 +216,11 @@ def host_rows(trace: TraceSet, horizon: int, membership: Membership
     """Rows for every (host, frame) of ``membership``, a replay of
     ``trace``."""
     vm_mips = membership.vm_mips.astype(np.float64)
+    host_mips = membership.host_mips.astype(np.float64)
     cpu = trace.cpu.astype(np.float64)
     fleet = F.series_stats(_fleet(cpu, vm_mips)[None, :])
-    frames = [f for f in (_host_frame(trace, cpu, horizon, membership, j)
+    frames = [f for f in (_host_frame(trace, cpu, horizon, membership,
+                                      vm_mips, host_mips, j)
                           for j in range(len(membership.times_s)))
               if f is not None]
     if not frames:
@@ -231,8 +233,8 @@ def host_rows(trace: TraceSet, horizon: int, membership: Membership
     for lo in range(0, len(frames), FRAMES_PER_BATCH):
         batch = frames[lo:lo + FRAMES_PER_BATCH]
         owns = _own_features_last([f.history for f in batch])
-        blocks += [_host_block(trace, cpu, horizon, membership, fleet,
-                               frame, own)
+        blocks += [_host_block(trace, cpu, horizon, vm_mips, host_mips,
+                               fleet, frame, own)
                    for frame, own in zip(batch, owns, strict=True)]
     return Rows.concat(blocks)
 
@@ -256,7 +258,8 @@ class _HostFrame:
 
 
 def _host_frame(trace: TraceSet, cpu: np.ndarray, horizon: int,
-                membership: Membership, j: int) -> Optional[_HostFrame]:
+                membership: Membership, vm_mips: np.ndarray,
+                host_mips: np.ndarray, j: int) -> Optional[_HostFrame]:
     t = cpu.shape[1]
     s = int(round((membership.times_s[j] - membership.start_offset_s)
                   / trace.interval_s))
@@ -270,10 +273,9 @@ def _host_frame(trace: TraceSet, cpu: np.ndarray, horizon: int,
     lo = max(0, s - HOST_WINDOW + 1)
     win = np.zeros((hosts.size, s + horizon + 1 - lo))
     where = np.searchsorted(hosts, members[placed])
-    demand = cpu[placed, lo:s + horizon + 1] * \
-        membership.vm_mips.astype(np.float64)[placed, None]
-    np.add.at(win, where, demand)
-    win /= membership.host_mips.astype(np.float64)[hosts][:, None]
+    np.add.at(win, where,
+              cpu[placed, lo:s + horizon + 1] * vm_mips[placed, None])
+    win /= host_mips[hosts][:, None]
     return _HostFrame(s, members, hosts, where, win, s - lo)
 
 
@@ -293,10 +295,9 @@ def _own_features_last(histories: list[np.ndarray]) -> list[np.ndarray]:
 
 
 def _host_block(trace: TraceSet, cpu: np.ndarray, horizon: int,
-                membership: Membership, fleet: F.SeriesStats,
-                frame: _HostFrame, own: np.ndarray) -> Rows:
-    vm_mips = membership.vm_mips.astype(np.float64)
-    host_mips = membership.host_mips.astype(np.float64)
+                vm_mips: np.ndarray, host_mips: np.ndarray,
+                fleet: F.SeriesStats, frame: _HostFrame,
+                own: np.ndarray) -> Rows:
     s, hosts, where, win, local = (frame.s, frame.hosts, frame.where,
                                    frame.win, frame.local)
     members = frame.members
