@@ -35,6 +35,11 @@ cycle: ``dd``, ``gzip``, ``tar``, ``find``, ``gcc``, numpy).
         --output tools/data/profile-apps/redis-1.jsonl.gz
 
 ``--time-scale 0.05`` plays the schedule 20 times faster (a test).
+``--cpu-shares N`` adds the run's own ``cpu`` cgroup with that weight
+against the machine's other processes (1024 each): on a busy machine
+the application then gets near what it asks for instead of a
+neighbour's share (the functional test uses it; the data set's runs
+so far were recorded without it).
 """
 from __future__ import annotations
 
@@ -64,6 +69,8 @@ from watcher_adaptive.profiler.guest import agent as guest_agent
 SCHEDULES = Path(__file__).resolve().parent / "data" / "profile-schedules"
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 CONTROLLERS = ("cpuacct", "memory")
+#: the inner process's first line: the application and the agent are up
+STARTED = {"started": True}
 
 
 def as_user(user: str, argv: list[str]) -> list[str]:
@@ -434,6 +441,7 @@ def inner(kind: str, schedule: profile_schedule.Schedule, interval_s: float,
         channel = _Lines()
         agent = guest_agent.Agent(channel, interval_s, use_perf=False)
         agent.start()
+        print(json.dumps(STARTED), flush=True)
         started = time.monotonic()
         next_tick = started + interval_s
         try:
@@ -462,15 +470,18 @@ def inner(kind: str, schedule: profile_schedule.Schedule, interval_s: float,
 
 # --- outside ------------------------------------------------------------
 @contextlib.contextmanager
-def cgroup(name: str) -> Iterator[dict[str, Path]]:
-    """A cgroup per controller, removed afterwards."""
-    dirs = {c: CGROUP_ROOT / c / name for c in CONTROLLERS}
-    for d in dirs.values():
+def cgroup(name: str, controllers: tuple[str, ...] = CONTROLLERS
+           ) -> Iterator[dict[str, Path]]:
+    """A cgroup per controller, removed afterwards (controllers mounted
+    together, ``cpu,cpuacct``, share one)."""
+    dirs = {c: CGROUP_ROOT / c / name for c in controllers}
+    made = list(dict.fromkeys(d.resolve() for d in dirs.values()))
+    for d in made:
         d.mkdir()
     try:
         yield dirs
     finally:
-        for d in dirs.values():
+        for d in made:
             for _ in range(50):
                 try:
                     d.rmdir()
@@ -483,22 +494,32 @@ def _read_int(path: Path) -> int:
     return int(path.read_text().split()[0])
 
 
-def _run_delay_ns(tasks: Path) -> int:
-    """Nanoseconds the cgroup's live threads have waited for a CPU
-    (``/proc/<tid>/schedstat``); threads that have exited are not
-    counted."""
-    total = 0
+def _run_delays_ns(tasks: Path) -> dict[str, int]:
+    """Per live thread of the cgroup, the nanoseconds it has waited for
+    a CPU since it started (``/proc/<tid>/schedstat``)."""
+    delays = {}
     for tid in tasks.read_text().split():
         try:
-            total += int(Path(f"/proc/{tid}/schedstat").read_text()
-                         .split()[1])
+            delays[tid] = int(Path(f"/proc/{tid}/schedstat").read_text()
+                              .split()[1])
         except (OSError, IndexError, ValueError):
             continue  # gone since the list was read
-    return total
+    return delays
+
+
+def waited_ns(before: dict[str, int], now: dict[str, int]) -> int:
+    """What the threads alive at ``now`` waited since ``before``: a
+    thread born in between counts from its start.  A thread that ended
+    in between is not seen; its wait since ``before`` is lost, never
+    subtracted (a difference of totals subtracted a finished load
+    generator's whole earlier wait: under load, intervals alternated
+    between 2.6 cores and nothing)."""
+    return sum(max(0, d - before.get(tid, 0)) for tid, d in now.items())
 
 
 def record(kind: str, seed: int, output: Path, schedules: Path,
-           interval_s: float, scale: float) -> int:
+           interval_s: float, scale: float,
+           cpu_shares: Optional[int] = None) -> int:
     path = schedules / f"{kind}-{seed}.json"
     if not path.is_file():
         raise ProfileDataError(f"{path}: no such schedule "
@@ -521,7 +542,11 @@ def record(kind: str, seed: int, output: Path, schedules: Path,
            str(schedules), "--interval", str(interval_s), "--time-scale",
            str(scale)]
     lines = 0
-    with cgroup(name) as dirs, gzip.open(output, "wt") as out:
+    controllers = CONTROLLERS + (("cpu",) if cpu_shares else ())
+    with cgroup(name, controllers) as dirs, \
+            gzip.open(output, "wt") as out:
+        if cpu_shares:
+            (dirs["cpu"] / "cpu.shares").write_text(str(cpu_shares))
         def join() -> None:
             # in the child before exec: unshare and all it starts are
             # in the cgroup from their first instruction
@@ -536,18 +561,25 @@ def record(kind: str, seed: int, output: Path, schedules: Path,
             memory = dirs["memory"] / "memory.usage_in_bytes"
             tasks = dirs["cpuacct"] / "tasks"
             cpu_before, t_before = _read_int(usage), time.monotonic()
-            wait_before = _run_delay_ns(tasks)
+            wait_before = _run_delays_ns(tasks)
             for line in proc.stdout:
                 doc = json.loads(line)
                 cpu_now, t_now = _read_int(usage), time.monotonic()
-                wait_now = _run_delay_ns(tasks)
+                wait_now = _run_delays_ns(tasks)
+                if doc == STARTED:
+                    # the application is up: the first interval starts
+                    # here, without the interpreter's and the servers'
+                    # start-up
+                    cpu_before, t_before = cpu_now, t_now
+                    wait_before = wait_now
+                    continue
                 span = max(t_now - t_before, 1e-3)
                 doc["cpu_cores"] = round(
                     (cpu_now - cpu_before) / 1e9 / span, 4)
                 # time runnable but waiting for a CPU (neighbours): got +
                 # waited is nearer what the application asked for
                 doc["cpu_wait_cores"] = round(
-                    max(0, wait_now - wait_before) / 1e9 / span, 4)
+                    waited_ns(wait_before, wait_now) / 1e9 / span, 4)
                 doc["mem_mib"] = round(_read_int(memory) / 2**20, 1)
                 # the machine's load: a busy one understates the demand
                 doc["load1"] = round(os.getloadavg()[0], 2)
@@ -585,11 +617,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-scale", type=float, default=1.0,
                         help="play the schedule this many times its speed "
                              "(below 1: faster)")
+    parser.add_argument("--cpu-shares", type=int,
+                        help="the run's weight against the machine's other "
+                             "processes (cgroup v1 cpu.shares, each of "
+                             "them 1024): on a busy machine the "
+                             "application then gets what it asks for")
     parser.add_argument("--inner", action="store_true",
                         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if not 0 < args.time_scale <= 1:
         parser.exit(2, "record_app_run: --time-scale must be in (0, 1]\n")
+    if args.cpu_shares is not None and not 2 <= args.cpu_shares <= 262144:
+        parser.exit(2, "record_app_run: --cpu-shares must be in "
+                       "[2, 262144]\n")
     try:
         if args.inner:
             schedule = profile_schedule.from_dict(json.loads(
@@ -603,7 +643,7 @@ def main(argv: list[str] | None = None) -> int:
         # processes go with it
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
         return record(args.kind, args.seed, args.output, args.schedules,
-                      args.interval, args.time_scale)
+                      args.interval, args.time_scale, args.cpu_shares)
     except ProfileDataError as exc:
         parser.exit(2, f"record_app_run: {exc}\n")
 

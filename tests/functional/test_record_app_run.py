@@ -38,6 +38,14 @@ def _needs(kind: str) -> pytest.MarkDecorator:
 pytestmark = [pytest.mark.functional, pytest.mark.slow]
 
 
+#: the runs' weight against the machine's other processes (1024 each):
+#: beside the other tests (load average 10-15 on 2 cores) an unweighted
+#: nginx got 0.13-0.14 cores at the quiet level and at the peak alike,
+#: and its waiting threads made got + waited 1.7 against 2.1 cores (CI,
+#: before the weight); with it, at load average 13, 0.29 against 1.2
+SHARES = 16384
+
+
 # kind, how much faster than real time, the listening TCP sockets the
 # agent must see in the namespace (PostgreSQL listens on its Unix
 # socket only)
@@ -51,8 +59,9 @@ def test_a_run_follows_its_schedule_in_its_own_namespaces(
     out = tmp_path / f"{kind}-1.jsonl.gz"
     done = subprocess.run(
         [sys.executable, str(TOOL), "--kind", kind, "--seed", "1",
-         "--time-scale", str(scale), "--interval", "2", "--output",
-         str(out)], capture_output=True, text=True, timeout=300)
+         "--time-scale", str(scale), "--interval", "2", "--cpu-shares",
+         str(SHARES), "--output", str(out)],
+        capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     rows = [json.loads(line) for line in gzip.open(out, "rt")]
     assert len(rows) >= 10
@@ -66,16 +75,20 @@ def test_a_run_follows_its_schedule_in_its_own_namespaces(
     assert all(any(n == m for m in it) for n in order), (order, names)
     # the demand measured outside rises with the request rate (the
     # rate phases only: a batch window's level is the batch's); demand
-    # as the data set reads it, CPU got plus CPU waited for: on a busy
-    # machine what the application got alone stayed flat (nginx 0.14
-    # against 0.13 cores, load average 15)
+    # as the data set reads it, CPU got plus CPU waited for.  Means, not
+    # medians: at the peak the load generator's batch of one interval
+    # can outlast the next, which then starts none (a near-zero row), as
+    # the schedule means to saturate the machine there
     demand = app_dataset.read_run(out).demand
-    rate = [(r, d) for r, d in zip(rows, demand, strict=True)
+    # the first record left out: the agent's first rates count the
+    # processes' calls since they started (PostgreSQL's set-up: 38,000
+    # a second against 2,000 in the next quiet records)
+    rate = [(r, d) for r, d in zip(rows[1:], demand[1:], strict=True)
             if r["phase"] in ("quiet", "ramp", "peak", "decline")]
     low = [d for r, d in rate if r["level"] < 0.2]
     high = [d for r, d in rate if r["level"] > 0.6]
     assert low and high
-    assert statistics.median(high) > 1.5 * statistics.median(low)
+    assert statistics.mean(high) > 1.5 * statistics.mean(low), (low, high)
     assert all(r["mem_mib"] > 0 for r in rows)
     # every sample carries the agent's own CPU time (its budget is a
     # figure of benchmarks/bench_guest_agent.py, not a timed assertion
@@ -87,15 +100,15 @@ def test_a_run_follows_its_schedule_in_its_own_namespaces(
     assert all(r["record"]["f"]["net.tcp_listen"] == listening
                for r in rows)
     def calls(rows: list) -> float:
-        return statistics.median(r["record"]["f"]["sys.read_ps"]
-                                 + r["record"]["f"]["sys.write_ps"]
-                                 for r in rows)
+        return statistics.mean(r["record"]["f"]["sys.read_ps"]
+                               + r["record"]["f"]["sys.write_ps"]
+                               for r in rows)
 
     low_calls = calls([r for r, _ in rate if r["level"] < 0.2])
     high_calls = calls([r for r, _ in rate if r["level"] > 0.6])
     assert high_calls > 1.5 * low_calls, (low_calls, high_calls)
     # the run's cgroups are gone
-    for controller in ("cpuacct", "memory"):
+    for controller in ("cpu", "cpuacct", "memory"):
         left = [p.name for p in Path("/sys/fs/cgroup", controller).iterdir()
                 if p.name.startswith(f"wa-record-{kind}-1-")]
         assert not left

@@ -12,6 +12,8 @@ from tests import tool_module
     (["--kind", "redis", "--seed", "9"], "no such schedule"),
     (["--kind", "redis", "--seed", "1", "--time-scale", "2"],
      "--time-scale must be in (0, 1]"),
+    (["--kind", "redis", "--seed", "1", "--cpu-shares", "1"],
+     "--cpu-shares must be in [2, 262144]"),
 ])
 def test_a_run_it_cannot_record_is_one_line_and_exit_2(
         args, message, tmp_path, capsys):
@@ -51,3 +53,13 @@ def test_a_bad_schedule_file_is_refused_with_its_reason(tmp_path, capsys):
                    str(tmp_path), "--output", str(tmp_path / "o.gz")])
     assert stop.value.code == 2
     assert "not a schedule" in capsys.readouterr().err
+
+
+def test_the_wait_of_a_thread_that_ended_is_lost_never_subtracted():
+    tool = tool_module.load("record_app_run")
+    before = {"1": 100, "2": 5_000}          # 2: a load generator
+    now = {"1": 400, "3": 70}                 # 2 ended, 3 was born
+    # 1 waited 300 since, 3 waited 70 in its life: 2's 5,000 of before
+    # is not taken off (a difference of totals gave max(0, -4,630) = 0)
+    assert tool.waited_ns(before, now) == 370
+    assert tool.waited_ns(now, now) == 0
