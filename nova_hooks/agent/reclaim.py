@@ -3,8 +3,8 @@ adapter around :mod:`nova_hooks.core.reclaim` and
 :mod:`nova_hooks.core.prepage`.
 
 Reads what the decisions need (the guest-RAM mapping in
-``/proc/<pid>/maps`` and its resident size in ``smaps``, the present
-and swapped bits in ``/proc/<pid>/pagemap``, ``MemFree`` in
+``/proc/<pid>/maps``, the present and swapped bits of its pages in
+``/proc/<pid>/pagemap``, which also give its resident size, ``MemFree`` in
 ``/proc/meminfo``) and carries the plans out with ``process_madvise``
 (Linux >= 5.10 for ``MADV_COLD``/``MADV_PAGEOUT``/``MADV_WILLNEED``
 on another process, through a pidfd): ``MADV_PAGEOUT`` needs swap or
@@ -30,6 +30,8 @@ from typing import Any
 from typing import Callable
 from typing import Optional
 from typing import Sequence
+
+import numpy as np
 
 from nova_hooks.core import prepage
 from nova_hooks.core import reclaim as core
@@ -109,47 +111,37 @@ def guest_ram(pid: int, guest_bytes: int) -> RamMapping:
     return best
 
 
-def resident_bytes(pid: int, ram: RamMapping) -> int:
-    """``Rss`` of the guest-RAM mapping (smaps)."""
-    inside = False
-    with open(f"/proc/{pid}/smaps") as f:
-        for line in f:
-            head = line.split()
-            if "-" in head[0] and len(head) >= 5:
-                inside = int(head[0].split("-")[0], 16) == ram.start
-            elif inside and head[0] == "Rss:":
-                return int(head[1]) * 1024
-    return 0
-
-
 def page_flags(pid: int, ram: RamMapping, offset: int = 0,
-               length: Optional[int] = None) -> "list[int]":
+               length: Optional[int] = None) -> "np.ndarray":
     """The pagemap entry of every page of ``[offset, offset+length)`` of
-    the mapping (bit 63 present, bit 62 swapped)."""
+    the mapping (bit 63 present, bit 62 swapped), as ``uint64``."""
     length = ram.size - offset if length is None else length
     first = (ram.start + offset) // PAGE_SIZE
     n = length // PAGE_SIZE
     with open(f"/proc/{pid}/pagemap", "rb") as f:
         f.seek(first * 8)
         raw = f.read(n * 8)
-    return list(memoryview(raw).cast("Q"))
+    return np.frombuffer(raw, dtype=np.uint64)
 
 
-def present_ranges(flags: Sequence[int], offset: int = 0
+def present_ranges(flags: "np.ndarray", offset: int = 0
                    ) -> tuple[core.Range, ...]:
-    """Runs of present pages, as byte ranges from ``offset``."""
-    out: list[core.Range] = []
-    run = None
-    for i, v in enumerate(flags):
-        if v & PRESENT:
-            if run is None:
-                run = i
-        elif run is not None:
-            out.append((offset + run * PAGE_SIZE, (i - run) * PAGE_SIZE))
-            run = None
-    if run is not None:
-        out.append((offset + run * PAGE_SIZE, (len(flags) - run) * PAGE_SIZE))
-    return tuple(out)
+    """Runs of present pages, as byte ranges from ``offset`` (found with
+    numpy: a 256 MiB guest has 65,536 entries, read every round)."""
+    present = (np.asarray(flags, dtype=np.uint64) >> np.uint64(63)
+               ).astype(np.int8)
+    edges = np.diff(np.concatenate(([0], present, [0])))
+    starts = np.flatnonzero(edges == 1)
+    ends = np.flatnonzero(edges == -1)
+    return tuple((offset + int(s) * PAGE_SIZE, int(e - s) * PAGE_SIZE)
+                 for s, e in zip(starts, ends, strict=True))
+
+
+def present_bytes(flags: "np.ndarray") -> int:
+    """Bytes of the present pages: the mapping's resident size (its
+    ``Rss``), from the pagemap already read instead of ``smaps``."""
+    return int(np.count_nonzero(
+        np.asarray(flags, dtype=np.uint64) >> np.uint64(63))) * PAGE_SIZE
 
 
 def free_pct(meminfo: str = "/proc/meminfo") -> float:
@@ -204,7 +196,7 @@ class Reclaimer:
         flags = page_flags(self.pid, self.ram)
         return core.ReclaimView(
             guest_bytes=min(self.guest_bytes, self.ram.size),
-            resident_bytes=resident_bytes(self.pid, self.ram),
+            resident_bytes=present_bytes(flags),
             hot=tuple(hot), warm=tuple(warm),
             cold=None if cold is None else tuple(cold),
             free_pct=free_pct(), now=self.clock(),

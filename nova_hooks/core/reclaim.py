@@ -51,20 +51,25 @@ def merge(ranges: Iterable[Range]) -> tuple[Range, ...]:
 
 def subtract(ranges: Iterable[Range], minus: Iterable[Range]
              ) -> tuple[Range, ...]:
-    """``ranges`` without any byte of ``minus``."""
+    """``ranges`` without any byte of ``minus``.  One sweep over both,
+    sorted: a round plans against hundreds of present runs."""
     cut = merge(minus)
     out: list[Range] = []
+    j = 0
     for start, length in merge(ranges):
         pos, end = start, start + length
-        for cs, cn in cut:
-            ce = cs + cn
-            if ce <= pos or cs >= end:
-                continue
+        # cuts that end before this range cannot touch a later one
+        while j < len(cut) and cut[j][0] + cut[j][1] <= pos:
+            j += 1
+        k = j
+        while k < len(cut) and cut[k][0] < end:
+            cs, cn = cut[k]
             if cs > pos:
                 out.append((pos, cs - pos))
-            pos = max(pos, ce)
+            pos = max(pos, cs + cn)
             if pos >= end:
                 break
+            k += 1
         if pos < end:
             out.append((pos, end - pos))
     return tuple(out)
@@ -72,16 +77,21 @@ def subtract(ranges: Iterable[Range], minus: Iterable[Range]
 
 def intersect(ranges: Iterable[Range], within: Iterable[Range]
               ) -> tuple[Range, ...]:
-    """The bytes of ``ranges`` that lie in ``within``."""
-    w = merge(within)
-    out = []
-    for start, length in merge(ranges):
-        end = start + length
-        for ws, wn in w:
-            lo, hi = max(start, ws), min(end, ws + wn)
-            if lo < hi:
-                out.append((lo, hi - lo))
-    return merge(out)
+    """The bytes of ``ranges`` that lie in ``within`` (one sweep)."""
+    a, w = merge(ranges), merge(within)
+    out: list[Range] = []
+    i = j = 0
+    while i < len(a) and j < len(w):
+        a_end, w_end = a[i][0] + a[i][1], w[j][0] + w[j][1]
+        lo, hi = max(a[i][0], w[j][0]), min(a_end, w_end)
+        if lo < hi:
+            out.append((lo, hi - lo))
+        # the one that ends first has no more overlap to give
+        if a_end <= w_end:
+            i += 1
+        else:
+            j += 1
+    return tuple(out)
 
 
 def total(ranges: Iterable[Range]) -> int:

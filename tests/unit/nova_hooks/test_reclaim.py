@@ -91,6 +91,27 @@ def test_policy_rejects_nonsense():
         R.ReclaimPolicy(quota_bytes_per_s=-1)
 
 
+small = st.lists(st.tuples(st.integers(0, 200), st.integers(0, 40)),
+                max_size=12)
+
+
+def _bytes(rs):
+    return {b for s, n in rs for b in range(s, s + n)}
+
+
+@settings(max_examples=300, deadline=None)
+@given(a=small, b=small)
+def test_range_algebra_is_set_algebra_on_bytes(a, b):
+    # the sweeps against the plain meaning: sets of bytes
+    for got, want in ((R.merge(a), _bytes(a)),
+                      (R.intersect(a, b), _bytes(a) & _bytes(b)),
+                      (R.subtract(a, b), _bytes(a) - _bytes(b))):
+        assert _bytes(got) == want
+        # sorted, disjoint, non-adjacent, none empty: merged form
+        assert got == R.merge(got)
+        assert all(n > 0 for _, n in got)
+
+
 pages = st.integers(0, GUEST // PAGE - 1)
 ranges = st.lists(st.tuples(st.integers(0, GUEST - 1),
                             st.integers(1, 4 * MIB)), max_size=6)
