@@ -91,9 +91,12 @@ def _simulate(args: argparse.Namespace) -> int:
     from watcher_adaptive.replay import verdict
 
     checks.check_csv_options(args, [args.trace])
+    # a trace that names nothing is refused before the strategies are
+    # built (Watcher's import alone is seconds), a named one is read after
+    load_trace = resolve.locate(args.trace, args.traces_root,
+                                args.interval, args.memory)
     strategies = with_models.build_strategies(args.strategies)
-    trace = resolve.resolve_trace(args.trace, args.traces_root,
-                                  args.interval, args.memory)
+    trace = load_trace()
     # before the first line of output: an error is then all there is
     dropped = checks.start_fit(trace, strategies, args.hosts,
                                args.allow_drop, args.constraints)

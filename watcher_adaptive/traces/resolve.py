@@ -17,9 +17,11 @@ environment variable.
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
 from pathlib import Path
+from typing import Callable
 from typing import Optional
 
 from watcher_adaptive.exceptions import TraceError
@@ -42,22 +44,38 @@ def resolve_trace(spec: str, traces_root: Optional[str] = None,
 
     :raises TraceError: with a message saying what to pass instead.
     """
+    return locate(spec, traces_root, interval_s, memory_path)()
+
+
+def locate(spec: str, traces_root: Optional[str] = None,
+           interval_s: Optional[float] = None,
+           memory_path: Optional[str] = None) -> Callable[[], TraceSet]:
+    """What loads the trace ``spec`` names, found without reading it: a
+    spec naming nothing fails here, before a command's other work (and
+    a month of Bitbrains is read only when called).
+
+    :raises TraceError: with a message saying what to pass instead.
+    """
     root = traces_root or os.environ.get(ENV_ROOT) or None
     kind, _, rest = spec.partition(":")
     if kind == "embedded" and rest:
-        return embedded.load_embedded(rest)
+        return functools.partial(embedded.load_embedded, rest)
     if kind == "planetlab" and rest:
         if root is None:
             if rest == embedded.embedded_planetlab_day():
-                return embedded.load_embedded("planetlab")
+                return functools.partial(embedded.load_embedded,
+                                         "planetlab")
             raise TraceError(
                 f"{spec}: only PlanetLab day "
                 f"{embedded.embedded_planetlab_day()} is embedded; pass "
                 f"--traces-root DIR (or set {ENV_ROOT}) for other days")
-        return planetlab.load_planetlab_day(Path(root) / "planetlab" / rest)
+        day = Path(root) / "planetlab" / rest
+        if not day.is_dir():
+            raise TraceError(f"PlanetLab trace directory not found: {day}")
+        return functools.partial(planetlab.load_planetlab_day, day)
     if kind == "bitbrains" and rest:
         if rest == "embedded":
-            return embedded.load_embedded("bitbrains")
+            return functools.partial(embedded.load_embedded, "bitbrains")
         if root is None:
             raise TraceError(f"{spec}: pass --traces-root DIR (or set "
                              f"{ENV_ROOT}); bitbrains:embedded needs none")
@@ -65,15 +83,16 @@ def resolve_trace(spec: str, traces_root: Optional[str] = None,
         files = sorted(folder.glob(rest))
         if not files:
             raise TraceError(f"{spec}: no file matches {rest!r} in {folder}")
-        return bitbrains.load_bitbrains(files, name=spec)
+        return functools.partial(bitbrains.load_bitbrains, files, name=spec)
     path = Path(spec)
     if path.is_dir():
-        return planetlab.load_planetlab_day(path)
+        return functools.partial(planetlab.load_planetlab_day, path)
     if path.is_file():
         if path.suffix.lower() != ".csv":
             raise TraceError(f"{spec}: a file trace must be a wide .csv "
                              "(or give a PlanetLab day directory)")
-        return generic.load_wide_csv(path, interval_s, memory_path)
+        return functools.partial(generic.load_wide_csv, path, interval_s,
+                                 memory_path)
     raise TraceError(
         f"{spec!r} is neither a trace name (planetlab:<day>, "
         "bitbrains:<glob>, embedded:planetlab|bitbrains) nor an existing "

@@ -31,6 +31,21 @@ def test_user_errors_are_one_line_and_exit_2(capsys, argv, message):
     assert len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("trace", ["/no/such/dir", "planetlab:20990101",
+                                   "bitbrains:nosuch*.csv"])
+def test_a_trace_naming_nothing_is_refused_before_strategies_are_built(
+        capsys, monkeypatch, trace, tmp_path):
+    from watcher_adaptive.evaluate import strategies as with_models
+
+    def built(specs):  # Watcher's import alone is seconds
+        raise AssertionError(f"strategies built for {specs!r}")
+
+    monkeypatch.setattr(with_models, "build_strategies", built)
+    code, _, err = _run(capsys, "simulate", "--trace", trace,
+                        "--traces-root", str(tmp_path))
+    assert code == 2 and "error:" in err and "strategies built" not in err
+
+
 def test_empty_and_garbled_trace_directories(capsys, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
