@@ -246,10 +246,20 @@ class Manager:
         return max(0.0, min(times) - now) if times else None
 
     def due(self, now: Optional[float] = None) -> list[str]:
-        """Guests whose next sampling round is due."""
+        """Guests whose next sampling round is due, most urgent first:
+        those not yet sampled in the phase they are in (a post-copy that
+        just began is the phase worth seeing, and it may last seconds
+        only), then the longest overdue."""
         now = self.clock() if now is None else now
         with self._lock:
-            return [u for u, w in self._sampled() if w.next_round <= now]
+            live = self.sessions
+
+            def urgency(item: tuple[str, Watch]) -> tuple[bool, float]:
+                sess = live[item[0]]
+                return sess.observed_phase is sess.phase, item[1].next_round
+
+            return [u for u, w in sorted(self._sampled(), key=urgency)
+                    if w.next_round <= now]
 
     def sample(self, uuid: str) -> Optional[VmFigures]:
         """One sampling round of ``uuid`` and the adjustments it calls

@@ -345,7 +345,10 @@ def test_destination_agent_down_does_not_hold_the_migration(
                     ("completed", None)]
     assert [m for m, _, _ in nova_api.requests].count("POST") == 1
     assert [m.status for m in nova_api.migrations_of(vm)] == ["completed"]
-    assert not agent_threads()
+    # the transport's close may outlive the action on a daemon thread
+    # (agent_rpc: beyond the timeout + 2 s; 3 s was not enough at load
+    # average 15): it ends, nothing of the action keeps running
+    assert until(lambda: not agent_threads(), 30), agent_threads()
     print(f"\nagent down: completed in {took:.2f} s")
 
 
