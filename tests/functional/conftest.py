@@ -52,10 +52,20 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
     return GroupScheduling(config, log)
 
 
+#: fixtures that wait for a late job of tools/run-tests.sh
+#: (:func:`wait_for_late_job`)
+LATE_FIXTURES = frozenset({"stack", "aetos_stack"})
+
+
 def pytest_collection_modifyitems(config: pytest.Config,
                                   items: list[pytest.Item]) -> None:
     """A test on the libvirt hosts outside their group could run beside
-    one that kills a host's libvirtd: refused at collection."""
+    one that kills a host's libvirtd: refused at collection.  The tests
+    that wait for a late job go after the others (a stable sort of the
+    random order: the order among each part is kept), so that their
+    group's worker runs its other tests while the OpenStack stack comes
+    up (a fresh machine's clean-clone run: the libvirt hosts' worker
+    waited 330 s for it in the middle of the group)."""
     stray = sorted({item.nodeid.split("::", 1)[0] for item in items
                     if "libvirt_hosts_env" in item.fixturenames
                     and group_of(item.nodeid) != "libvirt-hosts"})
@@ -63,6 +73,8 @@ def pytest_collection_modifyitems(config: pytest.Config,
         raise pytest.UsageError(
             f"{', '.join(stray)} use(s) the libvirt hosts: add the module "
             "to GROUPS['libvirt-hosts'] in tests/functional/conftest.py")
+    items.sort(key=lambda item: bool(LATE_FIXTURES
+                                     & set(item.fixturenames)))
 
 
 def state_dir() -> Path:
