@@ -107,5 +107,5 @@ def is_development(spec: str) -> bool:
         return rest in DEVELOPMENT_DAYS
     if kind == "bitbrains":
         match = re.fullmatch(r"(\d+)(\.csv(\.gz)?)?", rest)
-        return bool(match) and int(match.group(1)) % 2 == 1
+        return match is not None and int(match.group(1)) % 2 == 1
     return kind == "embedded"
