@@ -137,13 +137,6 @@ def present_ranges(flags: "np.ndarray", offset: int = 0
                  for s, e in zip(starts, ends, strict=True))
 
 
-def present_bytes(flags: "np.ndarray") -> int:
-    """Bytes of the present pages: the mapping's resident size (its
-    ``Rss``), from the pagemap already read instead of ``smaps``."""
-    return int(np.count_nonzero(
-        np.asarray(flags, dtype=np.uint64) >> np.uint64(63))) * PAGE_SIZE
-
-
 def free_pct(meminfo: str = "/proc/meminfo") -> float:
     vals = {}
     with open(meminfo) as f:
@@ -193,14 +186,15 @@ class Reclaimer:
 
     def view(self, hot: Sequence[core.Range], warm: Sequence[core.Range],
              cold: Optional[Sequence[core.Range]]) -> core.ReclaimView:
-        flags = page_flags(self.pid, self.ram)
+        present = present_ranges(page_flags(self.pid, self.ram))
         return core.ReclaimView(
             guest_bytes=min(self.guest_bytes, self.ram.size),
-            resident_bytes=present_bytes(flags),
+            # the mapping's resident size (its Rss) is its present pages
+            resident_bytes=core.total(present),
             hot=tuple(hot), warm=tuple(warm),
             cold=None if cold is None else tuple(cold),
             free_pct=free_pct(), now=self.clock(),
-            present=present_ranges(flags))
+            present=present)
 
     def round(self, hot: Sequence[core.Range], warm: Sequence[core.Range],
               cold: Optional[Sequence[core.Range]] = None,
