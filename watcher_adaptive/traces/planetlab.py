@@ -20,6 +20,17 @@ INTERVAL_S = 300.0
 SAMPLES_PER_DAY = 288
 
 
+def day_dir(path: Union[str, Path]) -> Path:
+    """``path`` as a PlanetLab day directory.
+
+    :raises TraceError: it is not a directory.
+    """
+    folder = Path(path)
+    if not folder.is_dir():
+        raise TraceError(f"PlanetLab trace directory not found: {folder}")
+    return folder
+
+
 def load_planetlab_day(path: Union[str, Path]) -> TraceSet:
     """Read one PlanetLab day directory.
 
@@ -27,9 +38,7 @@ def load_planetlab_day(path: Union[str, Path]) -> TraceSet:
     :raises TraceError: missing or empty directory, a non-integer line,
         a value outside 0-100, or files of different lengths.
     """
-    folder = Path(path)
-    if not folder.is_dir():
-        raise TraceError(f"PlanetLab trace directory not found: {folder}")
+    folder = day_dir(path)
     names = sorted(n for n in os.listdir(folder)
                    if (folder / n).is_file() and not n.startswith("."))
     if not names:

@@ -69,10 +69,9 @@ def locate(spec: str, traces_root: Optional[str] = None,
                 f"{spec}: only PlanetLab day "
                 f"{embedded.embedded_planetlab_day()} is embedded; pass "
                 f"--traces-root DIR (or set {ENV_ROOT}) for other days")
-        day = Path(root) / "planetlab" / rest
-        if not day.is_dir():
-            raise TraceError(f"PlanetLab trace directory not found: {day}")
-        return functools.partial(planetlab.load_planetlab_day, day)
+        return functools.partial(planetlab.load_planetlab_day,
+                                 planetlab.day_dir(Path(root) / "planetlab"
+                                                   / rest))
     if kind == "bitbrains" and rest:
         if rest == "embedded":
             return functools.partial(embedded.load_embedded, "bitbrains")
