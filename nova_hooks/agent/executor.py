@@ -21,6 +21,7 @@ from nova_hooks.agent.host import Guest
 from nova_hooks.agent.host import Host
 from nova_hooks.agent.journal import Journal
 from nova_hooks.core import journal_model as J
+from nova_hooks.core import reclaim
 from nova_hooks.core.intents import Intent
 from nova_hooks.exceptions import HostError
 from nova_hooks.exceptions import JournalError
@@ -121,6 +122,10 @@ class Executor:
         elif action is J.Action.EMULATOR_AFFINITY \
                 and channel is J.Channel.SCHED:
             self.host.set_emulator_affinity(guest, value)
+        elif action is J.Action.PAGE_OUT and channel is J.Channel.MADVISE:
+            self.host.page_out(guest, reclaim.ranges_of(value))
+        elif action is J.Action.PAGE_IN and channel is J.Channel.MADVISE:
+            self.host.page_in(guest, reclaim.ranges_of(value))
         else:
             raise ValueError(f"no way to make {action.value} via "
                              f"{channel.value}")

@@ -13,12 +13,16 @@ libvirt's event-loop thread.
 from __future__ import annotations
 
 import os
+import time
 from typing import Optional
 from typing import Protocol
 from typing import Sequence
 
 from nova_hooks.agent import qemu
+from nova_hooks.agent import reclaim
 from nova_hooks.agent.qmp import Qmp
+from nova_hooks.core.reclaim import RamReading
+from nova_hooks.core.reclaim import Range
 from nova_hooks.core.types import Affinity
 from nova_hooks.core.types import BalloonStats
 from nova_hooks.core.types import Guest
@@ -70,6 +74,12 @@ class Host(Protocol):
     def balloon_stats(self, guest: Guest) -> Optional[BalloonStats]: ...
 
     def nova_instance(self, guest: Guest) -> bool: ...
+
+    def ram(self, guest: Guest) -> RamReading: ...
+
+    def page_out(self, guest: Guest, ranges: Sequence[Range]) -> int: ...
+
+    def page_in(self, guest: Guest, ranges: Sequence[Range]) -> int: ...
 
 
 class ThreadAffinity:
@@ -230,6 +240,26 @@ class LibvirtHost(ThreadAffinity):
         XML, no job taken)."""
         xml = self.conn.lookupByUUIDString(guest.uuid).XMLDesc(0)
         return NOVA_METADATA in xml
+
+    def ram(self, guest: Guest) -> RamReading:
+        """The guest-RAM mapping of the guest's QEMU: present runs, host
+        free memory (procfs; no job taken)."""
+        pid = qemu.qemu_pid(self.run_dir, guest.name)
+        size = guest.maximum_kib * 1024
+        return reclaim.reading(pid, reclaim.guest_ram(pid, size), size,
+                               time.monotonic())
+
+    def page_out(self, guest: Guest, ranges: Sequence[Range]) -> int:
+        return self._advise(guest, ranges, reclaim.MADV_PAGEOUT)
+
+    def page_in(self, guest: Guest, ranges: Sequence[Range]) -> int:
+        return self._advise(guest, ranges, reclaim.MADV_WILLNEED)
+
+    def _advise(self, guest: Guest, ranges: Sequence[Range],
+                advice: int) -> int:
+        pid = qemu.qemu_pid(self.run_dir, guest.name)
+        return reclaim.advise(pid, reclaim.guest_ram(
+            pid, guest.maximum_kib * 1024), ranges, advice)
 
     def state(self, uuid: str) -> Optional[tuple[int, int]]:
         """``(state, reason)``, or ``None`` when the domain is gone (no

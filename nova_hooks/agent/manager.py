@@ -49,6 +49,7 @@ from nova_hooks.core.types import Guest
 from nova_hooks.core.types import Phase
 from nova_hooks.core.types import Thresholds
 from nova_hooks.core.types import VmFigures
+from nova_hooks.exceptions import HostError
 from nova_hooks.exceptions import QemuNotFound
 
 LOG = logging.getLogger(__name__)
@@ -289,8 +290,10 @@ class Manager:
             watch.figures = result.figures
             watch.rounds += 1
             watch.timeline.setdefault("first_round", self.clock())
+            hot, warm = result.located or (None, None)
             event = R.Sampled(uuid, phase, result.figures, result.seconds,
-                              self.clock() >= watch.balloon_free_at)
+                              self.clock() >= watch.balloon_free_at,
+                              hot, warm)
             self._handle(event, "adjusting after sampling",
                          R.Readings.of(guest=guest), "error while adjusting")
         return result.figures
@@ -378,6 +381,12 @@ class Manager:
             return self.host.stats_period(guest)
         if what == "nova_instance":
             return guest is not None and self.host.nova_instance(guest)
+        if what == "ram":
+            try:
+                return self.host.ram(guest)
+            except (OSError, LookupError, HostError) as exc:
+                LOG.debug("%s: guest RAM not read: %s", uuid, exc)
+                return None
         raise ValueError(f"no reading {what!r}")
 
     def _do(self, todo: tuple[R.Action, ...], guest: Optional[Guest]) -> None:

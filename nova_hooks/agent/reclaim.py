@@ -37,6 +37,7 @@ from nova_hooks.core import prepage
 from nova_hooks.core import reclaim as core
 from nova_hooks.core.types import PAGE_SIZE
 from nova_hooks.exceptions import MadviseError
+from nova_hooks.exceptions import QemuNotFound
 
 SYS_PIDFD_OPEN = 434
 SYS_PROCESS_MADVISE = 440
@@ -106,7 +107,7 @@ def guest_ram(pid: int, guest_bytes: int) -> RamMapping:
                     abs(best.size - guest_bytes):
                 best = m
     if best is None:
-        raise LookupError(f"no guest-RAM mapping of ~{guest_bytes >> 20} "
+        raise QemuNotFound(f"no guest-RAM mapping of ~{guest_bytes >> 20} "
                           f"MiB in QEMU {pid}")
     return best
 
@@ -144,6 +145,28 @@ def free_pct(meminfo: str = "/proc/meminfo") -> float:
             k, v = line.split(":", 1)
             vals[k] = int(v.split()[0])
     return 100.0 * vals["MemFree"] / vals["MemTotal"]
+
+
+def reading(pid: int, ram: RamMapping, guest_bytes: int,
+            now: float) -> core.RamReading:
+    """What a reclaim round reads of a QEMU's guest RAM: its present runs
+    (their total is the mapping's resident size, its Rss) and the host's
+    free memory."""
+    return core.RamReading(
+        guest_bytes=min(guest_bytes, ram.size),
+        present=present_ranges(page_flags(pid, ram)),
+        free_pct=free_pct(), now=now)
+
+
+def advise(pid: int, ram: RamMapping, ranges: Sequence[core.Range],
+           advice: int) -> int:
+    """``process_madvise`` of ``ranges`` (offsets into guest RAM) in QEMU
+    ``pid``; bytes the kernel advised."""
+    pidfd = pidfd_open(pid)
+    try:
+        return process_madvise(pidfd, ram.start, tuple(ranges), advice)
+    finally:
+        os.close(pidfd)
 
 
 class ReclaimJournal:
@@ -186,15 +209,10 @@ class Reclaimer:
 
     def view(self, hot: Sequence[core.Range], warm: Sequence[core.Range],
              cold: Optional[Sequence[core.Range]]) -> core.ReclaimView:
-        present = present_ranges(page_flags(self.pid, self.ram))
-        return core.ReclaimView(
-            guest_bytes=min(self.guest_bytes, self.ram.size),
-            # the mapping's resident size (its Rss) is its present pages
-            resident_bytes=core.total(present),
-            hot=tuple(hot), warm=tuple(warm),
-            cold=None if cold is None else tuple(cold),
-            free_pct=free_pct(), now=self.clock(),
-            present=present)
+        v = core.view_of(reading(self.pid, self.ram, self.guest_bytes,
+                                 self.clock()), hot, warm)
+        return v if cold is None else dataclasses.replace(v,
+                                                          cold=tuple(cold))
 
     def round(self, hot: Sequence[core.Range], warm: Sequence[core.Range],
               cold: Optional[Sequence[core.Range]] = None,

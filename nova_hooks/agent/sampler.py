@@ -25,6 +25,7 @@ from nova_hooks.core import classify
 from nova_hooks.core.classify import HINT_SOURCE  # noqa: F401 - its home
 from nova_hooks.core.classify import hint_observation
 from nova_hooks.core.hint import MigrationHint
+from nova_hooks.core.reclaim import Range
 from nova_hooks.core.types import Observation
 from nova_hooks.core.types import Phase
 from nova_hooks.core.types import Thresholds
@@ -43,6 +44,8 @@ class RoundResult:
     figures: VmFigures
     observations: tuple[Observation, ...]
     seconds: float
+    #: ``(hot, warm)`` ranges of guest RAM, where a backend located them
+    located: Optional[tuple[tuple[Range, ...], tuple[Range, ...]]] = None
 
 
 class GuestSampler:
@@ -127,8 +130,9 @@ class GuestSampler:
             observations.append(from_hint)
         figures = classify.combine(observations, self.thresholds,
                                    guest_bytes)
+        located = classify.located(observations, self.thresholds)
         return RoundResult(figures, tuple(observations),
-                           self.clock() - started)
+                           self.clock() - started, located)
 
     def status(self) -> dict:
         return {"active": [b.name for b in self.active],

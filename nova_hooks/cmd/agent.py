@@ -30,6 +30,7 @@ from nova_hooks import conf as agent_conf
 from nova_hooks.cmd import config_check
 from nova_hooks.core import classify
 from nova_hooks.core.hint import MigrationHint
+from nova_hooks.core.reclaim import ReclaimPolicy
 from nova_hooks.core.settings import AgentPolicy
 from nova_hooks.core.settings import SessionPolicy
 from nova_hooks.core.types import BalloonPolicy
@@ -70,7 +71,22 @@ def agent_policy(conf: cfg.ConfigOpts) -> AgentPolicy:
         interval_s=ps.interval_s,
         transfer_interval_s=ps.transfer_interval_s,
         rebalance_interval_s=rm.rebalance_interval_s,
-        stats_period_s=rm.memory_stats_period_s)
+        stats_period_s=rm.memory_stats_period_s,
+        reclaim=reclaim_policy(conf))
+
+
+def reclaim_policy(conf: cfg.ConfigOpts) -> Optional[ReclaimPolicy]:
+    """The bounds of cold-page reclaim from ``[resource_manager]``
+    (``None``: off); watermarks the wrong way round stop the agent at
+    start with the policy's message."""
+    rm = conf.resource_manager
+    if not rm.reclaim_enabled:
+        return None
+    return ReclaimPolicy(
+        quota_bytes_per_s=int(rm.reclaim_quota_mib_per_s * (1 << 20)),
+        headroom_bytes=int(rm.reclaim_headroom_mib * (1 << 20)),
+        free_high_pct=rm.reclaim_free_high_pct,
+        free_low_pct=rm.reclaim_free_low_pct)
 
 
 def thresholds_resolver(conf: cfg.ConfigOpts):

@@ -3,6 +3,11 @@ from __future__ import annotations
 
 from oslo_config import cfg
 
+from nova_hooks.core.reclaim import ReclaimPolicy
+
+#: the bounds' defaults are the core policy's (one place)
+_RECLAIM = ReclaimPolicy()
+
 GROUP = cfg.OptGroup("resource_manager", title="Resource manager",
                      help="What the agent may change on a guest.")
 
@@ -43,6 +48,31 @@ OPTS = [
                     "period is put back when the agent lets go. 0: leave "
                     "the period alone (Nova sets [libvirt] "
                     "mem_stats_period_seconds, 10 by default)."),
+    cfg.BoolOpt("reclaim_enabled", default=False,
+                help="While post-copy runs, page cold guest RAM of an "
+                     "incoming guest out to the host's swap "
+                     "(process_madvise MADV_PAGEOUT on QEMU's guest-RAM "
+                     "mapping; needs Linux >= 5.10, root, and swap or "
+                     "zswap). Only pages outside the hot and warm ranges "
+                     "a sampling backend located (postcopy_trace during "
+                     "post-copy), never below hot + warm + headroom; "
+                     "asked back (MADV_WILLNEED) if the migration fails. "
+                     "Off by default: the pages the guest touches again "
+                     "come back from swap."),
+    cfg.FloatOpt("reclaim_quota_mib_per_s",
+                 default=_RECLAIM.quota_bytes_per_s / (1 << 20), min=0.0,
+                 help="At most this much guest RAM paged out per second."),
+    cfg.FloatOpt("reclaim_headroom_mib",
+                 default=_RECLAIM.headroom_bytes / (1 << 20), min=0.0,
+                 help="Kept resident on top of the hot and warm sets."),
+    cfg.FloatOpt("reclaim_free_high_pct", default=_RECLAIM.free_high_pct,
+                 min=0.0, max=100.0,
+                 help="No reclaim while the host's free memory is above "
+                      "this share (100: whenever post-copy runs)."),
+    cfg.FloatOpt("reclaim_free_low_pct", default=_RECLAIM.free_low_pct,
+                 min=0.0, max=100.0,
+                 help="No reclaim while the host's free memory is below "
+                      "this share (the kernel's own reclaim is at work)."),
     cfg.BoolOpt("pinning_enabled", default=True,
                 help="Move vCPU and emulator affinity toward the NUMA "
                      "node holding the hot memory."),

@@ -14,6 +14,8 @@ from typing import Union
 
 from nova_hooks.core.hint import MigrationHint
 from nova_hooks.core.lifecycle import Signal
+from nova_hooks.core.reclaim import RamReading
+from nova_hooks.core.reclaim import Range
 from nova_hooks.core.types import Affinity
 from nova_hooks.core.types import BalloonStats
 from nova_hooks.core.types import Guest
@@ -50,6 +52,9 @@ class Sampled:
 
     :param balloon_free: the rebalance interval since the last balloon
         decision has passed (the caller keeps the clock).
+    :param hot: the hot ranges the backends located (bytes into guest
+        RAM); :param warm: the warm ones.  ``None``: no backend located
+        the classes (sizes only, or the hint's forecast).
     """
 
     uuid: str
@@ -57,6 +62,8 @@ class Sampled:
     figures: VmFigures
     seconds: float
     balloon_free: bool = True
+    hot: Optional[tuple[Range, ...]] = None
+    warm: Optional[tuple[Range, ...]] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,6 +95,7 @@ class Readings:
     :param stats_period: the balloon statistics period (0: none).
     :param nova_instance: whether the guest is a Nova instance (its
         domain carries Nova's instance metadata).
+    :param ram: its QEMU's guest-RAM mapping (``None``: not readable).
     """
 
     guest: Optional[Guest] = None
@@ -98,6 +106,7 @@ class Readings:
     balloon_stats: Optional[BalloonStats] = None
     stats_period: int = 0
     nova_instance: bool = False
+    ram: Optional[RamReading] = None
     read: frozenset[str] = frozenset()
 
     def need(self, what: str) -> Any:

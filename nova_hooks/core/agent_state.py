@@ -20,6 +20,7 @@ from typing import Optional
 
 from nova_hooks.core import hint as wire
 from nova_hooks.core import journal_model as J
+from nova_hooks.core import reclaim as reclaim_core
 from nova_hooks.core.hint import MigrationHint
 from nova_hooks.core.types import Phase
 from nova_hooks.core.types import Thresholds
@@ -43,6 +44,8 @@ class GuestSession:
     :param planned_node: the hot set's node the affinity was last
         planned for (:data:`NOT_PLANNED`: never).
     :param changes: what was changed and what undoes it.
+    :param reclaim: what cold-page reclaim paged out (and its charge
+        window and cursor), from the ``page_out`` / ``page_in`` records.
     :param inherited: opened by an earlier run of the agent (restored,
         never shaped, by this one).
     """
@@ -55,6 +58,7 @@ class GuestSession:
     observed_phase: Optional[Phase] = None
     planned_node: Optional[int] = NOT_PLANNED
     changes: J.SessionState = J.SessionState("", True, {}, {}, {}, {})
+    reclaim: reclaim_core.ReclaimState = reclaim_core.ReclaimState()
     inherited: bool = False
 
 
@@ -109,6 +113,13 @@ def apply(state: AgentState, rec: J.Record) -> AgentState:
     else:
         sess = dataclasses.replace(sess, changes=J.advance(sess.changes,
                                                           rec))
+    if rec.action is J.Action.PAGE_OUT \
+            and rec.kind in (J.Kind.INTENT, J.Kind.DONE):
+        # in doubt counts: a restore asks back every range it may hold
+        sess = dataclasses.replace(sess, reclaim=reclaim_core.folded(
+            sess.reclaim, rec.after))
+    elif rec.action is J.Action.PAGE_IN and rec.kind is J.Kind.DONE:
+        sess = dataclasses.replace(sess, reclaim=reclaim_core.ReclaimState())
     if rec.kind is J.Kind.PHASE:
         sess = dataclasses.replace(sess, phase=Phase(rec.after))
     elif rec.kind is J.Kind.HINT:

@@ -17,6 +17,8 @@ from typing import Sequence
 import numpy as np
 
 from nova_hooks.core.hint import MigrationHint
+from nova_hooks.core.reclaim import Range
+from nova_hooks.core.reclaim import merge
 from nova_hooks.core.types import BalloonStats
 from nova_hooks.core.types import Classification
 from nova_hooks.core.types import Observation
@@ -261,6 +263,43 @@ def combine(observations: Sequence[Observation], thresholds: Thresholds,
         read_rate=read_rate, write_rate=write_rate, dirty_rate_bps=dirty,
         guest_need_kib=balloon.need_kib if balloon is not None else None,
         sources=sources)
+
+
+def located(observations: Sequence[Observation], thresholds: Thresholds
+            ) -> Optional[tuple[tuple[Range, ...], tuple[Range, ...]]]:
+    """Where the hot and the warm pages are: ``(hot, warm)`` byte ranges
+    into guest RAM, from the source :func:`combine` chose (per-page
+    samples, else regions); ``None`` when only the forecast (which
+    knows sizes, not places) or nothing located them."""
+    sampled = [o for o in observations if o.backend != HINT_SOURCE]
+    for obs in sampled:
+        if obs.pages is not None:
+            return _page_runs(obs.pages, thresholds)
+    for obs in sampled:
+        if obs.regions:
+            hot, warm = [], []
+            for r in obs.regions:
+                c = classify_region(r, thresholds)
+                if c is PageClass.HOT:
+                    hot.append((r.start, r.size))
+                elif c is PageClass.WARM:
+                    warm.append((r.start, r.size))
+            return merge(hot), merge(warm)
+    return None
+
+
+def _page_runs(samples: PageSamples, thresholds: Thresholds
+               ) -> tuple[tuple[Range, ...], tuple[Range, ...]]:
+    classes = page_classes(samples, thresholds)
+    out = []
+    for cls in (PageClass.HOT, PageClass.WARM):
+        edges = np.diff(np.concatenate(
+            ([0], (classes == cls).astype(np.int8), [0])))
+        starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+        out.append(tuple((int(a) * samples.page_size,
+                          int(b - a) * samples.page_size)
+                         for a, b in zip(starts, ends, strict=True)))
+    return out[0], out[1]
 
 
 def resolve_thresholds(default: Thresholds,

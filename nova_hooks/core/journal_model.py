@@ -48,6 +48,13 @@ class Action(enum.Enum):
     #: the balloon driver's statistics period (int seconds, 0 = off),
     #: raised while the agent manages a guest, put back when it lets go
     STATS_PERIOD = "stats_period"
+    #: cold guest-RAM ranges paged out while post-copy runs (``after``:
+    #: :func:`nova_hooks.core.reclaim.round_record`); each round adds to
+    #: what a restore asks back, so it has no single original
+    PAGE_OUT = "page_out"
+    #: the ranges paged out, asked back (``after``: ``{"ranges": ...}``)
+    #: on a failed migration
+    PAGE_IN = "page_in"
 
 
 class Channel(enum.Enum):
@@ -56,6 +63,7 @@ class Channel(enum.Enum):
     LIBVIRT = "libvirt"    # job-taking libvirt API, outside the job
     QMP = "qmp"            # the guest's second QMP monitor
     SCHED = "sched"        # sched_setaffinity on QEMU's threads
+    MADVISE = "madvise"    # process_madvise on QEMU's guest RAM
     QUEUED = "queued"      # deferred until libvirt's job is free
     DRY_RUN = "dry-run"    # journaled, never made
 

@@ -28,6 +28,7 @@ of the main RAM block), page-aligned.
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 from typing import Iterable
 from typing import Optional
 from typing import Sequence
@@ -309,3 +310,77 @@ def faulted_back(state: ReclaimState, touched: Iterable[Range]
     resident again and may be paged out again later)."""
     return dataclasses.replace(state,
                                paged=subtract(state.paged, touched))
+
+
+# -- the agent's reclaim rounds: what the journal carries ----------------
+@dataclasses.dataclass(frozen=True)
+class RamReading:
+    """A destination QEMU's guest-RAM mapping as the host shows it now.
+
+    :param guest_bytes: size of the mapping (at most the guest's).
+    :param present: its resident runs (pagemap).
+    :param free_pct: host free memory, % of host memory.
+    :param now: seconds (monotonic).
+    """
+
+    guest_bytes: int
+    present: tuple[Range, ...]
+    free_pct: float
+    now: float
+
+
+def view_of(reading: RamReading, hot: Sequence[Range],
+            warm: Sequence[Range]) -> ReclaimView:
+    """The round's view: the located hot and warm ranges protected,
+    every other present page a candidate (what the sampling backends
+    locate during post-copy is what the guest asked for; a page present
+    that it never asked for came by pre-copy or the background stream)."""
+    return ReclaimView(guest_bytes=reading.guest_bytes,
+                       resident_bytes=total(reading.present),
+                       hot=tuple(hot), warm=tuple(warm), cold=None,
+                       free_pct=reading.free_pct, now=reading.now,
+                       present=reading.present)
+
+
+def round_record(p: ReclaimPlan, view: ReclaimView,
+                 policy: ReclaimPolicy) -> dict[str, Any]:
+    """A round's journal value (JSON-friendly): the ranges paged out, the
+    ranges protected, the state they leave, and the bounds in force."""
+    return {"ranges": [list(r) for r in p.ranges], "bytes": p.bytes,
+            # what the round kept its hands off: hot and warm, whole pages
+            "protected": [list(r) for r in protected(view)],
+            "cursor": p.state.cursor,
+            "window_start": p.state.window_start,
+            "window_bytes": p.state.window_bytes,
+            "bounds": {"quota_bytes_per_s": policy.quota_bytes_per_s,
+                       "headroom_bytes": policy.headroom_bytes,
+                       "free_high_pct": policy.free_high_pct,
+                       "free_low_pct": policy.free_low_pct,
+                       "floor_bytes": p.floor_bytes,
+                       "budget_bytes": p.budget_bytes,
+                       "resident_bytes": view.resident_bytes,
+                       "free_pct": round(view.free_pct, 2)}}
+
+
+def ranges_of(value: object) -> tuple[Range, ...]:
+    """The ranges a journal value names (``{"ranges": [[s, n], ...]}``);
+    none from anything else."""
+    raw = value.get("ranges") if isinstance(value, dict) else None
+    if not isinstance(raw, list):
+        return ()
+    return merge((int(r[0]), int(r[1])) for r in raw
+                 if isinstance(r, (list, tuple)) and len(r) == 2)
+
+
+def folded(state: ReclaimState, value: object) -> ReclaimState:
+    """The state once a round's journal value is applied: its ranges
+    count as paged out (also while in doubt: asking for a page back that
+    was never paged out costs nothing), its cursor and window are the
+    round's."""
+    paged = merge(tuple(state.paged) + ranges_of(value))
+    if not isinstance(value, dict):
+        return dataclasses.replace(state, paged=paged)
+    return ReclaimState(
+        window_start=float(value.get("window_start", state.window_start)),
+        window_bytes=int(value.get("window_bytes", state.window_bytes)),
+        cursor=int(value.get("cursor", state.cursor)), paged=paged)

@@ -36,6 +36,7 @@ from nova_hooks.core import intents as changes
 from nova_hooks.core import journal_model as J
 from nova_hooks.core import lifecycle
 from nova_hooks.core import pinning
+from nova_hooks.core import reclaim
 from nova_hooks.core.agent_actions import Action
 from nova_hooks.core.agent_actions import Change
 from nova_hooks.core.agent_actions import Finished
@@ -284,7 +285,51 @@ def _sampled(state: AgentState, ev: Sampled, obs: Readings,
                          policy)
     if policy.balloon_enabled and ev.balloon_free:
         out += _balloon(sess, now, ev.phase is Phase.POSTCOPY, obs, policy)
+    if policy.reclaim is not None and ev.phase is Phase.POSTCOPY:
+        out += _reclaim(sess, ev, obs, policy.reclaim)
     return tuple(out)
+
+
+def _reclaim(sess: GuestSession, ev: Sampled, obs: Readings,
+             policy: reclaim.ReclaimPolicy) -> list[Action]:
+    """Page out cold guest RAM on this host while post-copy runs,
+    within the policy's bounds; only where the sampling backends located
+    the hot and warm pages (a page the agent cannot place is never
+    taken for cold)."""
+    if ev.hot is None or ev.warm is None:
+        return [Note(sess.uuid, "reclaim waits: no sampling backend "
+                                "locates the hot set yet",
+                     key="reclaim waits")]
+    reading: Optional[reclaim.RamReading] = obs.need("ram")
+    if reading is None:
+        return [Note(sess.uuid, "reclaim waits: QEMU's guest RAM is not "
+                                "readable", key="reclaim unreadable")]
+    view = reclaim.view_of(reading, ev.hot, ev.warm)
+    p = reclaim.plan(view, sess.reclaim, policy, ev.figures.hot_bytes,
+                     ev.figures.warm_bytes)
+    if not p.ranges:
+        return [Note(sess.uuid, f"reclaim: nothing this round ({p.reason})",
+                     key=f"reclaim {p.reason.split(' ')[0]}")]
+    return [Change(sess.uuid, Intent(
+        J.Action.PAGE_OUT, J.Channel.MADVISE, None,
+        reclaim.round_record(p, view, policy),
+        f"post-copy: {p.bytes >> 10} KiB of cold guest RAM, {p.reason}"))]
+
+
+def _page_in(sess: GuestSession, why: str, obs: Readings) -> list[Action]:
+    """Ask back every range reclaim paged out (they would fault back on
+    access anyway; this restores the residency the guest had)."""
+    paged = sess.reclaim.paged
+    if not paged:
+        return []
+    value = {"ranges": [list(r) for r in paged],
+             "bytes": reclaim.total(paged)}
+    if obs.need("guest") is None:
+        # QEMU went with the guest, and its swapped pages with it
+        return [Write(sess.uuid, J.Kind.DONE, J.Action.PAGE_IN,
+                      J.Channel.MADVISE, after=value, detail="guest gone")]
+    return [Change(sess.uuid, Intent(J.Action.PAGE_IN, J.Channel.MADVISE,
+                                     None, value, why), undo=True)]
 
 
 def _figures(sess: GuestSession, sampled: Optional[VmFigures],
@@ -375,6 +420,7 @@ def _restore(sess: GuestSession, phase: Optional[Phase], why: str,
     for action in sorted(undo, key=list(J.Action).index):
         original = undo[action]
         out += _undo(sess, action, original, why, obs)
+    out += _page_in(sess, why, obs)
     closed = f"restored: {why}"
     return (*out, Write(sess.uuid, J.Kind.CLOSE, detail=closed),
             Finished(sess.uuid, closed, phase))

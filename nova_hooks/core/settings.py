@@ -8,7 +8,9 @@ builds it from the configuration.
 from __future__ import annotations
 
 import dataclasses
+from typing import Optional
 
+from nova_hooks.core.reclaim import ReclaimPolicy
 from nova_hooks.core.types import BalloonPolicy
 from nova_hooks.core.types import PinningPolicy
 
@@ -39,6 +41,8 @@ class AgentPolicy:
     :param rebalance_interval_s: least seconds between balloon moves.
     :param stats_period_s: the balloon statistics period set while a
         guest is managed (0: left alone).
+    :param reclaim: the bounds of cold-page reclaim while post-copy
+        runs (``None``: no reclaim).
     """
 
     pinning: PinningPolicy = PinningPolicy()
@@ -51,3 +55,4 @@ class AgentPolicy:
     transfer_interval_s: float = 0.25
     rebalance_interval_s: float = 10.0
     stats_period_s: int = 0
+    reclaim: Optional[ReclaimPolicy] = None
