@@ -305,8 +305,11 @@ def _reclaim(sess: GuestSession, ev: Sampled, obs: Readings,
         return [Note(sess.uuid, "reclaim waits: QEMU's guest RAM is not "
                                 "readable", key="reclaim unreadable")]
     view = reclaim.view_of(reading, ev.hot, ev.warm)
-    p = reclaim.plan(view, sess.reclaim, policy, ev.figures.hot_bytes,
-                     ev.figures.warm_bytes)
+    # the floor is what was located, not the figures' sizes: those count
+    # every page no backend saw as warm (unknown, so kept by the
+    # balloon), while reclaim takes a present page the guest never
+    # asked for as cold (it came by pre-copy or the background stream)
+    p = reclaim.plan(view, sess.reclaim, policy)
     if not p.ranges:
         return [Note(sess.uuid, f"reclaim: nothing this round ({p.reason})",
                      key=f"reclaim {p.reason.split(' ')[0]}")]

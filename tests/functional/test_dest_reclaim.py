@@ -7,7 +7,10 @@ guest running ``wa-workload``: a 16 MiB hot set, a 128 MiB cold bulk).
   its quota and floor hold while the guest dirties memory fast;
 * a cancelled migration (destination killed mid-post-copy) leaves
   nothing of what reclaim did on host B, and the guest runs on A;
-* pre-paging stops when the ranking misses.
+* pre-paging stops when the ranking misses;
+* the agent itself (``nova-adaptive-agent`` with ``[resource_manager]
+  reclaim_enabled``) pages cold guest RAM out while post-copy runs,
+  within its quota and floor, never a range it located hot or warm.
 
 Needs swap on the host for ``MADV_PAGEOUT``: when there is none, the
 module adds a swap file of its own (root) and removes it afterwards.
@@ -25,6 +28,7 @@ from nova_hooks.core import prepage as prepage_core
 from nova_hooks.core import reclaim as reclaim_core
 from tests.functional import dest_levers as dl
 from tests.functional import libvirt_hosts as lh
+from tests.functional.test_destination_agent import Agent
 
 pytestmark = [pytest.mark.functional, pytest.mark.slow]
 
@@ -234,3 +238,123 @@ def test_prepaging_stops_when_the_ranking_misses(hosts, guest, swap,
     after = [j for j in journal if j["kind"] == "intent"
              and j["action"] == "prepage" and j["ts"] > stops[0]["ts"]]
     assert after == []
+
+
+@pytest.fixture(scope="module")
+def transport_url(rabbit_transport_url) -> str:
+    return rabbit_transport_url
+
+
+@pytest.mark.timeout(900)
+def test_the_agent_pages_out_cold_guest_ram_during_postcopy(
+        hosts, guest, swap, tmp_path, transport_url):
+    """The product path: the agent's reducer plans each round from the
+    ranges its ``postcopy_trace`` backend located, the executor pages
+    them out through ``process_madvise``, the journal holds every round
+    with its bounds."""
+    quota = 16 * MIB
+    agent = Agent(tmp_path, hosts, transport_url,
+                  backends="postcopy_trace,numa_maps",
+                  resource_manager="reclaim_enabled = true\n"
+                                   "reclaim_quota_mib_per_s = 16\n"
+                                   "reclaim_headroom_mib = 16\n"
+                                   "balloon_enabled = false")
+    agent.start()
+    try:
+        _boot(hosts, guest)
+        tl = lh.postcopy_migrate(hosts, guest, "A", "B",
+                                 postcopy_bandwidth_mib=8)
+        assert tl["ok"], tl
+        pid = dl.qemu_pid(hosts, "B", guest)
+        swapped = dl.swapped_ranges(pid, dl.adapter.guest_ram(
+            pid, MEMORY_MIB * MIB))
+        records = agent.records()
+    finally:
+        agent.stop()
+    t0 = tl["t0_wall"]
+    pc_start = t0 + tl["postcopy_requested"]
+    pc_end = t0 + tl["resumed_on_dst"]
+    intents = [r for r in records if r["kind"] == "intent"
+               and r.get("action") == "page_out"]
+    done = [r for r in records if r["kind"] == "done"
+            and r.get("action") == "page_out"]
+    print("page_out rounds", len(intents), "MiB",
+          sum(r["after"]["bytes"] for r in intents) / MIB,
+          "swapped on B after completion MiB",
+          reclaim_core.total(swapped) / MIB)
+    # rounds were made while post-copy ran, each done, each journaled
+    assert intents, agent.logs()[-3000:]
+    assert len(done) == len(intents)
+    assert all(r["channel"] == "madvise" for r in intents)
+    assert all(pc_start - 1 <= r["ts"] <= pc_end + 1 for r in intents), \
+        (pc_start, pc_end, [r["ts"] for r in intents])
+    per_window: dict = {}
+    for r in intents:
+        v = r["after"]
+        ranges = reclaim_core.ranges_of(v)
+        # never a byte the round located hot or warm
+        assert not reclaim_core.intersect(
+            ranges, [tuple(x) for x in v["protected"]])
+        assert v["bounds"]["quota_bytes_per_s"] == quota
+        assert v["bounds"]["resident_bytes"] - v["bytes"] >= \
+            v["bounds"]["floor_bytes"]
+        per_window[v["window_start"]] = v["window_bytes"]
+    assert max(per_window.values()) <= quota, per_window
+    # and the kernel took them: B's QEMU holds pages in swap
+    assert reclaim_core.total(swapped) > 0
+    # the guest carried on on B
+    last_a = max(lh.heartbeats(hosts, "A", guest))
+    lh.wait_heartbeats(hosts, "B", guest, above=last_a, count=2)
+
+
+@pytest.mark.timeout(900)
+def test_the_agents_reclaim_does_not_outlive_a_destination_killed_mid_postcopy(  # noqa: E501
+        hosts, guest, swap, tmp_path, transport_url):
+    """B's QEMU killed once the agent paged guest RAM out: the agent's
+    session is restored (its ``page_in`` finds the guest gone or fails
+    on the missing process, and says so in the journal) and no process
+    of the guest, with its pages and swap slots, is left on B."""
+    import os
+    import signal
+    import time
+
+    agent = Agent(tmp_path, hosts, transport_url,
+                  backends="postcopy_trace,numa_maps",
+                  resource_manager="reclaim_enabled = true\n"
+                                   "balloon_enabled = false")
+    agent.start()
+    box: dict = {}
+    try:
+        _boot(hosts, guest)
+
+        def migrate():
+            box["tl"] = lh.postcopy_migrate(hosts, guest, "A", "B",
+                                            postcopy_bandwidth_mib=4)
+        t = threading.Thread(target=migrate, daemon=True)
+        t.start()
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and t.is_alive() and not any(
+                r["kind"] == "done" and r.get("action") == "page_out"
+                for r in agent.records()):
+            time.sleep(0.1)
+        pid = dl.qemu_pid(hosts, "B", guest)
+        assert pid is not None and t.is_alive(), \
+            "the migration ended before the agent paged anything out"
+        os.kill(pid, signal.SIGKILL)
+        t.join(300)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not any(
+                r["kind"] == "close" for r in agent.records()):
+            time.sleep(0.2)
+        records = agent.records()
+    finally:
+        agent.stop()
+    assert not box["tl"]["ok"]
+    closes = [r for r in records if r["kind"] == "close"]
+    assert closes and closes[-1]["detail"].startswith("restored"), records
+    back = [r for r in records if r.get("action") == "page_in"]
+    assert back, records
+    assert back[-1]["kind"] == "failed" or \
+        back[-1]["detail"] == "guest gone", back
+    assert not os.path.exists(f"/proc/{pid}")
+    assert guest not in lh.active_domains(hosts, "B")

@@ -52,7 +52,8 @@ class Agent:
     :mod:`tests.functional.agent_messaging`), its RPC client is one
     transport; :meth:`close` (also run for every agent still open when
     its test ends, passed or not: ``tests/functional/conftest.py``)
-    stops the process and releases the client."""
+    stops the process and releases the client.  ``resource_manager``:
+    more lines for its ``[resource_manager]`` section."""
 
     #: agents not closed yet
     live: "set[Agent]" = set()
@@ -60,7 +61,8 @@ class Agent:
     def __init__(self, tmp: Path, hosts: dict, transport_url: str,
                  max_concurrent: int = 2,
                  backends: str = "postcopy_trace,balloon_stats,dirty_rate,"
-                                 "numa_maps,damon") -> None:
+                                 "numa_maps,damon",
+                 resource_manager: str = "") -> None:
         self.tmp = tmp
         self.server = f"hostb-{uuid.uuid4().hex[:8]}"
         self.transport_url = transport_url
@@ -103,6 +105,7 @@ balloon_require_guest_need = false
 # these tests exercise the second monitor during post-copy (off by
 # default: it frees nothing before completion)
 balloon_during_postcopy = true
+{resource_manager}
 """)
         self.proc = None
         Agent.live.add(self)

@@ -228,7 +228,7 @@ def test_rounds_never_take_a_located_page_nor_exceed_quota_or_floor(
         reclaim.merge((s * MiB, n * MiB) for s, n in present_mib),
         ((0, GUEST),))
     agent = Agent(policy()).in_postcopy()
-    floor = max(reclaim.total(hot), 8 * MiB) + HEADROOM
+    floor = reclaim.total(hot) + HEADROOM
     for k in range(rounds):
         left = reclaim.subtract(present, agent.state.get(UUID).reclaim.paged)
         for intent in page_outs(agent.step(
