@@ -73,6 +73,7 @@ class Watch:
     rounds: int = 0
     next_round: float = 0.0
     balloon_free_at: float = float("-inf")
+    reclaim_free_at: float = float("-inf")
     #: the last once-said note key (e.g. "balloon unchanged" reasons)
     said: str = ""
 
@@ -293,7 +294,8 @@ class Manager:
             hot, warm = result.located or (None, None)
             event = R.Sampled(uuid, phase, result.figures, result.seconds,
                               self.clock() >= watch.balloon_free_at,
-                              hot, warm)
+                              hot, warm,
+                              self.clock() >= watch.reclaim_free_at)
             self._handle(event, "adjusting after sampling",
                          R.Readings.of(guest=guest), "error while adjusting")
         return result.figures
@@ -433,6 +435,8 @@ class Manager:
             watch.next_round = self.clock() + action.seconds
         elif isinstance(action, R.HoldBalloon):
             watch.balloon_free_at = self.clock() + action.seconds
+        elif isinstance(action, R.HoldReclaim):
+            watch.reclaim_free_at = self.clock() + action.seconds
         elif isinstance(action, R.Mark):
             watch.timeline.setdefault(action.name, self.clock())
 

@@ -77,6 +77,16 @@ class HoldBalloon:
 
 
 @dataclasses.dataclass(frozen=True)
+class HoldReclaim:
+    """No reclaim round for ``seconds`` (its quota is per second: one
+    round takes a second's worth, and each round reads the guest's whole
+    pagemap)."""
+
+    uuid: str
+    seconds: float
+
+
+@dataclasses.dataclass(frozen=True)
 class Mark:
     """A step of the session's timeline happened now."""
 
@@ -105,5 +115,5 @@ class Finished:
     phase: Optional[Phase]
 
 
-Action = Union[Write, Change, Pin, Probe, NextRound, HoldBalloon, Mark, Note,
-               Finished]
+Action = Union[Write, Change, Pin, Probe, NextRound, HoldBalloon, HoldReclaim,
+               Mark, Note, Finished]

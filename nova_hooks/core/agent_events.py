@@ -52,6 +52,8 @@ class Sampled:
 
     :param balloon_free: the rebalance interval since the last balloon
         decision has passed (the caller keeps the clock).
+    :param reclaim_free: a second has passed since the last reclaim
+        round (the caller keeps the clock).
     :param hot: the hot ranges the backends located (bytes into guest
         RAM); :param warm: the warm ones.  ``None``: no backend located
         the classes (sizes only, or the hint's forecast).
@@ -64,6 +66,7 @@ class Sampled:
     balloon_free: bool = True
     hot: Optional[tuple[Range, ...]] = None
     warm: Optional[tuple[Range, ...]] = None
+    reclaim_free: bool = True
 
 
 @dataclasses.dataclass(frozen=True)

@@ -41,6 +41,7 @@ from nova_hooks.core.agent_actions import Action
 from nova_hooks.core.agent_actions import Change
 from nova_hooks.core.agent_actions import Finished
 from nova_hooks.core.agent_actions import HoldBalloon
+from nova_hooks.core.agent_actions import HoldReclaim
 from nova_hooks.core.agent_actions import Mark
 from nova_hooks.core.agent_actions import NextRound
 from nova_hooks.core.agent_actions import Note
@@ -71,10 +72,12 @@ from nova_hooks.exceptions import Unobserved
 
 #: the events and actions are used through this module too
 __all__ = ["Action", "Change", "Event", "Finished", "HintEvent",
-           "HoldBalloon", "Mark", "NextRound", "Note", "Pin", "Probe",
-           "Readings", "Release", "Restore", "Sampled", "SessionPolicy",
-           "SignalEvent", "Unobserved", "Write", "step"]
+           "HoldBalloon", "HoldReclaim", "Mark", "NextRound", "Note", "Pin",
+           "Probe", "Readings", "Release", "Restore", "Sampled",
+           "SessionPolicy", "SignalEvent", "Unobserved", "Write", "step"]
 
+#: seconds between reclaim rounds of a guest: its quota is per second
+RECLAIM_ROUND_S = 1.0
 #: phases in which a guest is sampled
 SAMPLED_PHASES = frozenset({Phase.INCOMING, Phase.POSTCOPY, Phase.STEADY})
 
@@ -285,7 +288,8 @@ def _sampled(state: AgentState, ev: Sampled, obs: Readings,
                          policy)
     if policy.balloon_enabled and ev.balloon_free:
         out += _balloon(sess, now, ev.phase is Phase.POSTCOPY, obs, policy)
-    if policy.reclaim is not None and ev.phase is Phase.POSTCOPY:
+    if policy.reclaim is not None and ev.phase is Phase.POSTCOPY \
+            and ev.reclaim_free:
         out += _reclaim(sess, ev, obs, policy.reclaim)
     return tuple(out)
 
@@ -304,6 +308,7 @@ def _reclaim(sess: GuestSession, ev: Sampled, obs: Readings,
     if reading is None:
         return [Note(sess.uuid, "reclaim waits: QEMU's guest RAM is not "
                                 "readable", key="reclaim unreadable")]
+    hold = HoldReclaim(sess.uuid, RECLAIM_ROUND_S)
     view = reclaim.view_of(reading, ev.hot, ev.warm)
     # the floor is what was located, not the figures' sizes: those count
     # every page no backend saw as warm (unknown, so kept by the
@@ -311,9 +316,10 @@ def _reclaim(sess: GuestSession, ev: Sampled, obs: Readings,
     # asked for as cold (it came by pre-copy or the background stream)
     p = reclaim.plan(view, sess.reclaim, policy)
     if not p.ranges:
-        return [Note(sess.uuid, f"reclaim: nothing this round ({p.reason})",
-                     key=f"reclaim {p.reason.split(' ')[0]}")]
-    return [Change(sess.uuid, Intent(
+        return [hold, Note(sess.uuid, f"reclaim: nothing this round "
+                                      f"({p.reason})",
+                           key=f"reclaim {p.reason.split(' ')[0]}")]
+    return [hold, Change(sess.uuid, Intent(
         J.Action.PAGE_OUT, J.Channel.MADVISE, None,
         reclaim.round_record(p, view, policy),
         f"post-copy: {p.bytes >> 10} KiB of cold guest RAM, {p.reason}"))]

@@ -72,8 +72,10 @@ def figures() -> VmFigures:
                      sources=("postcopy_trace",))
 
 
-def sampled(hot=HOT, warm=WARM, phase=Phase.POSTCOPY) -> R.Sampled:
-    return R.Sampled(UUID, phase, figures(), 0.01, True, hot, warm)
+def sampled(hot=HOT, warm=WARM, phase=Phase.POSTCOPY,
+            reclaim_free: bool = True) -> R.Sampled:
+    return R.Sampled(UUID, phase, figures(), 0.01, True, hot, warm,
+                     reclaim_free)
 
 
 class Agent:
@@ -148,6 +150,19 @@ def test_the_quota_holds_across_rounds_of_one_second_and_renews():
     floor = 8 * MiB + 4 * MiB + HEADROOM
     assert intent.after["bytes"] == reclaim.total(left) - floor
     assert intent.after["bounds"]["floor_bytes"] == floor
+
+
+def test_a_round_holds_the_next_for_a_second_and_a_held_one_reads_nothing():
+    agent = Agent(policy()).in_postcopy()
+    todo = agent.step(sampled(), readings())
+    assert [a.seconds for a in todo if isinstance(a, R.HoldReclaim)] == \
+        [R.RECLAIM_ROUND_S]
+    # held: no guest-RAM reading is asked for (none is given here)
+    todo = agent.step(sampled(reclaim_free=False),
+                      R.Readings.of(guest=Guest(UUID, UUID, 2, GUEST >> 10,
+                                                GUEST >> 10)))
+    assert page_outs(todo) == []
+    assert not any(isinstance(a, R.HoldReclaim) for a in todo)
 
 
 @pytest.mark.parametrize("event,obs,why", [
