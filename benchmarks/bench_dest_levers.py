@@ -23,10 +23,11 @@ MIGRATED on B), ``downtime_ms`` (libvirt's job statistics), ``settled_
 resident_mib`` (B's guest-RAM mapping ``--settle`` s after completion),
 ``p99_latency_ms_during`` (the highest per-second p99 of the guest's
 hot-page accesses while post-copy ran, guest clock), ``agent_cpu_pct``
-(the driver process, % of one core from the migration call to
-completion), ``oom`` (any repetition's guest or QEMU hit OOM).  The
-ratios are reclaim_prepaging / plain.  The last line of stdout is that
-JSON object; progress goes to stderr.
+(the driver process, or for ``agent_reclaim`` the agent process,
+% of one core from the migration call to completion), ``oom`` (any
+repetition's guest or QEMU hit OOM).  The ratios are
+reclaim_prepaging / plain.  The last line of stdout is that JSON
+object; progress goes to stderr.
 
 Usage: WA_STATE_DIR=... python benchmarks/bench_dest_levers.py
        [--reps 3] [--settle 10] [--out DIR]
@@ -58,7 +59,11 @@ from tests.functional import libvirt_hosts as lh  # noqa: E402
 
 VARIANTS = {"plain": {}, "reclaim": {"quota_mib": 32},
             "reclaim_prepaging": {"quota_mib": 32,
-                                  "prepage_pages_per_s": 2048}}
+                                  "prepage_pages_per_s": 2048},
+            # the same reclaim bounds, made by nova-adaptive-agent itself
+            # (its reducer, one round a second while post-copy runs)
+            # instead of the driver: its CPU is the agent's whole cost
+            "agent_reclaim": {"quota_mib": 32, "agent": True}}
 MEMORY_MIB = 256
 WORKLOAD = (16, 128, 0)
 
@@ -89,6 +94,57 @@ def set_blocktime(sock: Path, stop: threading.Event, box: dict) -> None:
         time.sleep(0.05)
 
 
+def agent_conf(hosts: dict, tmp: Path, quota_mib: float) -> Path:
+    """``nova-adaptive-agent``'s configuration on B: reclaim on with the
+    driver's bounds, the other levers off, no broker."""
+    b = hosts["hosts"]["B"]
+    conf = tmp / "agent.conf"
+    conf.write_text(f"""[DEFAULT]
+log_file = {tmp / 'agent.log'}
+[agent]
+libvirt_uri = {b['uri']}
+guests = all
+journal_path = {tmp / 'journal.jsonl'}
+qemu_run_dir = {b['qemu_run_dir']}
+qemu_log_dir = {b['serial_dir']}
+hook_marker_dir = {tmp / 'markers'}
+[page_sampling]
+backends = postcopy_trace
+[resource_manager]
+pinning_enabled = false
+balloon_enabled = false
+reclaim_enabled = true
+reclaim_quota_mib_per_s = {quota_mib}
+reclaim_headroom_mib = 16
+""")
+    return conf
+
+
+def start_agent(conf: Path, log: Path) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-m", "nova_hooks.cmd.agent",
+                             "--config-file", str(conf)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if log.exists() and "nova-adaptive-agent up" in log.read_text():
+            return proc
+        time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"the agent did not come up: "
+                       f"{log.read_text()[-2000:] if log.exists() else ''}")
+
+
+def agent_summary(journal: Path) -> dict:
+    """What the agent's journal says reclaim did."""
+    recs = [json.loads(x) for x in journal.read_text().splitlines() if x] \
+        if journal.exists() else []
+    done = [r for r in recs if r["kind"] == "done"
+            and r.get("action") == "page_out"]
+    return {"rounds": len(done),
+            "paged_bytes": sum(r["after"]["bytes"] for r in done)}
+
+
 def one_run(hosts: dict, variant: str, rep: int, postcopy_mib: int,
             settle_s: float, outdir: Path) -> dict:
     name = f"wa-lev-{variant[:8]}-{uuid.uuid4().hex[:6]}"
@@ -107,6 +163,9 @@ def one_run(hosts: dict, variant: str, rep: int, postcopy_mib: int,
             time.sleep(0.5)
         time.sleep(3)                    # a few latency lines on A
         stop_file = tmp / "stop"
+        if opts.get("agent"):
+            driver = start_agent(agent_conf(hosts, tmp, opts["quota_mib"]),
+                                 tmp / "agent.log")
         cmd = [sys.executable, "-m", "tests.functional.dest_levers",
                "--name", name, "--journal", str(tmp / "journal.jsonl"),
                "--out", str(tmp / "driver.json"),
@@ -117,7 +176,8 @@ def one_run(hosts: dict, variant: str, rep: int, postcopy_mib: int,
         if opts.get("prepage_pages_per_s"):
             cmd += ["--prepage-pages-per-s",
                     str(opts["prepage_pages_per_s"])]
-        driver = subprocess.Popen(cmd, cwd=ROOT, env=os.environ.copy())
+        if driver is None:
+            driver = subprocess.Popen(cmd, cwd=ROOT, env=os.environ.copy())
         time.sleep(3)                    # its imports are not its cost
         t0 = time.monotonic()
         sampler = Sampler(hosts, name, 0.1, t0)
@@ -149,6 +209,8 @@ def one_run(hosts: dict, variant: str, rep: int, postcopy_mib: int,
         # during the migration only
         time.sleep(settle_s)
         stop_file.touch()
+        if opts.get("agent"):
+            driver.terminate()
         driver.wait(60)
         sampler.stop.set()
         sampler.join()
@@ -164,6 +226,8 @@ def one_run(hosts: dict, variant: str, rep: int, postcopy_mib: int,
                if s.get("guest_ram_mib") is not None]
         drv = json.loads((tmp / "driver.json").read_text()) \
             if (tmp / "driver.json").exists() else {}
+        if opts.get("agent"):
+            drv = agent_summary(tmp / "journal.jsonl")
         job = tl.get("job_completed") or {}
         r = {"variant": variant, "label": variant, "rep": rep, "name": name,
              "max_latency_ms_during": max(x["max_us"] for x in during)
@@ -193,6 +257,8 @@ def one_run(hosts: dict, variant: str, rep: int, postcopy_mib: int,
     finally:
         if driver is not None and driver.poll() is None:
             (tmp / "stop").touch()
+            if opts.get("agent"):
+                driver.terminate()
             try:
                 driver.wait(30)
             except subprocess.TimeoutExpired:
