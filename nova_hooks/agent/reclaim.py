@@ -224,16 +224,10 @@ class Reclaimer:
         if not p.ranges:
             self.state = p.state
             return p
-        bounds = {"quota_bytes_per_s": self.policy.quota_bytes_per_s,
-                  "headroom_bytes": self.policy.headroom_bytes,
-                  "free_high_pct": self.policy.free_high_pct,
-                  "free_low_pct": self.policy.free_low_pct,
-                  "floor_bytes": p.floor_bytes, "budget_bytes": p.budget_bytes,
-                  "resident_bytes": v.resident_bytes,
-                  "free_pct": round(v.free_pct, 2)}
+        # the agent's page_out records carry the same value
         self.journal.write("intent", vm=self.vm, action="reclaim",
-                           advice=self.advice, ranges=list(p.ranges),
-                           bytes=p.bytes, reason=p.reason, bounds=bounds)
+                           advice=self.advice, reason=p.reason,
+                           **core.round_record(p, v, self.policy))
         try:
             n = process_madvise(self.pidfd, self.ram.start, p.ranges,
                                 self.advice)
