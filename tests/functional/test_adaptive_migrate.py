@@ -3,9 +3,14 @@ factory loads and validates it, the hint and the lifecycle messages go
 over the real RabbitMQ to the destination agent's real RPC endpoint
 (with the real resource manager and journal; this test process plays
 QEMU), and the real python-novaclient drives a Compute-API stand-in
-over HTTP (:mod:`tests.functional.compute_api`; Nova cannot run here).
-Faults are real too: a broker cut through a TCP proxy, an agent that is
-not there, Nova's refusals and failed or endless migrations."""
+over HTTP (:mod:`tests.functional.compute_api`).  The stand-in is here
+for the faults real Nova cannot be made to produce on demand: its
+refusals at each step, a migration that errors or never ends, a lost
+answer to the migration request, an API outage while the action waits
+(the few normal cases beside them share its fixture); the normal path
+through real Nova, Watcher's services and the libvirt driver is
+``tests/functional/test_openstack_stack.py``.  The other faults are
+real: a broker cut through a TCP proxy, an agent that is not there."""
 from __future__ import annotations
 
 import os

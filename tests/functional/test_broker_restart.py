@@ -3,7 +3,9 @@
 while the destination agent is idle, and while ``adaptive_migrate`` is
 in the middle of a migration.  Both sides reconnect, the action ends
 cleanly in bounded time, nothing is left running and the agent takes
-the pre-configuration once."""
+the pre-configuration once.  Nova is the Compute-API stand-in: the
+restart has to fall in the middle of a migration, which the stand-in
+holds open on demand."""
 from __future__ import annotations
 
 import os

@@ -5,7 +5,11 @@ own process, on host B's libvirtd) -> the Compute-API stand-in carries
 out ``os-migrateLive`` as a real post-copy live migration between the
 two libvirt hosts -> the agent shapes the guest while post-copy still
 runs -> the action completes and takes the agent's measured figures.
-The timeline is printed."""
+The timeline is printed.  The stand-in takes Nova's place so that this
+chain, and the action's reading of the agent's figures, are checked
+without the OpenStack stack too (``WA_OPENSTACK=0`` leaves the stack
+out); the same chain through real Nova and Watcher's services is the
+overload scenario of ``tests/functional/test_openstack_stack.py``."""
 from __future__ import annotations
 
 import json
