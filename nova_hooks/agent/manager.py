@@ -291,11 +291,16 @@ class Manager:
             watch.figures = result.figures
             watch.rounds += 1
             watch.timeline.setdefault("first_round", self.clock())
-            hot, warm = result.located or (None, None)
+            reclaim_free = self.clock() >= watch.reclaim_free_at
+            # only a reclaim round needs the classes' places (per-page
+            # samples are classed a second time for them)
+            located = result.located() if reclaim_free \
+                and self.policy.reclaim is not None \
+                and phase is Phase.POSTCOPY else None
+            hot, warm = located if located is not None else (None, None)
             event = R.Sampled(uuid, phase, result.figures, result.seconds,
                               self.clock() >= watch.balloon_free_at,
-                              hot, warm,
-                              self.clock() >= watch.reclaim_free_at)
+                              hot, warm, reclaim_free)
             self._handle(event, "adjusting after sampling",
                          R.Readings.of(guest=guest), "error while adjusting")
         return result.figures

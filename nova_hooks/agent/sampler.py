@@ -44,8 +44,14 @@ class RoundResult:
     figures: VmFigures
     observations: tuple[Observation, ...]
     seconds: float
-    #: ``(hot, warm)`` ranges of guest RAM, where a backend located them
-    located: Optional[tuple[tuple[Range, ...], tuple[Range, ...]]] = None
+    thresholds: Thresholds = Thresholds()
+
+    def located(self) -> Optional[tuple[tuple[Range, ...],
+                                        tuple[Range, ...]]]:
+        """``(hot, warm)`` ranges of guest RAM, where a backend located
+        them.  Asked for only by a lever that needs places (reclaim): on
+        per-page samples it classes every page again."""
+        return classify.located(self.observations, self.thresholds)
 
 
 class GuestSampler:
@@ -130,9 +136,8 @@ class GuestSampler:
             observations.append(from_hint)
         figures = classify.combine(observations, self.thresholds,
                                    guest_bytes)
-        located = classify.located(observations, self.thresholds)
         return RoundResult(figures, tuple(observations),
-                           self.clock() - started, located)
+                           self.clock() - started, self.thresholds)
 
     def status(self) -> dict:
         return {"active": [b.name for b in self.active],
