@@ -127,15 +127,11 @@ def page_flags(pid: int, ram: RamMapping, offset: int = 0,
 
 def present_ranges(flags: "np.ndarray", offset: int = 0
                    ) -> tuple[core.Range, ...]:
-    """Runs of present pages, as byte ranges from ``offset`` (found with
-    numpy: a 256 MiB guest has 65,536 entries, read every round)."""
+    """Runs of present pages (pagemap bit 63), as byte ranges from
+    ``offset``."""
     present = (np.asarray(flags, dtype=np.uint64) >> np.uint64(63)
                ).astype(np.int8)
-    edges = np.diff(np.concatenate(([0], present, [0])))
-    starts = np.flatnonzero(edges == 1)
-    ends = np.flatnonzero(edges == -1)
-    return tuple((offset + int(s) * PAGE_SIZE, int(e - s) * PAGE_SIZE)
-                 for s, e in zip(starts, ends, strict=True))
+    return core.runs(present, PAGE_SIZE, offset)
 
 
 def free_pct(meminfo: str = "/proc/meminfo") -> float:

@@ -19,6 +19,7 @@ import numpy as np
 from nova_hooks.core.hint import MigrationHint
 from nova_hooks.core.reclaim import Range
 from nova_hooks.core.reclaim import merge
+from nova_hooks.core.reclaim import runs
 from nova_hooks.core.types import BalloonStats
 from nova_hooks.core.types import Classification
 from nova_hooks.core.types import Observation
@@ -291,15 +292,8 @@ def located(observations: Sequence[Observation], thresholds: Thresholds
 def _page_runs(samples: PageSamples, thresholds: Thresholds
                ) -> tuple[tuple[Range, ...], tuple[Range, ...]]:
     classes = page_classes(samples, thresholds)
-    out = []
-    for cls in (PageClass.HOT, PageClass.WARM):
-        edges = np.diff(np.concatenate(
-            ([0], (classes == cls).astype(np.int8), [0])))
-        starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-        out.append(tuple((int(a) * samples.page_size,
-                          int(b - a) * samples.page_size)
-                         for a, b in zip(starts, ends, strict=True)))
-    return out[0], out[1]
+    return (runs(classes == PageClass.HOT, samples.page_size),
+            runs(classes == PageClass.WARM, samples.page_size))
 
 
 def resolve_thresholds(default: Thresholds,

@@ -24,7 +24,7 @@ from nova_hooks.core import classify
 from nova_hooks.core import prepage as prepage_core
 from nova_hooks.core import reclaim as reclaim_core
 from nova_hooks.core.types import PAGE_SIZE
-from nova_hooks.core.types import PageClass
+from nova_hooks.core.types import Observation
 from nova_hooks.core.types import Thresholds
 
 #: the trace's slices (the agent's ``[page_sampling] max_regions`` caps
@@ -79,16 +79,13 @@ def classes(missed: list[int], guest_bytes: int,
             thresholds: Optional[Thresholds] = None
             ) -> tuple[tuple[reclaim_core.Range, ...],
                        tuple[reclaim_core.Range, ...]]:
-    """(hot, warm) ranges as the agent classes the trace's slices."""
-    thresholds = thresholds or Thresholds()
-    hot, warm = [], []
-    for r in postcopy_trace.regions(missed, guest_bytes, N_SLICES):
-        c = classify.classify_region(r, thresholds)
-        if c is PageClass.HOT:
-            hot.append((r.start, r.size))
-        elif c is PageClass.WARM:
-            warm.append((r.start, r.size))
-    return reclaim_core.merge(hot), reclaim_core.merge(warm)
+    """(hot, warm) ranges as the agent classes the trace's slices (its
+    own :func:`classify.located`)."""
+    trace = Observation(postcopy_trace.PostcopyTraceBackend.name,
+                        regions=postcopy_trace.regions(missed, guest_bytes,
+                                                       N_SLICES))
+    return classify.located([trace], thresholds or Thresholds()) \
+        or ((), ())
 
 
 def ranking(missed: list[int], guest_bytes: int
