@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -77,6 +78,41 @@ def cpu_s(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+_REQUEST = re.compile(r"@(\d+\.\d+):postcopy_ram_fault_thread_request "
+                      r"Request for HVA=0x([0-9a-f]+) .*?pid=(\d+)")
+_PLACED = re.compile(r"@(\d+\.\d+):postcopy_place_page(?:_zero)? "
+                     r"host=0x([0-9a-f]+)")
+#: a request answered later than this waited for the source (one
+#: answered sooner was already on its way in the background stream)
+BLOCKING_S = 0.02
+
+
+def fault_waits(log: str, qemu_tids: set[int]) -> dict:
+    """The post-copy page requests in B's QEMU trace, split into the
+    guest's own (made by QEMU's threads) and pre-paging's, and how long
+    each of the guest's waited for its page to be placed."""
+    placed: dict[int, float] = {}
+    requests = []
+    for line in log.splitlines():
+        m = _REQUEST.search(line)
+        if m:
+            requests.append((float(m.group(1)), int(m.group(2), 16) & ~4095,
+                             int(m.group(3))))
+            continue
+        m = _PLACED.search(line)
+        if m:
+            placed.setdefault(int(m.group(2), 16), float(m.group(1)))
+    guest = [(t, a) for t, a, tid in requests if tid in qemu_tids]
+    waits = [placed[a] - t for t, a in guest if placed.get(a, -1.0) >= t]
+    blocking = sorted(w for w in waits if w > BLOCKING_S)
+    return {"guest_requests": len(guest),
+            "prepage_requests": len(requests) - len(guest),
+            "guest_blocking": len(blocking),
+            "guest_blocking_median_ms": round(
+                1000 * statistics.median(blocking), 1) if blocking else None,
+            "guest_blocking_sum_s": round(sum(blocking), 2)}
 
 
 def set_blocktime(sock: Path, stop: threading.Event, box: dict) -> None:
@@ -146,7 +182,7 @@ def agent_summary(journal: Path) -> dict:
 
 
 def one_run(hosts: dict, variant: str, rep: int, postcopy_mib: int,
-            settle_s: float, outdir: Path) -> dict:
+            settle_s: float, outdir: Path, in_flight: int = 1) -> dict:
     name = f"wa-lev-{variant[:8]}-{uuid.uuid4().hex[:6]}"
     tmp = Path(tempfile.mkdtemp(prefix="wa-lev-", dir=outdir))
     opts = VARIANTS[variant]
@@ -175,7 +211,8 @@ def one_run(hosts: dict, variant: str, rep: int, postcopy_mib: int,
             cmd += ["--quota-mib", str(opts["quota_mib"])]
         if opts.get("prepage_pages_per_s"):
             cmd += ["--prepage-pages-per-s",
-                    str(opts["prepage_pages_per_s"])]
+                    str(opts["prepage_pages_per_s"]),
+                    "--prepage-in-flight", str(in_flight)]
         if driver is None:
             driver = subprocess.Popen(cmd, cwd=ROOT, env=os.environ.copy())
         time.sleep(3)                    # its imports are not its cost
@@ -196,6 +233,9 @@ def one_run(hosts: dict, variant: str, rep: int, postcopy_mib: int,
                                  postcopy_bandwidth_mib=postcopy_mib)
         cpu1, t1 = cpu_s(driver.pid), time.monotonic()
         stop_bt.set()
+        pid_b = dl.qemu_pid(hosts, "B", name)
+        tids = {int(t) for t in os.listdir(f"/proc/{pid_b}/task")} \
+            if pid_b else set()
         if not tl["ok"]:
             raise RuntimeError(f"migration failed: {tl['error']}")
         blocktime = None
@@ -229,6 +269,9 @@ def one_run(hosts: dict, variant: str, rep: int, postcopy_mib: int,
         if opts.get("agent"):
             drv = agent_summary(tmp / "journal.jsonl")
         job = tl.get("job_completed") or {}
+        log_b = Path(hosts["hosts"]["B"]["serial_dir"]) / f"{name}.log"
+        faults = fault_waits(log_b.read_text(errors="replace"), tids) \
+            if log_b.exists() else {}
         r = {"variant": variant, "label": variant, "rep": rep, "name": name,
              "max_latency_ms_during": max(x["max_us"] for x in during)
              / 1000 if during else None,
@@ -246,13 +289,14 @@ def one_run(hosts: dict, variant: str, rep: int, postcopy_mib: int,
                  [-5:]) / 1000,
              "agent_cpu_pct": round(100 * (cpu1 - cpu0) / (t1 - t0), 2),
              "oom": "Out of memory" in serial,
+             "faults": faults,
              "driver": drv, "postcopy_start_s": round(pc, 3),
              "completed_s": round(done, 3), "balloon_set_s": None,
              "samples": sampler.samples}
         say(f"{variant} #{rep}: blocktime {blocktime} ms, post-copy "
             f"{r['postcopy_s']} s, settled {r['settled_resident_mib']} MiB,"
             f" p99 {r['p99_latency_ms_during']} ms, driver "
-            f"{r['agent_cpu_pct']} % CPU, {drv}")
+            f"{r['agent_cpu_pct']} % CPU, {drv}, faults {faults}")
         return r
     finally:
         if driver is not None and driver.poll() is None:
@@ -281,6 +325,7 @@ def main() -> int:
     ap.add_argument("--settle", type=float, default=10.0)
     ap.add_argument("--postcopy-mib", type=int, default=8)
     ap.add_argument("--variants", default=",".join(VARIANTS))
+    ap.add_argument("--prepage-in-flight", type=int, default=1)
     ap.add_argument("--out", type=Path, default=Path("bench-dest-levers"))
     a = ap.parse_args()
     variants = [v for v in a.variants.split(",") if v]
@@ -306,7 +351,7 @@ def main() -> int:
     for rep in range(1, a.reps + 1):
         for v in variants:
             runs.append(one_run(hosts, v, rep, a.postcopy_mib, a.settle,
-                                a.out))
+                                a.out, a.prepage_in_flight))
             (a.out / "runs.json").write_text(json.dumps(runs))
     svg([r for r in runs if r["rep"] == 1], a.out / "resident.svg")
     keys = ("blocktime_ms", "total_s", "downtime_ms", "settled_resident_mib",
@@ -316,6 +361,9 @@ def main() -> int:
         rs = [r for r in runs if r["variant"] == v]
         out["variants"][v] = {k: median(rs, k) for k in keys}
         out["variants"][v]["oom"] = any(r["oom"] for r in rs)
+        # the guest's page requests that waited for the source
+        out["variants"][v]["guest_blocking_faults"] = median(
+            [r["faults"] for r in rs if r.get("faults")], "guest_blocking")
     p = out["variants"].get("plain", {})
     rp = out["variants"].get("reclaim_prepaging", {})
     out["blocktime_ratio"] = ratio(rp.get("blocktime_ms"),

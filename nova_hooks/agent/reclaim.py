@@ -26,6 +26,7 @@ import json
 import os
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from typing import Callable
 from typing import Optional
@@ -45,6 +46,8 @@ MADV_WILLNEED = 3
 MADV_COLD = 20
 MADV_PAGEOUT = 21
 IOV_MAX = 1024
+# pages per process_vm_readv of a parallel pre-paging read
+TOUCH_BATCH = 4
 PRESENT = 1 << 63
 SWAPPED = 1 << 62
 
@@ -262,35 +265,56 @@ class Reclaimer:
         os.close(self.pidfd)
 
 
+def _read_pages(pid: int, pages: Sequence[int]) -> int:
+    """One byte of each page address in ``pages`` (one vector, one
+    syscall; the kernel faults them in turn); pages read."""
+    buf = ctypes.create_string_buffer(len(pages))
+    local = (_Iovec * 1)(_Iovec(ctypes.addressof(buf), len(pages)))
+    remote = (_Iovec * len(pages))(*[_Iovec(a, 1) for a in pages])
+    r = _libc.process_vm_readv(ctypes.c_int(pid), local, ctypes.c_ulong(1),
+                               remote, ctypes.c_ulong(len(pages)),
+                               ctypes.c_ulong(0))
+    if r < 0:
+        e = ctypes.get_errno()
+        raise MadviseError(e, f"process_vm_readv: {os.strerror(e)}")
+    return int(r)
+
+
 def touch_pages(pid: int, ram: RamMapping, ranges: Sequence[core.Range],
-                stop: Optional[threading.Event] = None) -> int:
+                stop: Optional[threading.Event] = None,
+                pool: Optional[ThreadPoolExecutor] = None,
+                batch: int = TOUCH_BATCH) -> int:
     """Read one byte of every page of ``ranges`` with
     ``process_vm_readv``: a page not yet on the destination faults into
     QEMU's userfaultfd, whose fault thread requests it from the source
     like a guest access (the read waits until the page is placed).
     ``/proc/<pid>/mem`` does not serve: its reads cannot wait for a
-    userfault and fail with EIO.  Pages read."""
-    n = 0
+    userfault and fail with EIO.
+
+    One reader has one request in flight: each missing page costs a
+    round trip to the source, behind the background stream already in
+    the socket.  With ``pool``, ``batch``-page vectors are read by the
+    pool's threads at once, in ranking order, so that as many requests
+    as the pool has threads are queued at the source (which serves
+    queued pages before its background scan).  Pages read."""
     pages = [ram.start + off for s, length in ranges
              for off in range(s, s + length, PAGE_SIZE)]
-    buf = ctypes.create_string_buffer(IOV_MAX)
-    for i in range(0, len(pages), IOV_MAX):
+    chunks = [pages[i:i + batch] for i in range(0, len(pages), batch)]
+
+    def read(chunk: list[int]) -> int:
         if stop is not None and stop.is_set():
-            break
-        chunk = pages[i:i + IOV_MAX]
-        local = (_Iovec * 1)(_Iovec(ctypes.addressof(buf), len(chunk)))
-        remote = (_Iovec * len(chunk))(*[_Iovec(a, 1) for a in chunk])
-        r = _libc.process_vm_readv(ctypes.c_int(pid), local,
-                                   ctypes.c_ulong(1), remote,
-                                   ctypes.c_ulong(len(chunk)),
-                                   ctypes.c_ulong(0))
-        if r < 0:
-            e = ctypes.get_errno()
-            raise MadviseError(e, f"process_vm_readv: {os.strerror(e)}")
-        n += int(r)
-        if r < len(chunk):
-            break
-    return n
+            return 0
+        return _read_pages(pid, chunk)
+
+    if pool is None:
+        n = 0
+        for chunk in chunks:
+            got = read(chunk)
+            n += got
+            if got < len(chunk):
+                break
+        return n
+    return sum(pool.map(read, chunks))
 
 
 class Prepager:
@@ -308,6 +332,9 @@ class Prepager:
         self.state = prepage.PrepageState()
         self.touched = 0
         self.stop = threading.Event()
+        self.pool = ThreadPoolExecutor(
+            max_workers=policy.in_flight,
+            thread_name_prefix="prepage") if policy.in_flight > 1 else None
 
     def round(self, ranking: Sequence[core.Range],
               faults: Sequence[int]) -> "prepage.PrepagePlan":
@@ -326,7 +353,8 @@ class Prepager:
                            ranges=list(p.ranges), bytes=p.bytes,
                            pages_per_s=self.policy.pages_per_s)
         try:
-            n = touch_pages(self.pid, self.ram, p.ranges, self.stop)
+            n = touch_pages(self.pid, self.ram, p.ranges, self.stop,
+                            self.pool)
         except OSError as e:
             self.journal.write("failed", vm=self.vm, action="prepage",
                                error=str(e))
@@ -335,3 +363,10 @@ class Prepager:
         self.journal.write("done", vm=self.vm, action="prepage",
                            pages=n)
         return p
+
+    def close(self) -> None:
+        """Stop reading; the pool's threads end once their reads are
+        answered (or QEMU is gone)."""
+        self.stop.set()
+        if self.pool is not None:
+            self.pool.shutdown(wait=False, cancel_futures=True)

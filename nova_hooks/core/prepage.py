@@ -41,17 +41,21 @@ class PrepagePolicy:
     :param max_miss_share: stop once more than this share of the guest's
         faults fell outside the ranking.
     :param min_faults: judge the ranking only after this many faults.
-    :param window: rounds the miss share is computed over."""
+    :param window: rounds the miss share is computed over.
+    :param in_flight: requests outstanding at once (1: one page at a
+        time, each a round trip to the source)."""
 
     pages_per_s: int = 512
     max_miss_share: float = 0.5
     min_faults: int = 32
     window: int = 5
+    in_flight: int = 1
 
     def __post_init__(self) -> None:
-        if self.pages_per_s < 1 or self.min_faults < 1 or self.window < 1:
-            raise ValueError("pre-paging pace, min_faults and window must "
-                             "be >= 1")
+        if min(self.pages_per_s, self.min_faults, self.window,
+               self.in_flight) < 1:
+            raise ValueError("pre-paging pace, min_faults, window and "
+                             "in_flight must be >= 1")
         if not 0.0 <= self.max_miss_share <= 1.0:
             raise ValueError("max_miss_share must be within 0..1")
 

@@ -204,6 +204,8 @@ def drive(hosts: dict, name: str, journal_path: str,
         stop.set()
         if pre_thread is not None:
             pre_thread.join(30)
+        if run.prepager is not None:
+            run.prepager.close()
         run.cpu_s = time.process_time() - cpu0
         run.wall_s = time.monotonic() - wall0
     return run
@@ -274,13 +276,15 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--quota-mib", type=float, default=0)
     ap.add_argument("--headroom-mib", type=float, default=16)
     ap.add_argument("--prepage-pages-per-s", type=int, default=0)
+    ap.add_argument("--prepage-in-flight", type=int, default=1)
     a = ap.parse_args(argv)
     hosts = lh.load_hosts()
     reclaim = None if not a.quota_mib else reclaim_core.ReclaimPolicy(
         quota_bytes_per_s=int(a.quota_mib * (1 << 20)),
         headroom_bytes=int(a.headroom_mib * (1 << 20)))
     prepage = None if not a.prepage_pages_per_s else \
-        prepage_core.PrepagePolicy(pages_per_s=a.prepage_pages_per_s)
+        prepage_core.PrepagePolicy(pages_per_s=a.prepage_pages_per_s,
+                                   in_flight=a.prepage_in_flight)
     stop = threading.Event()
 
     def watch() -> None:

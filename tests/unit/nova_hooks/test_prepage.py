@@ -42,6 +42,8 @@ def test_stops_when_the_guest_faults_outside_the_ranking():
 def test_policy_rejects_nonsense():
     with pytest.raises(ValueError):
         P.PrepagePolicy(max_miss_share=2)
+    with pytest.raises(ValueError):
+        P.PrepagePolicy(in_flight=0)
 
 
 @settings(max_examples=150, deadline=None)

@@ -89,3 +89,30 @@ def test_a_round_on_a_real_process_pages_out_cold_present_pages_only(
         if child.stdin is not None:
             child.stdin.close()
         child.wait(10)
+
+
+def test_parallel_touch_reads_every_page_and_a_stop_reads_none():
+    child = subprocess.Popen([sys.executable, "-c", _CHILD],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             text=True)
+    pool = adapter.ThreadPoolExecutor(max_workers=8)
+    try:
+        assert child.stdout is not None
+        start = int(child.stdout.readline())
+        ram = adapter.RamMapping(start, 24 << 20)
+        odd = tuple((mib << 20, 1 << 20) for mib in range(1, 24, 2))
+        stop = adapter.threading.Event()
+        stop.set()
+        assert adapter.touch_pages(child.pid, ram, odd, stop, pool) == 0
+        flags = adapter.page_flags(child.pid, ram)
+        assert core.total(adapter.present_ranges(flags)) == 12 << 20
+        # the absent odd MiBs, 3,072 pages, read by eight threads at once
+        assert adapter.touch_pages(child.pid, ram, odd, None, pool,
+                                   batch=5) == 12 << 20 >> 12
+        flags = adapter.page_flags(child.pid, ram)
+        assert adapter.present_ranges(flags) == ((0, 24 << 20),)
+    finally:
+        pool.shutdown()
+        if child.stdin is not None:
+            child.stdin.close()
+        child.wait(10)
