@@ -555,7 +555,8 @@ def test_pluggable_mover_carries_the_migration(
         agent, rabbit_transport_url, dest, fails):
     """What the libvirt end-to-end test plugs in: a callable that moves
     the guest while the record says running (here it only walks the
-    record into post-copy, as Nova shows it, and sleeps)."""
+    record into post-copy, as Nova shows it, and waits until the action
+    has read the figures of the migration in progress)."""
     calls = []
 
     def mover(server, host):
@@ -563,7 +564,16 @@ def test_pluggable_mover_carries_the_migration(
         with api.lock:
             server.migration.status = "running (post-copy)"
             server.migration.memory_processed_bytes = 2**20
-        time.sleep(0.8)
+            seen = len(api.requests)
+        live = f"/servers/{server.uuid}/migrations"
+
+        def read_and_moved_on() -> bool:
+            # the action polls one request at a time: a request after
+            # its read of the live figures means it has merged them
+            after = [path for _, path, _ in api.requests[seen:]]
+            return live in after and after.index(live) < len(after) - 1
+
+        assert until(read_and_moved_on, timeout_s=120), api.requests[seen:]
         if fails:
             raise RuntimeError("post-copy failed")
 
