@@ -33,6 +33,8 @@ from nova_hooks.core.types import NumaNode
 #: instance's domain (``<nova:instance xmlns:nova=".../nova/1.1">``; the
 #: version part left out)
 NOVA_METADATA = "http://openstack.org/xmlns/libvirt/nova/"
+#: guest-RAM mappings remembered at most (one per guest reclaim touched)
+_MAX_RAM_MAPS = 64
 
 __all__ = ["NOVA_METADATA", "Affinity", "Guest", "Host", "LibvirtHost",
            "ThreadAffinity", "host_topology", "numa_bytes",
@@ -197,6 +199,9 @@ class LibvirtHost(ThreadAffinity):
         self.sys_root = sys_root
         self.second_monitor = second_monitor
         self.qmp_timeout_s = qmp_timeout_s
+        #: uuid -> (QEMU pid, its guest-RAM mapping): the mapping stays
+        #: put for a QEMU's life, so a round reads /proc/<pid>/maps once
+        self._ram_maps: dict[str, tuple[int, reclaim.RamMapping]] = {}
 
     # -- immediate ------------------------------------------------------
     def guest(self, uuid: str) -> Guest:
@@ -244,9 +249,8 @@ class LibvirtHost(ThreadAffinity):
     def ram(self, guest: Guest) -> RamReading:
         """The guest-RAM mapping of the guest's QEMU: present runs, host
         free memory (procfs; no job taken)."""
-        pid = qemu.qemu_pid(self.run_dir, guest.name)
-        size = guest.maximum_kib * 1024
-        return reclaim.reading(pid, reclaim.guest_ram(pid, size), size,
+        pid, ram = self._guest_ram(guest)
+        return reclaim.reading(pid, ram, guest.maximum_kib * 1024,
                                time.monotonic())
 
     def page_out(self, guest: Guest, ranges: Sequence[Range]) -> int:
@@ -257,9 +261,23 @@ class LibvirtHost(ThreadAffinity):
 
     def _advise(self, guest: Guest, ranges: Sequence[Range],
                 advice: int) -> int:
+        pid, ram = self._guest_ram(guest)
+        return reclaim.advise(pid, ram, ranges, advice)
+
+    def _guest_ram(self, guest: Guest) -> tuple[int, reclaim.RamMapping]:
+        """The guest's QEMU and its guest-RAM mapping, read again only
+        when the QEMU is another one."""
         pid = qemu.qemu_pid(self.run_dir, guest.name)
-        return reclaim.advise(pid, reclaim.guest_ram(
-            pid, guest.maximum_kib * 1024), ranges, advice)
+        known = self._ram_maps.get(guest.uuid)
+        if known is not None and known[0] == pid:
+            return known
+        # one entry per guest that reclaim touched; a session's end
+        # leaves it to be replaced by the next QEMU of that uuid
+        if len(self._ram_maps) >= _MAX_RAM_MAPS:
+            self._ram_maps.pop(next(iter(self._ram_maps)))
+        self._ram_maps[guest.uuid] = found = (
+            pid, reclaim.guest_ram(pid, guest.maximum_kib * 1024))
+        return found
 
     def state(self, uuid: str) -> Optional[tuple[int, int]]:
         """``(state, reason)``, or ``None`` when the domain is gone (no
