@@ -72,10 +72,15 @@ class Watch:
     figures: Optional[VmFigures] = None
     rounds: int = 0
     next_round: float = 0.0
-    balloon_free_at: float = float("-inf")
-    reclaim_free_at: float = float("-inf")
+    #: lever -> when sampling may decide on it again (R.Hold)
+    held_until: dict[J.Action, float] = dataclasses.field(
+        default_factory=dict)
     #: the last once-said note key (e.g. "balloon unchanged" reasons)
     said: str = ""
+
+    def free(self, lever: J.Action, now: float) -> bool:
+        """Whether sampling may decide on ``lever`` at ``now``."""
+        return now >= self.held_until.get(lever, float("-inf"))
 
 
 class Manager:
@@ -291,7 +296,7 @@ class Manager:
             watch.figures = result.figures
             watch.rounds += 1
             watch.timeline.setdefault("first_round", self.clock())
-            reclaim_free = self.clock() >= watch.reclaim_free_at
+            reclaim_free = watch.free(J.Action.PAGE_OUT, self.clock())
             # only a reclaim round needs the classes' places (per-page
             # samples are classed a second time for them)
             located = result.located() if reclaim_free \
@@ -299,7 +304,7 @@ class Manager:
                 and phase is Phase.POSTCOPY else None
             hot, warm = located if located is not None else (None, None)
             event = R.Sampled(uuid, phase, result.figures, result.seconds,
-                              self.clock() >= watch.balloon_free_at,
+                              watch.free(J.Action.BALLOON, self.clock()),
                               hot, warm, reclaim_free)
             self._handle(event, "adjusting after sampling",
                          R.Readings.of(guest=guest), "error while adjusting")
@@ -438,10 +443,8 @@ class Manager:
                 watch.sampler.probe(guest, action.phase)
         elif isinstance(action, R.NextRound):
             watch.next_round = self.clock() + action.seconds
-        elif isinstance(action, R.HoldBalloon):
-            watch.balloon_free_at = self.clock() + action.seconds
-        elif isinstance(action, R.HoldReclaim):
-            watch.reclaim_free_at = self.clock() + action.seconds
+        elif isinstance(action, R.Hold):
+            watch.held_until[action.lever] = self.clock() + action.seconds
         elif isinstance(action, R.Mark):
             watch.timeline.setdefault(action.name, self.clock())
 

@@ -69,20 +69,14 @@ class NextRound:
 
 
 @dataclasses.dataclass(frozen=True)
-class HoldBalloon:
-    """No balloon decision from sampling for ``seconds``."""
+class Hold:
+    """No decision on ``lever`` from sampling for ``seconds``: the
+    balloon (``J.Action.BALLOON``) waits its rebalance interval after a
+    move; reclaim (``J.Action.PAGE_OUT``) one round's second (its quota
+    is per second, and each round reads the guest's whole pagemap)."""
 
     uuid: str
-    seconds: float
-
-
-@dataclasses.dataclass(frozen=True)
-class HoldReclaim:
-    """No reclaim round for ``seconds`` (its quota is per second: one
-    round takes a second's worth, and each round reads the guest's whole
-    pagemap)."""
-
-    uuid: str
+    lever: J.Action
     seconds: float
 
 
@@ -115,5 +109,5 @@ class Finished:
     phase: Optional[Phase]
 
 
-Action = Union[Write, Change, Pin, Probe, NextRound, HoldBalloon, HoldReclaim,
-               Mark, Note, Finished]
+Action = Union[Write, Change, Pin, Probe, NextRound, Hold, Mark, Note,
+               Finished]

@@ -40,8 +40,7 @@ from nova_hooks.core import reclaim
 from nova_hooks.core.agent_actions import Action
 from nova_hooks.core.agent_actions import Change
 from nova_hooks.core.agent_actions import Finished
-from nova_hooks.core.agent_actions import HoldBalloon
-from nova_hooks.core.agent_actions import HoldReclaim
+from nova_hooks.core.agent_actions import Hold
 from nova_hooks.core.agent_actions import Mark
 from nova_hooks.core.agent_actions import NextRound
 from nova_hooks.core.agent_actions import Note
@@ -72,7 +71,7 @@ from nova_hooks.exceptions import Unobserved
 
 #: the events and actions are used through this module too
 __all__ = ["Action", "Change", "Event", "Finished", "HintEvent",
-           "HoldBalloon", "HoldReclaim", "Mark", "NextRound", "Note", "Pin",
+           "Hold", "Mark", "NextRound", "Note", "Pin",
            "Probe", "Readings", "Release", "Restore", "Sampled",
            "SessionPolicy", "SignalEvent", "Unobserved", "Write", "step"]
 
@@ -308,7 +307,7 @@ def _reclaim(sess: GuestSession, ev: Sampled, obs: Readings,
     if reading is None:
         return [Note(sess.uuid, "reclaim waits: QEMU's guest RAM is not "
                                 "readable", key="reclaim unreadable")]
-    hold = HoldReclaim(sess.uuid, RECLAIM_ROUND_S)
+    hold = Hold(sess.uuid, J.Action.PAGE_OUT, RECLAIM_ROUND_S)
     view = reclaim.view_of(reading, ev.hot, ev.warm)
     # the floor is what was located, not the figures' sizes: those count
     # every page no backend saw as warm (unknown, so kept by the
@@ -396,8 +395,8 @@ def _balloon(sess: GuestSession, sampled: Optional[VmFigures],
         return [Note(sess.uuid, f"balloon unchanged ({plan.reason})",
                      key=plan.reason.split(" of ")[0])]
     # a decision to move: the next waits rebalance_interval_s
-    out: list[Action] = [HoldBalloon(sess.uuid,
-                                     policy.rebalance_interval_s)]
+    out: list[Action] = [Hold(sess.uuid, J.Action.BALLOON,
+                              policy.rebalance_interval_s)]
     qmp_available = during_postcopy and policy.balloon_during_postcopy \
         and bool(obs.need("qmp"))
     todo = changes.balloon_intents(

@@ -132,6 +132,8 @@ def kinds(todo):
         elif isinstance(a, R.Change):
             out.append(f"change {a.intent.action.value} "
                        f"{a.intent.channel.value}")
+        elif isinstance(a, R.Hold):
+            out.append(f"hold {a.lever.value}")
         else:
             out.append(type(a).__name__.lower())
     return out
@@ -167,7 +169,7 @@ CASES = {
     "post-copy moves affinity at once and queues the balloon": (
         [sig("g1", Signal.INCOMING, hint=HOT), sig("g1", Signal.POSTCOPY)],
         ["write phase", "mark", "probe", "change vcpu_affinity sched",
-         "change emulator_affinity sched", "mark", "holdballoon",
+         "change emulator_affinity sched", "mark", "hold balloon",
          "change balloon queued", "nextround"]),
     "a repeated signal asks for nothing": (
         [sig("g1", Signal.INCOMING), sig("g1", Signal.POSTCOPY),
@@ -176,7 +178,7 @@ CASES = {
         [sig("g1", Signal.INCOMING, hint=HOT), sig("g1", Signal.POSTCOPY),
          sig("g1", Signal.COMPLETED)],
         ["write phase", "mark", "pin", "change stats_period libvirt",
-         "probe", "holdballoon", "change balloon libvirt",
+         "probe", "hold balloon", "change balloon libvirt",
          "change balloon libvirt", "change balloon libvirt",
          "write done balloon", "mark", "nextround"]),
     "a failed migration undoes every change, then closes": (

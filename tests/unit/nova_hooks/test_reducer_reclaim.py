@@ -155,14 +155,16 @@ def test_the_quota_holds_across_rounds_of_one_second_and_renews():
 def test_a_round_holds_the_next_for_a_second_and_a_held_one_reads_nothing():
     agent = Agent(policy()).in_postcopy()
     todo = agent.step(sampled(), readings())
-    assert [a.seconds for a in todo if isinstance(a, R.HoldReclaim)] == \
+    assert [a.seconds for a in todo if isinstance(a, R.Hold)
+            and a.lever is J.Action.PAGE_OUT] == \
         [R.RECLAIM_ROUND_S]
     # held: no guest-RAM reading is asked for (none is given here)
     todo = agent.step(sampled(reclaim_free=False),
                       R.Readings.of(guest=Guest(UUID, UUID, 2, GUEST >> 10,
                                                 GUEST >> 10)))
     assert page_outs(todo) == []
-    assert not any(isinstance(a, R.HoldReclaim) for a in todo)
+    assert not any(isinstance(a, R.Hold) and a.lever is J.Action.PAGE_OUT
+                   for a in todo)
 
 
 @pytest.mark.parametrize("event,obs,why", [
