@@ -283,7 +283,7 @@ def _read_pages(pid: int, pages: Sequence[int]) -> int:
 def touch_pages(pid: int, ram: RamMapping, ranges: Sequence[core.Range],
                 stop: Optional[threading.Event] = None,
                 pool: Optional[ThreadPoolExecutor] = None,
-                batch: int = TOUCH_BATCH) -> int:
+                batch: Optional[int] = None) -> int:
     """Read one byte of every page of ``ranges`` with
     ``process_vm_readv``: a page not yet on the destination faults into
     QEMU's userfaultfd, whose fault thread requests it from the source
@@ -293,10 +293,14 @@ def touch_pages(pid: int, ram: RamMapping, ranges: Sequence[core.Range],
 
     One reader has one request in flight: each missing page costs a
     round trip to the source, behind the background stream already in
-    the socket.  With ``pool``, ``batch``-page vectors are read by the
-    pool's threads at once, in ranking order, so that as many requests
-    as the pool has threads are queued at the source (which serves
-    queued pages before its background scan).  Pages read."""
+    the socket.  With ``pool``, ``batch``-page vectors (default
+    :data:`TOUCH_BATCH`) are read by the pool's threads at once, in
+    ranking order, so that as many requests as the pool has threads are
+    queued at the source (which serves queued pages before its
+    background scan); without, one reader goes through vectors of
+    :data:`IOV_MAX` pages.  Pages read."""
+    if batch is None:
+        batch = IOV_MAX if pool is None else TOUCH_BATCH
     pages = [ram.start + off for s, length in ranges
              for off in range(s, s + length, PAGE_SIZE)]
     chunks = [pages[i:i + batch] for i in range(0, len(pages), batch)]
