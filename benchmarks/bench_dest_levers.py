@@ -25,12 +25,15 @@ resident_mib`` (B's guest-RAM mapping ``--settle`` s after completion),
 hot-page accesses while post-copy ran, guest clock), ``agent_cpu_pct``
 (the driver process, or for ``agent_reclaim`` the agent process,
 % of one core from the migration call to completion), ``oom`` (any
-repetition's guest or QEMU hit OOM).  The ratios are
+repetition's guest or QEMU hit OOM), ``guest_blocking_faults`` (the
+guest's page requests that waited for the source, from B's QEMU trace:
+each run's ``faults`` in ``runs.json`` splits the requests into the
+guest's and pre-paging's and gives the waits).  The ratios are
 reclaim_prepaging / plain.  The last line of stdout is that JSON
 object; progress goes to stderr.
 
 Usage: WA_STATE_DIR=... python benchmarks/bench_dest_levers.py
-       [--reps 3] [--settle 10] [--out DIR]
+       [--reps 3] [--settle 10] [--out DIR] [--prepage-in-flight N]
 """
 from __future__ import annotations
 
